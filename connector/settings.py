@@ -1,0 +1,113 @@
+"""The one reader of the process environment (12-factor settings).
+
+Every other module receives a `Settings` object; nothing else touches `os.environ`.
+Development defaults are embedded (SQLite, an embedded Redis server, an outbox folder);
+in production (`APP_ENV=production`) the secrets must be given and a missing one stops the
+process at start-up with one line naming it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from cryptography.fernet import Fernet
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="", case_sensitive=True, extra="ignore", populate_by_name=True
+    )
+
+    app_env: Literal["development", "production", "test"] = Field("development", alias="APP_ENV")
+    var_dir: Path = Field(Path("var"), alias="VAR_DIR")
+    database_url: str | None = Field(None, alias="DATABASE_URL")
+    redis_url: str | None = Field(None, alias="REDIS_URL")
+    port: int = Field(5000, alias="PORT")
+    public_base_url: str | None = Field(None, alias="PUBLIC_BASE_URL")
+    secret_key: str | None = Field(None, alias="SECRET_KEY")
+    encryption_keys: str | None = Field(None, alias="ENCRYPTION_KEYS")
+    mail_url: str | None = Field(None, alias="MAIL_URL")
+    mail_from: str = Field("Drip Connector <hello@localhost>", alias="MAIL_FROM")
+    hubspot_client_id: str | None = Field(None, alias="HUBSPOT_CLIENT_ID")
+    hubspot_client_secret: str | None = Field(None, alias="HUBSPOT_CLIENT_SECRET")
+    hubspot_api_base: str = Field("https://api.hubapi.com", alias="HUBSPOT_API_BASE")
+    salesforce_client_id: str | None = Field(None, alias="SALESFORCE_CLIENT_ID")
+    salesforce_client_secret: str | None = Field(None, alias="SALESFORCE_CLIENT_SECRET")
+    salesforce_login_url: str = Field("https://login.salesforce.com", alias="SALESFORCE_LOGIN_URL")
+    flows_dir: Path = Field(Path("flows"), alias="FLOWS_DIR")
+    templates_dir: Path = Field(Path("templates"), alias="TEMPLATES_DIR")
+    scheduler_interval: float = Field(1.0, alias="SCHEDULER_INTERVAL", gt=0)
+    max_event_bytes: int = Field(1024 * 1024, alias="MAX_EVENT_BYTES", gt=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _heroku_postgres(cls, url: str | None) -> str | None:
+        # Heroku hands out postgres:// URLs; SQLAlchemy 2 only knows postgresql://.
+        if url and url.startswith("postgres://"):
+            url = "postgresql://" + url.removeprefix("postgres://")
+        if url and url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        return url
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == "production"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.var_dir / 'connector.sqlite3').resolve()}"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_base_url or f"http://localhost:{self.port}").rstrip("/")
+
+    @property
+    def mail(self) -> str:
+        return self.mail_url or f"outbox://{self.var_dir / 'outbox'}"
+
+    @property
+    def fernet_keys(self) -> list[str]:
+        assert self.encryption_keys is not None, "call ensure_secrets() first"
+        return [k.strip() for k in self.encryption_keys.split(",") if k.strip()]
+
+    def ensure_secrets(self) -> Settings:
+        """Fill SECRET_KEY and ENCRYPTION_KEYS: required in production, else kept in var/."""
+        for name, attr, make in (
+            ("SECRET_KEY", "secret_key", lambda: secrets.token_urlsafe(48)),
+            ("ENCRYPTION_KEYS", "encryption_keys", lambda: Fernet.generate_key().decode()),
+        ):
+            if getattr(self, attr):
+                continue
+            if self.is_production:
+                raise SettingsError(f"{name} is required when APP_ENV=production")
+            setattr(self, attr, _dev_secret(self.var_dir / f".{attr}", make))
+        return self
+
+
+def _dev_secret(path: Path, make: object) -> str:
+    """A development secret generated once and kept under var/ (never in production)."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = make()  # type: ignore[operator]
+    path.write_text(value)
+    path.chmod(0o600)
+    return str(value)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment (overrides win) and fail with one line per bad variable."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        raise SettingsError("invalid settings: " + "; ".join(lines)) from exc
+    return settings.ensure_secrets()
