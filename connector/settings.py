@@ -8,6 +8,7 @@ process at start-up with one line naming it.
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -36,6 +37,9 @@ class Settings(BaseSettings):
     encryption_keys: str | None = Field(None, alias="ENCRYPTION_KEYS")
     mail_url: str | None = Field(None, alias="MAIL_URL")
     mail_from: str = Field("Drip Connector <hello@localhost>", alias="MAIL_FROM")
+    company_name: str = Field("Drip Connector Demo Co.", alias="COMPANY_NAME")
+    # CAN-SPAM asks for a postal address in every marketing email's footer.
+    company_address: str = Field("1 Example Street, Springfield", alias="COMPANY_ADDRESS")
     hubspot_client_id: str | None = Field(None, alias="HUBSPOT_CLIENT_ID")
     hubspot_client_secret: str | None = Field(None, alias="HUBSPOT_CLIENT_SECRET")
     hubspot_api_base: str = Field("https://api.hubapi.com", alias="HUBSPOT_API_BASE")
@@ -101,6 +105,11 @@ def _dev_secret(path: Path, make: object) -> str:
     path.write_text(value)
     path.chmod(0o600)
     return str(value)
+
+
+def child_environment(**overrides: str) -> dict[str, str]:
+    """The environment for a child process of ours (`connector serve` spawns workers)."""
+    return {**os.environ, **overrides}
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -1,0 +1,36 @@
+# The whole set-up on a fresh machine is `make demo` and `make test` (python3 and make only).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-postgres lint bench serve clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/connector demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+# The database tests again, against the PostgreSQL named by TEST_DATABASE_URL.
+test-postgres: $(STAMP)
+	$(BIN)/python -m pytest -q -m database
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	$(BIN)/python bench/ingest.py
+
+serve: $(STAMP)
+	$(BIN)/connector serve
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

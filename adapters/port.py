@@ -1,0 +1,40 @@
+"""The CRM port: what the core asks of any CRM. Vendor SDKs live only behind it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+ActivityKind = Literal["email_sent", "email_opened", "email_clicked", "unsubscribed", "bounced"]
+
+
+@dataclass(frozen=True)
+class EmailActivity:
+    """One engagement fact to show on the contact's CRM timeline."""
+
+    writeback_id: int
+    kind: ActivityKind
+    contact_crm_id: str | None
+    email: str
+    subject: str
+    occurred_at: datetime
+    url: str | None = None
+    details: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    writeback_id: int
+    ok: bool
+    retryable: bool = False
+    error: str | None = None
+
+
+class CRMAdapter(Protocol):
+    provider: str
+
+    def write_activities(self, *, activities: Sequence[EmailActivity]) -> list[WriteResult]:
+        """Write a batch (the adapter knows its CRM's batch size); one result per input."""
+        ...

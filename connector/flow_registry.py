@@ -1,0 +1,70 @@
+"""The flows this process runs: loaded from FLOWS_DIR, each version snapshotted in the
+database so a running enrollment keeps the definition it started on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from connector.clock import SystemClock
+from connector.db import Database
+from connector.engine import Flow, flow_from_dict, flow_to_dict, load_flows
+from connector.models import FlowVersion
+
+
+class FlowRegistry:
+    def __init__(self, flows: dict[str, Flow], version_ids: dict[str, int]) -> None:
+        self._flows = flows
+        self._version_ids = version_ids
+        self._by_version_id: dict[int, Flow] = {version_ids[k]: f for k, f in flows.items()}
+
+    @classmethod
+    def load(cls, directory: Path, db: Database) -> FlowRegistry:
+        flows = load_flows(directory) if directory.is_dir() else {}
+        version_ids = {key: _snapshot(db, flow) for key, flow in flows.items()}
+        return cls(flows, version_ids)
+
+    def active(self) -> list[Flow]:
+        return [self._flows[k] for k in sorted(self._flows)]
+
+    def version_id(self, key: str) -> int:
+        return self._version_ids[key]
+
+    def by_version(self, session: Session, version_id: int) -> Flow:
+        """The definition an enrollment runs on (older versions are read from the DB)."""
+        flow = self._by_version_id.get(version_id)
+        if flow is None:
+            row = session.get(FlowVersion, version_id)
+            if row is None:
+                raise LookupError(f"flow version {version_id} does not exist")
+            flow = self._by_version_id[version_id] = flow_from_dict(row.definition)
+        return flow
+
+
+def _snapshot(db: Database, flow: Flow) -> int:
+    query = select(FlowVersion.id).where(
+        FlowVersion.flow_key == flow.key, FlowVersion.version == flow.version
+    )
+    for _attempt in range(2):
+        with db.session() as session:
+            existing = session.scalar(query)
+            if existing is not None:
+                return existing
+            try:
+                row = FlowVersion(
+                    flow_key=flow.key,
+                    version=flow.version,
+                    definition=flow_to_dict(flow),
+                    created_at=SystemClock().now(),
+                )
+                session.add(row)
+                session.flush()
+                return row.id
+            except IntegrityError:
+                # Another process snapshotted the same version at the same moment.
+                session.rollback()
+    raise RuntimeError(f"could not snapshot flow {flow.key} version {flow.version}")
+

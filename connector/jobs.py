@@ -1,0 +1,29 @@
+"""RQ job functions: thin, take ids, idempotent; each calls the service that does the work."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from connector import runtime
+from connector.scheduler import tick
+from connector.services.enrollments import process_inbox_event
+from connector.services.sending import deliver
+from connector.services.writeback import flush_writebacks as flush
+
+
+def process_inbox(inbox_event_id: int) -> None:
+    process_inbox_event(runtime.current(), inbox_event_id)
+
+
+def deliver_message(message_id: int) -> str:
+    return deliver(runtime.current(), message_id)
+
+
+def flush_writebacks(account_id: int) -> int:
+    return flush(runtime.current(), account_id)
+
+
+def dispatch_due(now_iso: str | None = None) -> int:
+    rt = runtime.current()
+    now = datetime.fromisoformat(now_iso) if now_iso else rt.clock.now()
+    return tick(rt, now).advanced

@@ -1,0 +1,245 @@
+"""SQLAlchemy models of the core. The database is the source of truth (DESIGN §5.1).
+
+Every row belongs to one account (tenant) and every query filters by `account_id`.
+Times are stored as timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in and out; SQLite drops the zone, so it is put back on read."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; pass an aware UTC time")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Account(Base):
+    """A connected CRM portal/org (or a standalone account): the tenant."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("provider", "external_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))  # hubspot | salesforce | local
+    external_id: Mapped[str] = mapped_column(String(64))  # portal id / 18-char org id
+    name: Mapped[str] = mapped_column(String(200), default="")
+    api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    api_key_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    access_token_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    refresh_token_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    instance_url: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime]
+
+
+class Contact(Base):
+    """The local mirror of a CRM contact (or a contact known only by behaviour events)."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (
+        UniqueConstraint("account_id", "email"),
+        UniqueConstraint("account_id", "crm_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    email: Mapped[str | None] = mapped_column(String(320))
+    crm_id: Mapped[str | None] = mapped_column(String(64))
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class InboxEvent(Base):
+    """Every inbound event, stored raw before it has any effect; dedup on the provider key."""
+
+    __tablename__ = "inbox_events"
+    __table_args__ = (
+        UniqueConstraint("account_id", "source", "dedup_key"),
+        Index("ix_inbox_events_pending", "processed_at", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(20))  # api | hubspot | salesforce | esp
+    dedup_key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]]
+    occurred_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class FlowVersion(Base):
+    """An immutable snapshot of a flow definition; enrollments keep the one they began on."""
+
+    __tablename__ = "flow_versions"
+    __table_args__ = (UniqueConstraint("flow_key", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    flow_key: Mapped[str] = mapped_column(String(100))
+    version: Mapped[str] = mapped_column(String(32))
+    definition: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
+class Enrollment(Base):
+    """One contact's run through one flow; `cursor` is the next step to run."""
+
+    __tablename__ = "enrollments"
+    __table_args__ = (
+        Index("ix_enrollments_due", "next_run_at"),
+        # entry_key is "once" for flows entered once, else the triggering inbox event:
+        # re-processing an event, or two workers racing, can never enroll twice.
+        UniqueConstraint("account_id", "contact_id", "flow_key", "entry_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    flow_key: Mapped[str] = mapped_column(String(100))
+    flow_version_id: Mapped[int] = mapped_column(ForeignKey("flow_versions.id"))
+    entry_key: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(20), default="active")  # active|completed|exited
+    cursor: Mapped[int] = mapped_column(Integer, default=0)
+    # Only active enrollments have a next_run_at: the due index holds no finished rows.
+    next_run_at: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(32))
+    context: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the trigger event
+    inbox_event_id: Mapped[int | None] = mapped_column(ForeignKey("inbox_events.id"))
+    entered_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    exit_reason: Mapped[str | None] = mapped_column(String(100))
+
+
+class Message(Base):
+    """The send ledger: written before the transport call, at most one per (enrollment, step)."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("enrollment_id", "step_id"),
+        Index("ix_messages_account_status", "account_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("enrollments.id"))
+    step_id: Mapped[str | None] = mapped_column(String(100))
+    flow_key: Mapped[str | None] = mapped_column(String(100))
+    template: Mapped[str] = mapped_column(String(100))
+    subject_override: Mapped[str | None] = mapped_column(String(300))
+    # Random, unguessable; tracking tokens carry this, never a database id.
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    # pending -> sending -> sent | failed | bounced | suppressed | uncertain
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    to_email: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str | None] = mapped_column(String(300))
+    message_id_header: Mapped[str | None] = mapped_column(String(200))
+    links: Mapped[list[Any]] = mapped_column(default=list)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class EngagementEvent(Base):
+    """What a recipient did with a message: open, click, unsubscribe, bounce."""
+
+    __tablename__ = "engagement_events"
+    __table_args__ = (Index("ix_engagement_message_kind", "message_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    url: Mapped[str | None] = mapped_column(Text)
+    occurred_at: Mapped[datetime]
+
+
+class Suppression(Base):
+    """An address that must not be mailed (unsubscribed, bounced, complained, CRM opt-out)."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (UniqueConstraint("account_id", "email"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    reason: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+
+
+class CrmWriteback(Base):
+    """The durable outbox of writes to the CRM (DESIGN §5.5): nothing is dropped."""
+
+    __tablename__ = "crm_writebacks"
+    __table_args__ = (
+        UniqueConstraint("account_id", "dedup_key"),
+        Index("ix_crm_writebacks_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(30))  # email_sent|email_opened|email_clicked|...
+    dedup_key: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|done|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+

@@ -1,0 +1,95 @@
+"""The scheduler tick: due enrollment steps in batches, plus recovery of whatever work
+Redis lost (the database is the source of truth, DESIGN §5.1).
+
+One `dispatch_due` job handles a batch; there is never one Redis job per future step.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from connector.models import InboxEvent, Message
+from connector.services.enrollments import run_claimed
+from connector.services.leases import claim
+from connector.services.writeback import accounts_with_due_writebacks
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+# Work older than this with no effect yet is assumed lost from Redis and re-enqueued.
+# Re-enqueueing is safe: every job is idempotent (inbox processed_at, ledger status).
+STALE_AFTER = timedelta(seconds=60)
+TICK_LOCK = "connector:scheduler:tick"
+
+
+@dataclass(frozen=True)
+class TickReport:
+    advanced: int
+    sends_queued: int
+    requeued: int
+
+
+def tick(rt: Runtime, now: datetime, *, batch: int = BATCH) -> TickReport:
+    """Advance up to `batch` due enrollments and re-enqueue stale work."""
+    token, ids = claim(rt.db, now, limit=batch)
+    sends = run_claimed(rt, ids, token, now) if ids else 0
+    requeued = requeue_lost_work(rt, now)
+    return TickReport(advanced=len(ids), sends_queued=sends, requeued=requeued)
+
+
+def requeue_lost_work(rt: Runtime, now: datetime) -> int:
+    from connector import jobs
+
+    stale = now - STALE_AFTER
+    with rt.db.session() as session:
+        inbox = session.scalars(
+            select(InboxEvent.id)
+            .where(InboxEvent.processed_at.is_(None), InboxEvent.received_at < stale)
+            .limit(BATCH)
+        ).all()
+        pending = session.scalars(
+            select(Message.id)
+            .where(Message.status == "pending", Message.created_at < stale)
+            .limit(BATCH)
+        ).all()
+        accounts = accounts_with_due_writebacks(session, now)
+    for inbox_id in inbox:
+        rt.queues.enqueue("events", jobs.process_inbox, inbox_id)
+    for message_id in pending:
+        rt.queues.enqueue("send", jobs.deliver_message, message_id)
+    for account_id in accounts:
+        rt.queues.enqueue("crm", jobs.flush_writebacks, account_id)
+    return len(inbox) + len(pending)
+
+
+class Ticker(threading.Thread):
+    """Enqueues `dispatch_due` every interval. A Redis lock lets one ticker in the whole
+    deployment win each interval, however many workers run it."""
+
+    def __init__(self, rt: Runtime, interval: float) -> None:
+        super().__init__(name="scheduler-ticker", daemon=True)
+        self.rt, self.interval = rt, interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        from connector import jobs
+
+        while not self.stopped.wait(self.interval):
+            try:
+                lock_ms = max(int(self.interval * 1000), 100)
+                if self.rt.redis.set(TICK_LOCK, "1", nx=True, px=lock_ms):
+                    self.rt.queues.enqueue("scheduler", jobs.dispatch_due, retry=None)
+            except Exception:
+                log.exception("scheduler tick could not be enqueued; retrying next interval")
+
+    def stop(self) -> None:
+        self.stopped.set()

@@ -1,0 +1,103 @@
+"""Connected accounts: tokens encrypted at rest, one API key each for /v1/events."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector.crypto import Vault, hash_api_key, new_api_key
+from connector.models import Account
+
+PORTAL_ID = re.compile(r"^[0-9]{1,20}$")
+# Salesforce ids come as 15 (case-sensitive) or 18 characters; org ids start with 00D.
+ORG_ID = re.compile(r"^00D[0-9A-Za-z]{12}([0-9A-Za-z]{3})?$")
+INSTANCE_URL = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$")
+
+
+class AccountError(ValueError):
+    """Bad input to `accounts connect`; the message names the option."""
+
+
+@dataclass(frozen=True)
+class AccountView:
+    id: int
+    provider: str
+    external_id: str
+    name: str
+    api_key: str
+    has_refresh_token: bool
+    created_at: datetime
+
+
+def connect_account(
+    session: Session,
+    vault: Vault,
+    *,
+    provider: str,
+    external_id: str,
+    access_token: str,
+    refresh_token: str | None,
+    instance_url: str | None,
+    name: str | None,
+    now: datetime,
+) -> tuple[AccountView, bool]:
+    """Create the account or update its tokens (the API key is kept). Returns (view, created)."""
+    _validate(provider, external_id, access_token, instance_url)
+    account = session.scalar(
+        select(Account).where(Account.provider == provider, Account.external_id == external_id)
+    )
+    created = account is None
+    if account is None:
+        api_key = new_api_key()
+        account = Account(
+            provider=provider,
+            external_id=external_id,
+            api_key_hash=hash_api_key(api_key),
+            api_key_encrypted=vault.encrypt(api_key),
+            created_at=now,
+        )
+        session.add(account)
+    account.name = name or account.name or f"{provider} {external_id}"
+    account.access_token_encrypted = vault.encrypt(access_token)
+    account.refresh_token_encrypted = vault.encrypt(refresh_token) if refresh_token else None
+    account.instance_url = instance_url.rstrip("/") if instance_url else None
+    session.flush()
+    return _view(account, vault), created
+
+
+def list_accounts(session: Session, vault: Vault) -> list[AccountView]:
+    return [_view(a, vault) for a in session.scalars(select(Account).order_by(Account.id))]
+
+
+def _view(account: Account, vault: Vault) -> AccountView:
+    return AccountView(
+        id=account.id,
+        provider=account.provider,
+        external_id=account.external_id,
+        name=account.name,
+        api_key=vault.decrypt(account.api_key_encrypted),
+        has_refresh_token=account.refresh_token_encrypted is not None,
+        created_at=account.created_at,
+    )
+
+
+def _validate(
+    provider: str, external_id: str, access_token: str, instance_url: str | None
+) -> None:
+    if provider == "hubspot" and not PORTAL_ID.match(external_id):
+        raise AccountError(f"--portal-id must be digits, got {external_id!r}")
+    if provider == "salesforce":
+        if not ORG_ID.match(external_id):
+            raise AccountError(
+                f"--org-id must be a 15 or 18 character id starting with 00D, got {external_id!r}"
+            )
+        if not instance_url or not INSTANCE_URL.match(instance_url):
+            raise AccountError(f"--instance-url must be an http(s) origin, got {instance_url!r}")
+    if provider not in ("hubspot", "salesforce", "local"):
+        raise AccountError(f"unknown provider {provider!r}")
+    if not access_token.strip() or len(access_token) > 4096 or any(c.isspace() for c in access_token):
+        raise AccountError("--access-token must be a non-empty token without spaces")

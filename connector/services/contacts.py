@@ -1,0 +1,98 @@
+"""The contact mirror: upserts by email or CRM id, and the facts the engine needs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from connector.engine import ContactFacts
+from connector.models import Contact, Suppression
+
+# CRM opt-out flags honoured before every send (DESIGN §5.4).
+OPT_OUT_PROPERTIES = ("hs_email_optout", "HasOptedOutOfEmail")
+
+
+def normalize_email(email: str | None) -> str | None:
+    return email.strip().lower() if email else None
+
+
+def upsert_contact(
+    session: Session,
+    account_id: int,
+    *,
+    email: str | None,
+    crm_id: str | None,
+    properties: dict[str, Any],
+    now: datetime,
+    timezone: str | None = None,
+) -> tuple[Contact, bool]:
+    """Find the contact by CRM id or email (in that order) and merge properties."""
+    email = normalize_email(email)
+    keys = []
+    if crm_id:
+        keys.append(Contact.crm_id == crm_id)
+    if email:
+        keys.append(Contact.email == email)
+    if not keys:
+        raise ValueError("a contact needs an email or a crm_id")
+    candidates = session.scalars(
+        select(Contact).where(Contact.account_id == account_id, or_(*keys))
+    ).all()
+    contact = next((c for c in candidates if crm_id and c.crm_id == crm_id), None) or next(
+        iter(candidates), None
+    )
+    if contact is None:
+        contact = Contact(
+            account_id=account_id,
+            email=email,
+            crm_id=crm_id,
+            properties=dict(properties),
+            timezone=timezone,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(contact)
+        session.flush()
+        return contact, True
+    if properties:
+        contact.properties = {**contact.properties, **properties}
+    contact.email = contact.email or email
+    contact.crm_id = contact.crm_id or crm_id
+    contact.timezone = timezone or contact.timezone
+    contact.updated_at = now
+    return contact, False
+
+
+def is_suppressed(session: Session, contact: Contact) -> bool:
+    if any(_truthy(contact.properties.get(name)) for name in OPT_OUT_PROPERTIES):
+        return True
+    if not contact.email:
+        return True  # nothing to send to
+    return (
+        session.scalar(
+            select(Suppression.id).where(
+                Suppression.account_id == contact.account_id, Suppression.email == contact.email
+            )
+        )
+        is not None
+    )
+
+
+def contact_facts(session: Session, contact: Contact) -> ContactFacts:
+    return ContactFacts(
+        email=contact.email or "",
+        suppressed=is_suppressed(session, contact),
+        properties=contact.properties,
+    )
+
+
+def merge_context(contact: Contact) -> dict[str, Any]:
+    """What templates see as `contact`: CRM properties plus email and crm_id."""
+    return {**contact.properties, "email": contact.email, "crm_id": contact.crm_id}
+
+
+def _truthy(value: object) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")

@@ -1,0 +1,157 @@
+"""The CRM write-back outbox (DESIGN §5.5): rows are queued in the same transaction as the
+fact they report, then flushed in batches through the account's CRM adapter."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from adapters.port import EmailActivity
+from connector.models import Account, Contact, CrmWriteback, Message
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+BATCH = 100
+MAX_ATTEMPTS = 8
+BACKOFF = (30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600)
+
+
+def queue_writeback(
+    session: Session,
+    *,
+    account_id: int,
+    contact_id: int,
+    kind: str,
+    dedup_key: str,
+    payload: dict[str, Any],
+    now: datetime,
+) -> bool:
+    """Queue one write; a repeated fact (same dedup key) is queued once."""
+    exists = session.scalar(
+        select(CrmWriteback.id).where(
+            CrmWriteback.account_id == account_id, CrmWriteback.dedup_key == dedup_key
+        )
+    )
+    if exists is not None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(
+                CrmWriteback(
+                    account_id=account_id,
+                    contact_id=contact_id,
+                    kind=kind,
+                    dedup_key=dedup_key,
+                    payload={**payload, "occurred_at": now.isoformat()},
+                    status="pending",
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def queue_message_writeback(
+    session: Session,
+    message: Message,
+    kind: str,
+    now: datetime,
+    *,
+    link: int | None = None,
+    url: str | None = None,
+) -> bool:
+    """Queue what happened to one email; the key makes a repeat (a second open) a no-op."""
+    payload = {"message": message.public_id, "subject": message.subject or ""}
+    if url:
+        payload["url"] = url
+    suffix = "" if link is None else f":{link}"
+    return queue_writeback(
+        session,
+        account_id=message.account_id,
+        contact_id=message.contact_id,
+        kind=kind,
+        dedup_key=f"{kind}:{message.public_id}{suffix}",
+        payload=payload,
+        now=now,
+    )
+
+
+def accounts_with_due_writebacks(session: Session, now: datetime) -> list[int]:
+    return list(
+        session.scalars(
+            select(CrmWriteback.account_id)
+            .where(CrmWriteback.status == "pending", CrmWriteback.next_attempt_at <= now)
+            .distinct()
+        )
+    )
+
+
+def flush_writebacks(rt: Runtime, account_id: int) -> int:
+    """Send one batch of due writes for an account; returns how many were written."""
+    now = rt.clock.now()
+    with rt.db.session() as session:
+        account = session.get(Account, account_id)
+        if account is None:
+            return 0
+        rows = session.scalars(
+            select(CrmWriteback)
+            .where(
+                CrmWriteback.account_id == account_id,
+                CrmWriteback.status == "pending",
+                CrmWriteback.next_attempt_at <= now,
+            )
+            .order_by(CrmWriteback.id)
+            .limit(BATCH)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not rows:
+            return 0
+        contacts = {
+            c.id: c
+            for c in session.scalars(
+                select(Contact).where(Contact.id.in_({r.contact_id for r in rows}))
+            )
+        }
+        activities = [_activity(row, contacts[row.contact_id]) for row in rows]
+        results = {r.writeback_id: r for r in rt.crm_for(account).write_activities(
+            activities=activities
+        )}
+        written = 0
+        for row in rows:
+            result = results.get(row.id)
+            row.attempts += 1
+            if result is not None and result.ok:
+                row.status, row.done_at, row.last_error = "done", now, None
+                written += 1
+            elif result is not None and not result.retryable or row.attempts >= MAX_ATTEMPTS:
+                # Permanent: kept visible, never dropped.
+                row.status = "failed"
+                row.last_error = result.error if result else "no result from adapter"
+            else:
+                row.last_error = result.error if result else "no result from adapter"
+                delay = BACKOFF[min(row.attempts - 1, len(BACKOFF) - 1)]
+                row.next_attempt_at = now + timedelta(seconds=delay)
+    return written
+
+
+def _activity(row: CrmWriteback, contact: Contact) -> EmailActivity:
+    payload = row.payload
+    return EmailActivity(
+        writeback_id=row.id,
+        kind=row.kind,  # type: ignore[arg-type]
+        contact_crm_id=contact.crm_id,
+        email=contact.email or "",
+        subject=payload.get("subject", ""),
+        occurred_at=datetime.fromisoformat(payload["occurred_at"]),
+        url=payload.get("url"),
+    )

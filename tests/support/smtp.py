@@ -1,0 +1,69 @@
+"""A real SMTP server (aiosmtpd) as the receiving end of `smtp://` in tests."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+
+@dataclass
+class SmtpSink:
+    """Collects accepted messages; `reply` can make it answer DATA with an error code."""
+
+    messages: list[EmailMessage] = field(default_factory=list)
+    reply: str | None = None
+    delay: float = 0.0
+    received: threading.Event = field(default_factory=threading.Event)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            import asyncio
+
+            await asyncio.sleep(self.delay)
+        if self.reply:
+            return self.reply
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        self.messages.append(message)  # type: ignore[arg-type]
+        self.received.set()
+        return "250 OK"
+
+
+@dataclass
+class SmtpServer:
+    sink: SmtpSink
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"smtp://{self.host}:{self.port}?tls=none"
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        return self.sink.messages
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    sink = SmtpSink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield SmtpServer(sink, "127.0.0.1", port)
+    finally:
+        controller.stop()

@@ -1,0 +1,107 @@
+"""POST /v1/events: behaviour events (purchase, cart, page view) from the customer's own
+systems. Verify the key -> parse at the edge -> persist in the inbox -> enqueue -> 202."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from connector import jobs
+from connector.db import after_commit
+from connector.services.inbox import record_inbox_event
+from webhooks.http import authenticated_account, error, runtime
+
+bp = Blueprint("events", __name__)
+
+EMAIL = re.compile(r"^[^@\s<>,;\"]{1,64}@[^@\s<>,;\"]{1,255}\.[^@\s<>,;\"]{1,63}$")
+EVENT_NAME = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$"
+MAX_PROPERTIES = 200
+
+
+class ContactIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str | None = Field(None, max_length=320)
+    crm_id: str | None = Field(None, min_length=1, max_length=64)
+    timezone: str | None = Field(None, max_length=64)
+    properties: dict[str, Any] = Field(default_factory=dict, max_length=MAX_PROPERTIES)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not EMAIL.match(value.strip()):
+            raise ValueError("not an email address")
+        return value.strip().lower() if value else value
+
+    @model_validator(mode="after")
+    def _identified(self) -> ContactIn:
+        if not self.email and not self.crm_id:
+            raise ValueError("give contact.email or contact.crm_id")
+        return self
+
+
+class EventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    contact: ContactIn
+    event: str = Field(max_length=100, pattern=EVENT_NAME)
+    properties: dict[str, Any] = Field(default_factory=dict, max_length=MAX_PROPERTIES)
+    occurred_at: AwareDatetime | None = None
+    idempotency_key: str | None = Field(None, min_length=1, max_length=200)
+
+
+@bp.post("/v1/events")
+def post_event() -> Any:
+    account = authenticated_account()
+    if account is None:
+        return error(401, "missing or unknown API key")
+    try:
+        body = json.loads(request.get_data(cache=False))
+    except (ValueError, UnicodeDecodeError) as exc:
+        return error(400, f"body is not valid JSON: {exc}")
+    try:
+        event = EventIn.model_validate(body)
+    except ValidationError as exc:
+        return error(422, "invalid event", details=_details(exc))
+    rt = runtime()
+    now = rt.clock.now()
+    with rt.db.session() as session:
+        # Without an idempotency key every post is a new event (two equal purchases are two).
+        row, created = record_inbox_event(
+            session,
+            account_id=account.id,
+            source="api",
+            dedup_key=event.idempotency_key or f"auto:{uuid.uuid4().hex}",
+            kind=event.event,
+            payload=event.model_dump(mode="json", exclude_none=True),
+            occurred_at=event.occurred_at or now,
+            now=now,
+        )
+        if created:
+            inbox_id = row.id
+            after_commit(session, lambda: rt.queues.enqueue("events", jobs.process_inbox, inbox_id))
+    return _accepted(created)
+
+
+def _accepted(created: bool) -> tuple[Response, int]:
+    return jsonify({"status": "accepted", "duplicate": not created}), 202
+
+
+def _details(exc: ValidationError) -> list[dict[str, str]]:
+    return [
+        {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "message": e["msg"]}
+        for e in exc.errors()
+    ]
