@@ -118,7 +118,7 @@ def _engage(rt: Runtime, base_url: str) -> None:
     link = next(u for u in _urls(first) if "/t/c/" in u)
     urllib.request.urlopen(pixel).read()
     _get_without_redirect(link)
-    unsubscribe = second["List-Unsubscribe"].strip("<>")
+    unsubscribe = str(second["List-Unsubscribe"]).strip().strip("<>")
     request = urllib.request.Request(
         unsubscribe, data=b"List-Unsubscribe=One-Click", method="POST",
         headers={"Content-Type": "application/x-www-form-urlencoded"},

@@ -190,6 +190,7 @@ class Message(Base):
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
+    sending_at: Mapped[datetime | None]  # when the last transport attempt began
     sent_at: Mapped[datetime | None]
 
 

@@ -97,6 +97,8 @@ class EmbeddedRedis:
             "--dir", str(self.directory),
             "--daemonize", "no",
             "--loglevel", "warning",
+            # Its chatter goes to a file beside it, not into the demo's or serve's output.
+            "--logfile", str(self.directory / "redis.log"),
         ]  # fmt: skip
         # Own process group where PDEATHSIG exists: a terminal Ctrl-C must not take Redis
         # down before the workers have finished their warm shutdown; our owner stops it last.

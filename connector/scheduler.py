@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from connector.models import InboxEvent, Message
 from connector.services.enrollments import run_claimed
@@ -28,6 +28,9 @@ BATCH = 500
 # Work older than this with no effect yet is assumed lost from Redis and re-enqueued.
 # Re-enqueueing is safe: every job is idempotent (inbox processed_at, ledger status).
 STALE_AFTER = timedelta(seconds=60)
+# A row left `sending` this long had its worker die during the transport call. Whether the
+# server accepted it is unknowable; at most once wins, so it is marked, never re-sent.
+SENDING_TIMEOUT = timedelta(minutes=10)
 TICK_LOCK = "connector:scheduler:tick"
 
 
@@ -62,6 +65,12 @@ def requeue_lost_work(rt: Runtime, now: datetime) -> int:
             .limit(BATCH)
         ).all()
         accounts = accounts_with_due_writebacks(session, now)
+        session.execute(
+            update(Message)
+            .where(Message.status == "sending", Message.sending_at < now - SENDING_TIMEOUT)
+            .values(status="uncertain", error="worker died during the transport call; "
+                    "not re-sent (at most once)")
+        )
     for inbox_id in inbox:
         rt.queues.enqueue("events", jobs.process_inbox, inbox_id)
     for message_id in pending:

@@ -50,7 +50,7 @@ def deliver(rt: Runtime, message_id: int) -> Outcome:
         claimed = session.execute(
             update(Message)
             .where(Message.id == message_id, Message.status == "pending")
-            .values(status="sending", attempts=Message.attempts + 1)
+            .values(status="sending", sending_at=now, attempts=Message.attempts + 1)
         ).rowcount
         if not claimed:
             return "skipped"  # sent, failed, or in flight elsewhere
