@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -59,8 +60,9 @@ def worker(queues: tuple[str, ...], burst: bool, no_ticker: bool) -> None:
     if not settings.redis_url:
         raise click.ClickException("REDIS_URL is not set (use `connector serve` locally)")
     try:
-        run_worker(build_runtime(settings), queues or QUEUE_NAMES, ticker=not no_ticker,
-                   burst=burst)
+        run_worker(
+            build_runtime(settings), queues or QUEUE_NAMES, ticker=not no_ticker, burst=burst
+        )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -94,8 +96,9 @@ def connect() -> None:
 @click.option("--access-token", required=True, help="Private app or OAuth access token.")
 @click.option("--refresh-token", default=None, help="OAuth refresh token.")
 @click.option("--name", default=None)
-def connect_hubspot(portal_id: str, access_token: str, refresh_token: str | None,
-                    name: str | None) -> None:
+def connect_hubspot(
+    portal_id: str, access_token: str, refresh_token: str | None, name: str | None
+) -> None:
     _connect("hubspot", portal_id, access_token, refresh_token, None, name)
 
 
@@ -105,13 +108,20 @@ def connect_hubspot(portal_id: str, access_token: str, refresh_token: str | None
 @click.option("--access-token", required=True)
 @click.option("--refresh-token", default=None)
 @click.option("--name", default=None)
-def connect_salesforce(org_id: str, instance_url: str, access_token: str,
-                       refresh_token: str | None, name: str | None) -> None:
+def connect_salesforce(
+    org_id: str, instance_url: str, access_token: str, refresh_token: str | None, name: str | None
+) -> None:
     _connect("salesforce", org_id, access_token, refresh_token, instance_url, name)
 
 
-def _connect(provider: str, external_id: str, access_token: str, refresh_token: str | None,
-             instance_url: str | None, name: str | None) -> None:
+def _connect(
+    provider: str,
+    external_id: str,
+    access_token: str,
+    refresh_token: str | None,
+    instance_url: str | None,
+    name: str | None,
+) -> None:
     from connector.clock import SystemClock
     from connector.crypto import Vault
     from connector.db import Database
@@ -124,9 +134,14 @@ def _connect(provider: str, external_id: str, access_token: str, refresh_token: 
     try:
         with database.session() as session:
             view, created = connect_account(
-                session, Vault(settings.fernet_keys), provider=provider,
-                external_id=external_id, access_token=access_token,
-                refresh_token=refresh_token, instance_url=instance_url, name=name,
+                session,
+                Vault(settings.fernet_keys),
+                provider=provider,
+                external_id=external_id,
+                access_token=access_token,
+                refresh_token=refresh_token,
+                instance_url=instance_url,
+                name=name,
                 now=SystemClock().now(),
             )
     except AccountError as exc:
@@ -139,7 +154,8 @@ def _connect(provider: str, external_id: str, access_token: str, refresh_token: 
 
 
 @accounts.command("list")
-def list_command() -> None:
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per account.")
+def list_command(as_json: bool) -> None:
     """Each account's id, CRM and API key for /v1/events."""
     from connector.crypto import Vault
     from connector.db import Database
@@ -152,6 +168,20 @@ def list_command() -> None:
     with database.session() as session:
         views = list_accounts(session, Vault(settings.fernet_keys))
     database.dispose()
+    if as_json:
+        for v in views:
+            click.echo(
+                json.dumps(
+                    {
+                        "id": v.id,
+                        "provider": v.provider,
+                        "crm_id": v.external_id,
+                        "name": v.name,
+                        "api_key": v.api_key,
+                    }
+                )
+            )
+        return
     table = Table("id", "provider", "CRM id", "name", "API key")
     for v in views:
         table.add_row(str(v.id), v.provider, v.external_id, v.name, v.api_key)

@@ -76,9 +76,15 @@ def run_demo(settings: Settings, console: Console, *, fresh: bool = True) -> int
 def _run(rt: Runtime, clock: VirtualClock, base_url: str, console: Console) -> DemoReport:
     with rt.db.session() as session:
         account, _ = connect_account(
-            session, rt.vault, provider="hubspot", external_id="1000001",
-            access_token="demo-private-app-token", refresh_token=None, instance_url=None,
-            name="Demo portal", now=clock.now(),
+            session,
+            rt.vault,
+            provider="hubspot",
+            external_id="1000001",
+            access_token="demo-private-app-token",
+            refresh_token=None,
+            instance_url=None,
+            name="Demo portal",
+            now=clock.now(),
         )
     worker = SimpleWorker(rt.queues.all(), connection=rt.redis)
     events: list[dict[str, Any]] = json.loads(SAMPLE.read_text())
@@ -87,8 +93,9 @@ def _run(rt: Runtime, clock: VirtualClock, base_url: str, console: Console) -> D
         _post_json(f"{base_url}/v1/events", event, api_key=account.api_key)
     worker.work(burst=True, logging_level="ERROR")
 
-    console.print("[bold]2.[/] the first emails are out; a recipient opens, clicks, "
-                  "another unsubscribes")
+    console.print(
+        "[bold]2.[/] the first emails are out; a recipient opens, clicks, another unsubscribes"
+    )
     _engage(rt, base_url)
 
     console.print(f"[bold]3.[/] {DEMO_DAYS} days pass on the virtual clock")
@@ -120,7 +127,9 @@ def _engage(rt: Runtime, base_url: str) -> None:
     _get_without_redirect(link)
     unsubscribe = str(second["List-Unsubscribe"]).strip().strip("<>")
     request = urllib.request.Request(
-        unsubscribe, data=b"List-Unsubscribe=One-Click", method="POST",
+        unsubscribe,
+        data=b"List-Unsubscribe=One-Click",
+        method="POST",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     urllib.request.urlopen(request).read()
@@ -156,10 +165,11 @@ def _get_without_redirect(url: str) -> int:
 
 def _post_json(url: str, body: dict[str, Any], *, api_key: str) -> None:
     request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), method="POST",
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
         headers={"Content-Type": "application/json", "Authorization": f"Bearer {api_key}"},
     )
     with urllib.request.urlopen(request) as response:
         if response.status != 202:
             raise RuntimeError(f"/v1/events answered {response.status}")
-

@@ -35,12 +35,12 @@ class DemoReport:
 def collect_report(rt: Runtime, account_id: int) -> DemoReport:
     report = DemoReport()
     with rt.db.session() as session:
-        report.events_received = session.scalar(
-            select(func.count()).where(InboxEvent.account_id == account_id)
-        ) or 0
-        report.contacts = session.scalar(
-            select(func.count()).where(Contact.account_id == account_id)
-        ) or 0
+        report.events_received = (
+            session.scalar(select(func.count()).where(InboxEvent.account_id == account_id)) or 0
+        )
+        report.contacts = (
+            session.scalar(select(func.count()).where(Contact.account_id == account_id)) or 0
+        )
         for flow, state, count in session.execute(
             select(Enrollment.flow_key, Enrollment.state, func.count())
             .where(Enrollment.account_id == account_id)
@@ -48,8 +48,9 @@ def collect_report(rt: Runtime, account_id: int) -> DemoReport:
         ):
             report.enrollments[(flow, state)] = count
         for flow, step, template, status, count in session.execute(
-            select(Message.flow_key, Message.step_id, Message.template, Message.status,
-                   func.count())
+            select(
+                Message.flow_key, Message.step_id, Message.template, Message.status, func.count()
+            )
             .where(Message.account_id == account_id)
             .group_by(Message.flow_key, Message.step_id, Message.template, Message.status)
         ):

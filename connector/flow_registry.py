@@ -67,4 +67,3 @@ def _snapshot(db: Database, flow: Flow) -> int:
                 # Another process snapshotted the same version at the same moment.
                 session.rollback()
     raise RuntimeError(f"could not snapshot flow {flow.key} version {flow.version}")
-

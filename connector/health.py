@@ -63,11 +63,13 @@ class StateCollector(Collector):
         with self.rt.db.session() as session:
             yield _by(session, "connector_messages", "Messages by status", Message.status)
             yield _by(session, "connector_enrollments", "Enrollments by state", Enrollment.state)
-            yield _by(session, "connector_crm_writebacks", "CRM write-backs by status",
-                      CrmWriteback.status)
-            backlog = session.scalar(
-                select(func.count()).where(InboxEvent.processed_at.is_(None))
+            yield _by(
+                session,
+                "connector_crm_writebacks",
+                "CRM write-backs by status",
+                CrmWriteback.status,
             )
+            backlog = session.scalar(select(func.count()).where(InboxEvent.processed_at.is_(None)))
             yield GaugeMetricFamily(
                 "connector_inbox_backlog", "Inbox events not yet processed", value=backlog or 0
             )

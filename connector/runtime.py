@@ -78,8 +78,12 @@ class Runtime:
         self.redis.close()
 
 
-def build_runtime(settings: Settings, *, redis_url: str | None = None, clock: Clock | None = None,
-                  ) -> Runtime:
+def build_runtime(
+    settings: Settings,
+    *,
+    redis_url: str | None = None,
+    clock: Clock | None = None,
+) -> Runtime:
     url = redis_url or settings.redis_url
     if not url:
         raise RuntimeError("no Redis: set REDIS_URL or let `connector serve` embed one")

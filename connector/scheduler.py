@@ -68,8 +68,10 @@ def requeue_lost_work(rt: Runtime, now: datetime) -> int:
         session.execute(
             update(Message)
             .where(Message.status == "sending", Message.sending_at < now - SENDING_TIMEOUT)
-            .values(status="uncertain", error="worker died during the transport call; "
-                    "not re-sent (at most once)")
+            .values(
+                status="uncertain",
+                error="worker died during the transport call; not re-sent (at most once)",
+            )
         )
     for inbox_id in inbox:
         rt.queues.enqueue("events", jobs.process_inbox, inbox_id)

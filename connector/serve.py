@@ -44,8 +44,12 @@ def run_serve(settings: Settings, *, host: str = "127.0.0.1", workers: int = 1) 
             argv = [sys.executable, "-m", "connector", "worker"]
             # Own process group: a terminal Ctrl-C must not reach the workers twice (rq
             # reads a second signal as a cold shutdown); the supervisor stops them.
-            supervisor.start(f"worker-{n + 1}", argv if n == 0 else [*argv, "--no-ticker"],
-                             env=env, new_process_group=True)
+            supervisor.start(
+                f"worker-{n + 1}",
+                argv if n == 0 else [*argv, "--no-ticker"],
+                env=env,
+                new_process_group=True,
+            )
         runtime = build_runtime(settings, redis_url=redis_url)
         stack.callback(runtime.close)
         server.start(create_app(runtime))
@@ -53,8 +57,7 @@ def run_serve(settings: Settings, *, host: str = "127.0.0.1", workers: int = 1) 
         while not stopping.is_set():
             exited = supervisor.wait_any(timeout=0.5)
             if exited is not None:
-                log.error("%s exited (code %s); stopping", exited,
-                          supervisor.returncodes()[exited])
+                log.error("%s exited (code %s); stopping", exited, supervisor.returncodes()[exited])
                 return 1
         log.info("stopping")
     return 0

@@ -18,8 +18,9 @@ class WebServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, quiet: bool = True) -> None:
         self._app: Any = None
         handler = _QuietHandler if quiet else WSGIRequestHandler
-        self._server = make_server(host, port, self._dispatch, threaded=True,
-                                   request_handler=handler)
+        self._server = make_server(
+            host, port, self._dispatch, threaded=True, request_handler=handler
+        )
         self.port = self._server.server_port
         self.base_url = f"http://{host}:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

@@ -15,13 +15,15 @@ from connector.scheduler import Ticker
 log = logging.getLogger(__name__)
 
 
-def run_worker(rt: Runtime, queues: Sequence[str] = QUEUE_NAMES, *, ticker: bool = True,
-               burst: bool = False) -> bool:
+def run_worker(
+    rt: Runtime, queues: Sequence[str] = QUEUE_NAMES, *, ticker: bool = True, burst: bool = False
+) -> bool:
     """Blocks until SIGTERM/SIGINT (RQ finishes the job in hand: Heroku's 30 s grace)."""
     unknown = set(queues) - set(QUEUE_NAMES)
     if unknown:
-        raise ValueError(f"unknown queue(s): {', '.join(sorted(unknown))}; known: "
-                         f"{', '.join(QUEUE_NAMES)}")
+        raise ValueError(
+            f"unknown queue(s): {', '.join(sorted(unknown))}; known: {', '.join(QUEUE_NAMES)}"
+        )
     runtime_module.install(rt)
     # SimpleWorker runs jobs in this process: no fork per job (our jobs are short), and
     # no forked child inheriting the database pool's sockets.

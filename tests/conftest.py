@@ -25,8 +25,8 @@ from connector.models import Base
 from connector.runtime import Runtime
 from connector.services.accounts import AccountView, connect_account
 from connector.settings import Settings, load_settings
-from tests.support.redis import redis_conn, redis_url  # noqa: F401  (fixtures)
-from tests.support.smtp import smtp_server  # noqa: F401  (fixture)
+
+pytest_plugins = ["tests.support.redis", "tests.support.smtp"]
 
 ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday morning
@@ -96,8 +96,12 @@ def clock() -> VirtualClock:
 
 
 @pytest.fixture
-def rt(settings: Settings, db: Database, redis_conn: redis.Redis, clock: VirtualClock,
-       ) -> Iterator[Runtime]:
+def rt(
+    settings: Settings,
+    db: Database,
+    redis_conn: redis.Redis,
+    clock: VirtualClock,
+) -> Iterator[Runtime]:
     runtime = Runtime(settings=settings, db=db, redis=redis_conn, clock=clock)
     runtime_module.install(runtime)
     yield runtime
@@ -120,9 +124,15 @@ def client(app: Flask) -> FlaskClient:
 def account(rt: Runtime) -> AccountView:
     with rt.db.session() as session:
         view, _ = connect_account(
-            session, rt.vault, provider="hubspot", external_id="1000001",
-            access_token="pat-test-token", refresh_token=None, instance_url=None,
-            name="Test portal", now=rt.clock.now(),
+            session,
+            rt.vault,
+            provider="hubspot",
+            external_id="1000001",
+            access_token="pat-test-token",
+            refresh_token=None,
+            instance_url=None,
+            name="Test portal",
+            now=rt.clock.now(),
         )
     return view
 

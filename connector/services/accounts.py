@@ -85,9 +85,7 @@ def _view(account: Account, vault: Vault) -> AccountView:
     )
 
 
-def _validate(
-    provider: str, external_id: str, access_token: str, instance_url: str | None
-) -> None:
+def _validate(provider: str, external_id: str, access_token: str, instance_url: str | None) -> None:
     if provider == "hubspot" and not PORTAL_ID.match(external_id):
         raise AccountError(f"--portal-id must be digits, got {external_id!r}")
     if provider == "salesforce":
@@ -99,5 +97,9 @@ def _validate(
             raise AccountError(f"--instance-url must be an http(s) origin, got {instance_url!r}")
     if provider not in ("hubspot", "salesforce", "local"):
         raise AccountError(f"unknown provider {provider!r}")
-    if not access_token.strip() or len(access_token) > 4096 or any(c.isspace() for c in access_token):
+    if (
+        not access_token.strip()
+        or len(access_token) > 4096
+        or any(c.isspace() for c in access_token)
+    ):
         raise AccountError("--access-token must be a non-empty token without spaces")

@@ -74,4 +74,3 @@ def _record(
             occurred_at=now,
         )
     )
-

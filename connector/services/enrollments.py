@@ -159,7 +159,11 @@ def advance(rt: Runtime, enrollment_id: int, token: str, now: datetime) -> int:
 
 
 def _queue_send(
-    session: Session, rt: Runtime, enrollment: Enrollment, contact: Contact, send: Send,
+    session: Session,
+    rt: Runtime,
+    enrollment: Enrollment,
+    contact: Contact,
+    send: Send,
     now: datetime,
 ) -> None:
     # The ledger row is the promise to send at most once for (enrollment, step).

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Literal
 from sqlalchemy import update
 
 from connector.email.errors import (
+    DeliveryUnknownError,
     PermanentTransportError,
     RetryableTransportError,
     TemplateError,
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["sent", "skipped", "suppressed", "failed", "bounced", "retry"]
+Outcome = Literal["sent", "skipped", "suppressed", "failed", "bounced", "uncertain"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,9 @@ def deliver(rt: Runtime, message_id: int) -> Outcome:
     except RetryableTransportError as exc:
         _finish(rt, message_id, status="pending", error=str(exc))
         raise  # RQ retries with backoff; the row is pending again, safe to send
+    except DeliveryUnknownError as exc:
+        _finish(rt, message_id, status="uncertain", error=str(exc))
+        return "uncertain"
     except PermanentTransportError as exc:
         status = "bounced" if exc.hard_bounce else "failed"
         with rt.db.session() as session:
@@ -132,4 +136,3 @@ def _finish(rt: Runtime, message_id: int, *, status: str, error: str) -> None:
         session.execute(
             update(Message).where(Message.id == message_id).values(status=status, error=error)
         )
-

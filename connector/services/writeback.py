@@ -123,9 +123,9 @@ def flush_writebacks(rt: Runtime, account_id: int) -> int:
             )
         }
         activities = [_activity(row, contacts[row.contact_id]) for row in rows]
-        results = {r.writeback_id: r for r in rt.crm_for(account).write_activities(
-            activities=activities
-        )}
+        results = {
+            r.writeback_id: r for r in rt.crm_for(account).write_activities(activities=activities)
+        }
         written = 0
         for row in rows:
             result = results.get(row.id)
@@ -133,7 +133,7 @@ def flush_writebacks(rt: Runtime, account_id: int) -> int:
             if result is not None and result.ok:
                 row.status, row.done_at, row.last_error = "done", now, None
                 written += 1
-            elif result is not None and not result.retryable or row.attempts >= MAX_ATTEMPTS:
+            elif (result is not None and not result.retryable) or row.attempts >= MAX_ATTEMPTS:
                 # Permanent: kept visible, never dropped.
                 row.status = "failed"
                 row.last_error = result.error if result else "no result from adapter"

@@ -21,6 +21,7 @@ class SmtpSink:
     messages: list[EmailMessage] = field(default_factory=list)
     reply: str | None = None
     delay: float = 0.0
+    hang_up: bool = False  # close the connection after reading DATA, before answering
     received: threading.Event = field(default_factory=threading.Event)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -28,6 +29,9 @@ class SmtpSink:
             import asyncio
 
             await asyncio.sleep(self.delay)
+        if self.hang_up:
+            server.transport.close()
+            return "421 closing"
         if self.reply:
             return self.reply
         message = message_from_bytes(envelope.content, policy=policy.default)

@@ -37,8 +37,9 @@ def test_x_api_key_header_works_too(client: FlaskClient, account: AccountView) -
     assert response.status_code == 202
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer cdk_nope"},
-                                     {"Authorization": "Basic Zm9vOmJhcg=="}])
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Bearer cdk_nope"}, {"Authorization": "Basic Zm9vOmJhcg=="}]
+)
 def test_bad_key_is_401_and_stores_nothing(
     rt: Runtime, client: FlaskClient, account: AccountView, headers: dict[str, str]
 ) -> None:
@@ -49,8 +50,11 @@ def test_bad_key_is_401_and_stores_nothing(
 
 
 def test_malformed_json_is_400(rt: Runtime, client: FlaskClient, account: AccountView) -> None:
-    response = client.post("/v1/events", data=b'{"contact": ', headers={
-        **auth(account), "Content-Type": "application/json"})
+    response = client.post(
+        "/v1/events",
+        data=b'{"contact": ',
+        headers={**auth(account), "Content-Type": "application/json"},
+    )
     assert response.status_code == 400
     assert response.get_json()["error"].startswith("body is not valid JSON")
     assert inbox_count(rt) == 0
@@ -63,8 +67,14 @@ def test_malformed_json_is_400(rt: Runtime, client: FlaskClient, account: Accoun
         ({"contact": {}, "event": "x"}, "contact"),
         ({"contact": {"email": "not-an-email"}, "event": "x"}, "contact.email"),
         ({"contact": {"email": "a@example.com"}, "event": "Bad Name!"}, "event"),
-        ({"contact": {"email": "a@example.com"}, "event": "x", "occurred_at": "2026-01-01T00:00:00"},
-         "occurred_at"),
+        (
+            {
+                "contact": {"email": "a@example.com"},
+                "event": "x",
+                "occurred_at": "2026-01-01T00:00:00",
+            },
+            "occurred_at",
+        ),
         ({"contact": {"email": "a@example.com"}, "event": "x", "surprise": 1}, "surprise"),
         ({"contact": {"email": "a@example.com"}, "event": "x", "properties": []}, "properties"),
         ([1, 2], "(body)"),
@@ -84,8 +94,11 @@ def test_body_over_one_mebibyte_is_413(
     rt: Runtime, client: FlaskClient, account: AccountView
 ) -> None:
     body = {**GOOD, "properties": {"blob": "x" * (1024 * 1024)}}
-    response = client.post("/v1/events", data=json.dumps(body), headers={
-        **auth(account), "Content-Type": "application/json"})
+    response = client.post(
+        "/v1/events",
+        data=json.dumps(body),
+        headers={**auth(account), "Content-Type": "application/json"},
+    )
     assert response.status_code == 413
     assert "larger than" in response.get_json()["error"]
     assert inbox_count(rt) == 0
@@ -96,13 +109,24 @@ def test_accounts_are_isolated(rt: Runtime, client: FlaskClient, account: Accoun
 
     with rt.db.session() as session:
         other, _ = connect_account(
-            session, rt.vault, provider="salesforce", external_id="00D000000000001AAA",
-            access_token="t", refresh_token=None, instance_url="https://x.my.salesforce.com",
-            name=None, now=rt.clock.now())
+            session,
+            rt.vault,
+            provider="salesforce",
+            external_id="00D000000000001AAA",
+            access_token="t",
+            refresh_token=None,
+            instance_url="https://x.my.salesforce.com",
+            name=None,
+            now=rt.clock.now(),
+        )
     body = {**GOOD, "idempotency_key": "same-key"}
-    assert client.post("/v1/events", json=body, headers=auth(account)).get_json()["duplicate"] is False
+    assert (
+        client.post("/v1/events", json=body, headers=auth(account)).get_json()["duplicate"] is False
+    )
     # The same idempotency key in another account is another event, not a duplicate.
-    assert client.post("/v1/events", json=body, headers=auth(other)).get_json()["duplicate"] is False
+    assert (
+        client.post("/v1/events", json=body, headers=auth(other)).get_json()["duplicate"] is False
+    )
     with rt.db.session() as session:
         owners = sorted(e.account_id for e in session.query(InboxEvent))
     assert owners == sorted([account.id, other.id])

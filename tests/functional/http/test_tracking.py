@@ -16,8 +16,10 @@ from connector.tokens import TrackingToken
 from tests.conftest import work
 from tests.integration.flows.test_event_to_email import outbox, post
 
-SIGNUP = {"contact": {"email": "ada@example.com", "properties": {"firstname": "Ada"}},
-          "event": "signed_up"}
+SIGNUP = {
+    "contact": {"email": "ada@example.com", "properties": {"firstname": "Ada"}},
+    "event": "signed_up",
+}
 
 
 def path(url: str) -> str:

@@ -22,17 +22,24 @@ def post(client: FlaskClient, account: AccountView, body: dict, **headers: str):
 
 def outbox(rt: Runtime) -> list:  # type: ignore[type-arg]
     folder = Path(rt.settings.mail.removeprefix("outbox://"))
-    return [
-        message_from_bytes(p.read_bytes(), policy=policy.default)
-        for p in sorted(folder.glob("*.eml"))
-    ] if folder.exists() else []
+    return (
+        [
+            message_from_bytes(p.read_bytes(), policy=policy.default)
+            for p in sorted(folder.glob("*.eml"))
+        ]
+        if folder.exists()
+        else []
+    )
 
 
 ORDER = {
     "contact": {"email": "Alan@Example.com", "properties": {"firstname": "Alan"}},
     "event": "order.completed",
-    "properties": {"order_id": "1001", "total": "59.00",
-                   "items": [{"name": "Desk", "quantity": 1, "price": "59.00"}]},
+    "properties": {
+        "order_id": "1001",
+        "total": "59.00",
+        "items": [{"name": "Desk", "quantity": 1, "price": "59.00"}],
+    },
     "idempotency_key": "order-1001",
 }
 
@@ -73,5 +80,13 @@ def test_same_event_twice_with_one_idempotency_key_sends_once(
         sends = session.query(Message).filter_by(template="order-thanks").count()
         enrollments = session.query(Enrollment).filter_by(flow_key="post-purchase").count()
     assert (sends, enrollments) == (1, 1)
-    assert len([m for m in outbox(rt) if "1001" in m["Subject"] or "1001" in
-                m.get_body(("html",)).get_content()]) == 1
+    assert (
+        len(
+            [
+                m
+                for m in outbox(rt)
+                if "1001" in m["Subject"] or "1001" in m.get_body(("html",)).get_content()
+            ]
+        )
+        == 1
+    )

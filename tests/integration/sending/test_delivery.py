@@ -21,8 +21,10 @@ from tests.conftest import ROOT, work
 from tests.integration.flows.test_event_to_email import post
 from tests.support.smtp import SmtpServer
 
-SIGNUP = {"contact": {"email": "grace@example.com", "properties": {"firstname": "Grace"}},
-          "event": "signed_up"}
+SIGNUP = {
+    "contact": {"email": "grace@example.com", "properties": {"firstname": "Grace"}},
+    "event": "signed_up",
+}
 
 
 @pytest.fixture
@@ -37,8 +39,7 @@ def ledger(rt: Runtime) -> list[tuple[str, str]]:
 
 
 def run_events_only(rt: Runtime) -> None:
-    SimpleWorker([rt.queues["events"]], connection=rt.redis).work(burst=True,
-                                                                   logging_level="ERROR")
+    SimpleWorker([rt.queues["events"]], connection=rt.redis).work(burst=True, logging_level="ERROR")
 
 
 def test_event_becomes_an_email_accepted_by_the_smtp_server(
@@ -88,6 +89,20 @@ def test_message_whose_worker_died_mid_transport_is_never_resent(
     work(smtp_rt)
     assert smtp_server.messages == []
     assert ledger(smtp_rt) == [("welcome", "uncertain")]
+
+
+def test_connection_lost_during_data_is_uncertain_and_never_resent(
+    smtp_rt: Runtime, client: FlaskClient, account: AccountView, smtp_server: SmtpServer
+) -> None:
+    smtp_server.sink.hang_up = True
+    post(client, account, SIGNUP)
+    work(smtp_rt)
+    smtp_server.sink.hang_up = False
+    work(smtp_rt)
+    (message_id,) = _ids(smtp_rt)
+    assert deliver(smtp_rt, message_id) == "skipped"
+    assert ledger(smtp_rt) == [("welcome", "uncertain")]
+    assert smtp_server.messages == []
 
 
 def test_4xx_is_retried_and_not_lost(
@@ -152,4 +167,3 @@ def test_sandbox_escape_fails_that_message_and_the_worker_carries_on(
 def _ids(rt: Runtime) -> list[int]:
     with rt.db.session() as session:
         return [m.id for m in session.query(Message).order_by(Message.id)]
-

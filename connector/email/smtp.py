@@ -1,0 +1,234 @@
+"""The production transport: one pooled SMTP connection, with retries for 4xx replies
+and SMTP replies mapped onto the retryable/permanent error tree."""
+
+from __future__ import annotations
+
+import logging
+import re
+import smtplib
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from email.message import EmailMessage
+from typing import Any, Literal
+
+from connector.email.errors import (
+    DeliveryUnknownError,
+    PermanentTransportError,
+    RetryableTransportError,
+    TransportError,
+)
+
+__all__ = ["SmtpTransport", "TlsMode"]
+
+log = logging.getLogger(__name__)
+
+TlsMode = Literal["none", "starttls", "implicit"]
+_ENHANCED_CODE = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+
+
+class _SMTP(smtplib.SMTP):
+    """Remembers whether DATA was sent: after that a dropped connection may mean the
+    message was accepted, so resending it silently could deliver it twice."""
+
+    data_started = False
+
+    def data(self, msg: Any) -> tuple[int, bytes]:  # msg: whatever smtplib accepts
+        self.data_started = True
+        reply: tuple[int, bytes] = super().data(msg)
+        return reply
+
+
+class _SMTPS(_SMTP, smtplib.SMTP_SSL):
+    pass
+
+
+class SmtpTransport:
+    """One pooled SMTP connection, shared by threads under a lock, reopened when the
+    server hung up or it sat idle too long. 4xx replies are retried with backoff."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        tls: TlsMode = "none",
+        timeout: float = 10.0,
+        verify: bool = True,
+        ssl_context: ssl.SSLContext | None = None,
+        retries: int = 2,
+        backoff: float = 1.0,
+        max_idle: float = 30.0,
+        local_hostname: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.host, self.port, self.tls, self.timeout = host, port, tls, timeout
+        self.username, self._password = username, password
+        self.retries, self.backoff, self.max_idle = retries, backoff, max_idle
+        self.local_hostname = local_hostname
+        self._ssl_context = ssl_context or _client_context(verify)
+        self._sleep, self._clock = sleep, clock
+        self._lock = threading.Lock()
+        self._connection: _SMTP | None = None
+        self._last_used = 0.0
+
+    def __repr__(self) -> str:  # never shows the password
+        return (
+            f"SmtpTransport({self.host!r}, {self.port}, tls={self.tls!r}, user={self.username!r})"
+        )
+
+    def send(self, message: EmailMessage) -> None:
+        attempt = 0
+        while True:
+            try:
+                with self._lock:
+                    self._send_once(message)
+                return
+            except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as exc:
+                error = _classify(exc)
+                if isinstance(error, RetryableTransportError) and attempt < self.retries:
+                    attempt += 1
+                    log.info("%s; retry %d of %d", error, attempt, self.retries)
+                    self._sleep(self.backoff * 2 ** (attempt - 1))  # outside the lock
+                    continue
+                raise error from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+    def _send_once(self, message: EmailMessage) -> None:
+        """One delivery attempt; reconnects once, transparently, when the pooled connection
+        turns out to be dead before DATA."""
+        for reconnected in (False, True):
+            connection = self._connect()
+            connection.data_started = False
+            try:
+                refused = connection.send_message(message)
+            except smtplib.SMTPServerDisconnected as exc:
+                self._drop()
+                if connection.data_started:
+                    raise DeliveryUnknownError(
+                        f"connection lost during DATA, delivery unknown: {exc}"
+                    ) from exc
+                if reconnected:
+                    raise RetryableTransportError(f"server disconnected: {exc}") from exc
+                log.info("SMTP connection to %s was closed; reconnecting", self.host)
+                continue
+            except smtplib.SMTPRecipientsRefused:
+                raise
+            except smtplib.SMTPResponseException as exc:
+                if exc.smtp_code == 421 or connection.sock is None:
+                    self._drop()  # 421 means the server is closing the channel
+                raise
+            except smtplib.SMTPNotSupportedError as exc:
+                raise PermanentTransportError(f"SMTP server cannot send this: {exc}") from exc
+            except (OSError, smtplib.SMTPException) as exc:
+                self._drop()
+                raise RetryableTransportError(f"SMTP send failed: {exc}") from exc
+            self._last_used = self._clock()
+            if refused:
+                # Accepted for some recipients: raising would make the caller resend to all.
+                log.warning("SMTP server refused some recipients: %s", refused)
+            return
+
+    def _connect(self) -> _SMTP:
+        if self._connection is not None:
+            if self._clock() - self._last_used <= self.max_idle:
+                return self._connection
+            self._drop()
+        connection: _SMTP | None = None
+        try:
+            if self.tls == "implicit":
+                connection = _SMTPS(
+                    self.host,
+                    self.port,
+                    local_hostname=self.local_hostname,
+                    timeout=self.timeout,
+                    context=self._ssl_context,
+                )
+            else:
+                connection = _SMTP(
+                    self.host, self.port, local_hostname=self.local_hostname, timeout=self.timeout
+                )
+            connection.ehlo()
+            if self.tls == "starttls":
+                connection.starttls(context=self._ssl_context)
+                connection.ehlo()
+            if self.username is not None:
+                connection.login(self.username, self._password or "")
+        except smtplib.SMTPResponseException:
+            _quit_quietly(connection)
+            raise
+        except smtplib.SMTPNotSupportedError as exc:
+            _quit_quietly(connection)
+            raise PermanentTransportError(
+                f"SMTP server {self.host}:{self.port} lacks a required extension: {exc}"
+            ) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            _quit_quietly(connection)
+            raise RetryableTransportError(
+                f"cannot connect to SMTP server {self.host}:{self.port}: {exc}"
+            ) from exc
+        self._connection = connection
+        self._last_used = self._clock()
+        return connection
+
+    def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        _quit_quietly(connection)
+
+
+def _quit_quietly(connection: smtplib.SMTP | None) -> None:
+    if connection is None:
+        return
+    try:
+        connection.quit()
+    except (OSError, smtplib.SMTPException):
+        connection.close()
+
+
+def _client_context(verify: bool) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _classify(
+    exc: smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused,
+) -> TransportError:
+    """Map an SMTP reply to our error tree. Only RCPT and DATA replies can be bounces:
+    a 5xx to MAIL FROM, AUTH or the greeting is about us, not the recipient."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        # Every recipient was refused (we send to one): report the first reply.
+        code, raw = next(iter(exc.recipients.values()), (0, str(exc)))
+    else:
+        code, raw = exc.smtp_code, exc.smtp_error
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    description = f"SMTP {code} {text}".strip()
+    if 400 <= code < 500:
+        return RetryableTransportError(description, smtp_code=code)
+    if 500 <= code < 600:
+        recipient_stage = isinstance(exc, smtplib.SMTPRecipientsRefused | smtplib.SMTPDataError)
+        return PermanentTransportError(
+            description,
+            smtp_code=code,
+            hard_bounce=recipient_stage and _is_hard_bounce(code, text),
+        )
+    return RetryableTransportError(description, smtp_code=code or None)
+
+
+def _is_hard_bounce(code: int, text: str) -> bool:
+    """The recipient address is bad: 5.1.x when the server gives an enhanced status code
+    (so "550 5.7.1 spam" is not a bounce of the address; 5.1.7/5.1.8 are about the
+    sender), else a plain 550/551/553."""
+    enhanced = _ENHANCED_CODE.search(text)
+    if enhanced and enhanced.group(1) == "5":
+        return enhanced.group(2) == "1" and enhanced.group(3) not in ("7", "8")
+    return code in (550, 551, 553)

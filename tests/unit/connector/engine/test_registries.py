@@ -1,0 +1,23 @@
+"""Every step and trigger kind is wired everywhere: YAML syntax, execution, matching."""
+
+from __future__ import annotations
+
+from connector.engine import STEP_KINDS, TRIGGER_KINDS
+from connector.engine.core import run_step
+from connector.engine.loader import STEP_SYNTAX, TRIGGER_SYNTAX
+from connector.engine.triggers import trigger_matches
+
+
+def test_every_step_kind_can_be_written_and_run() -> None:
+    assert set(STEP_SYNTAX) == set(STEP_KINDS)
+    assert set(STEP_KINDS.values()) <= set(run_step.registry)
+
+
+def test_every_trigger_kind_can_be_written_and_matched() -> None:
+    assert set(TRIGGER_SYNTAX) == set(TRIGGER_KINDS)
+    assert set(TRIGGER_KINDS.values()) <= set(trigger_matches.registry)
+
+
+def test_kinds_are_registered_under_their_own_tag() -> None:
+    assert all(kind.kind == tag for tag, kind in STEP_KINDS.items())
+    assert all(kind.kind == tag for tag, kind in TRIGGER_KINDS.items())
