@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from connector.engine.definitions import (
@@ -31,13 +30,30 @@ from connector.engine.definitions import (
 from connector.engine.durations import (
     EXAMPLES,
     DurationError,
-    did_you_mean,
     duration_from_parts,
     parse_duration,
 )
+from connector.engine.yamlnodes import (
+    MAX_FILE_BYTES,
+    Context,
+    DefinitionError,
+    DefinitionErrors,
+    YamlMap,
+    describe,
+    flag,
+    is_null,
+    line_of,
+    mapping,
+    required,
+    string,
+    too_large,
+    unknown_keys,
+)
 
-MAX_FILE_BYTES = 256 * 1024
-MAX_DEPTH = 32
+# Flow files report errors of the general definition kind.
+FlowError = DefinitionError
+FlowErrors = DefinitionErrors
+
 FLOW_ID = re.compile(r"[a-z0-9-]{1,64}")
 STEP_ID = re.compile(r"[a-z0-9_-]{1,64}")
 TEMPLATE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
@@ -46,34 +62,9 @@ PROPERTY_PATH = re.compile(r"[^.\s]+(?:\.[^.\s]+)*")
 TOP_KEYS = ("id", "name", "description", "trigger", "settings", "steps")
 
 
-class FlowError(ValueError):
-    """One problem in one flow file; str() is "path:line: message"."""
-
-    def __init__(self, path: str, line: int | None, message: str) -> None:
-        super().__init__(path, line, message)
-        self.path = path
-        self.line = line
-        self.message = message
-
-    def __str__(self) -> str:
-        where = self.path if self.line is None else f"{self.path}:{self.line}"
-        return f"{where}: {self.message}"
-
-
-class FlowErrors(ValueError):
-    """Every problem found in a file or a directory, by file and then by line."""
-
-    def __init__(self, errors: list[FlowError]) -> None:
-        super().__init__(errors)
-        self.errors = errors
-
-    def __str__(self) -> str:
-        return "\n".join(str(error) for error in self.errors)
-
-
 def parse_flow(text: str, source: str) -> Flow:
     """Parse one flow; its key is `id:` or else the stem of `source`. Raises FlowErrors."""
-    ctx = _Context(source)
+    ctx = Context(source)
     parsed = _parse_flow(text, ctx)
     if parsed is None:
         raise FlowErrors(ctx.sorted_errors())
@@ -94,7 +85,7 @@ def load_flows(directory: Path) -> dict[str, Flow]:
         # Dot-files are editor leftovers (".#welcome.yaml"), not flows.
         if path.suffix not in (".yaml", ".yml") or path.name.startswith(".") or not path.is_file():
             continue
-        ctx = _Context(str(path))
+        ctx = Context(str(path))
         parsed = _parse_file(path, ctx)
         if parsed is None:
             errors.extend(ctx.sorted_errors())
@@ -109,224 +100,13 @@ def load_flows(directory: Path) -> dict[str, Flow]:
     return {key: flows[key][0] for key in sorted(flows)}
 
 
-# -- YAML nodes -------------------------------------------------------------------------
-
-_CORE = "tag:yaml.org,2002:"
-_ALLOWED_TAGS = {
-    _CORE + t for t in ("str", "int", "float", "bool", "null", "timestamp", "map", "seq")
-}
-_TYPE_NAMES = {"str": "a string", "int": "an integer", "float": "a number", "bool": "a boolean"}
-
-
-class _Refused(Exception):
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(message)
-        self.line = line
-        self.message = message
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that refuses anchors, aliases and deep nesting, and reads only true/false
-    as booleans."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.depth = 0
-
-    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
-        event = self.peek_event()  # type: ignore[no-untyped-call]
-        line = event.start_mark.line + 1
-        anchor = getattr(event, "anchor", None)
-        if anchor is not None:  # AliasEvent carries the name it refers to as `anchor` too
-            raise _Refused(line, f"YAML anchors and aliases are not allowed ('{anchor}')")
-        if self.depth >= MAX_DEPTH:  # the composer recurses; a flow needs a handful of levels
-            raise _Refused(line, f"YAML nesting is deeper than {MAX_DEPTH} levels")
-        self.depth += 1
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            self.depth -= 1
-
-
-# YAML 1.1 reads yes/no/on/off as booleans (`country: NO` would be False); keep 1.2's rule.
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != _CORE + "bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    _CORE + "bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-
-
-@dataclass
-class _Map:
-    """A YAML mapping with plain-string keys: key nodes (for lines) and value nodes."""
-
-    node: MappingNode
-    keys: dict[str, Node] = field(default_factory=dict)
-    values: dict[str, Node] = field(default_factory=dict)
-
-
-class _Context:
-    """Errors found so far in one source, and the YAML machinery to read it."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.errors: list[FlowError] = []
-        self._constructor = _Loader("")
-
-    def error(self, where: Node | int | None, message: str) -> None:
-        line = _line(where) if isinstance(where, Node) else where
-        self.errors.append(FlowError(self.source, line, message))
-
-    def sorted_errors(self) -> list[FlowError]:
-        return sorted(self.errors, key=lambda error: error.line or 0)
-
-    def scalar(self, node: ScalarNode) -> Any:
-        if node.tag == _CORE + "timestamp":
-            return node.value  # a date in a flow is text to compare, not a datetime
-        return self._constructor.construct_object(node)
-
-    def compose(self, text: str) -> Node | None:
-        try:
-            root = _compose(text)
-        except _Refused as exc:
-            self.error(exc.line, exc.message)
-            return None
-        except yaml.reader.ReaderError as exc:
-            line = text.count("\n", 0, exc.position) + 1
-            self.error(line, f"YAML syntax error: unacceptable character #x{exc.character:04x}")
-            return None
-        except yaml.MarkedYAMLError as exc:
-            self.error(_syntax_line(exc), f"YAML syntax error: {_syntax_problem(exc)}")
-            return None
-        if root is None:
-            self.error(None, "the file is empty; expected a mapping with name, trigger and steps")
-            return None
-        unsupported = [node for node in _walk(root) if node.tag not in _ALLOWED_TAGS]
-        for node in unsupported:
-            self.error(node, f"unsupported YAML tag '{node.tag.replace(_CORE, '!!')}'")
-        return None if unsupported else root
-
-
-def _compose(text: str) -> Node | None:
-    loader = _Loader(text)  # checks for unprintable characters right away
-    try:
-        return loader.get_single_node()
-    finally:
-        loader.dispose()
-
-
-def _syntax_line(exc: yaml.MarkedYAMLError) -> int | None:
-    mark = exc.problem_mark or exc.context_mark
-    return None if mark is None else int(mark.line) + 1
-
-
-def _syntax_problem(exc: yaml.MarkedYAMLError) -> str:
-    context = exc.context or ""
-    start, end = exc.context_mark, exc.problem_mark
-    # "while scanning a quoted scalar": say where that scalar began, if not on this line.
-    if context.startswith("while ") and start and end and start.line != end.line:
-        context += f" started on line {start.line + 1}"
-    return ", ".join(part for part in (context, exc.problem) if part)
-
-
-def _walk(root: Node) -> list[Node]:
-    nodes, stack = [], [root]
-    while stack:  # iterative: the tree may be deep
-        node = stack.pop()
-        nodes.append(node)
-        if isinstance(node, SequenceNode):
-            stack.extend(node.value)
-        elif isinstance(node, MappingNode):
-            stack.extend(child for pair in node.value for child in pair)
-    return nodes
-
-
-def _mapping(ctx: _Context, node: Node, prefix: str, expected: str = "a mapping") -> _Map | None:
-    if not isinstance(node, MappingNode):
-        ctx.error(node, f"{prefix}expected {expected}, got {_describe(node)}")
-        return None
-    result = _Map(node)
-    for key_node, value_node in node.value:
-        # Keys are read as written: `on:` or `1:` is the word, not a boolean or a number.
-        if not isinstance(key_node, ScalarNode) or not key_node.value:
-            ctx.error(key_node, f"{prefix}keys must be plain words, got {_describe(key_node)}")
-        elif key_node.value in result.keys:
-            first = _line(result.keys[key_node.value])
-            ctx.error(key_node, f"{prefix}duplicate key '{key_node.value}' (first on line {first})")
-        else:
-            result.keys[key_node.value] = key_node
-            result.values[key_node.value] = value_node
-    return result
-
-
-def _unknown_keys(
-    ctx: _Context, mapping: _Map, allowed: tuple[str, ...], prefix: str, what: str = ""
-) -> None:
-    for key, key_node in mapping.keys.items():
-        if key not in allowed:
-            ctx.error(key_node, f"{prefix}unknown key '{key}'{what}{did_you_mean(key, allowed)}")
-
-
-def _required(ctx: _Context, mapping: _Map, key: str, prefix: str) -> Node | None:
-    node = mapping.values.get(key)
-    if node is None:
-        ctx.error(mapping.node, f"{prefix}missing required key '{key}'")
-    return node
-
-
-def _string(ctx: _Context, node: Node | None, label: str, expected: str) -> str | None:
-    if node is None:
-        return None
-    value = ctx.scalar(node) if isinstance(node, ScalarNode) else None
-    if not isinstance(value, str) or not value.strip():
-        ctx.error(node, f"{label}: expected {expected}, got {_describe(node)}")
-        return None
-    return value
-
-
-def _flag(ctx: _Context, node: Node, label: str) -> bool | None:
-    value = ctx.scalar(node) if isinstance(node, ScalarNode) else None
-    if not isinstance(value, bool):
-        ctx.error(node, f"{label}: expected true or false, got {_describe(node)}")
-        return None
-    return value
-
-
-def _is_null(node: Node) -> bool:
-    return isinstance(node, ScalarNode) and node.tag == _CORE + "null"
-
-
-def _describe(node: Node) -> str:
-    if isinstance(node, MappingNode):
-        return "a mapping"
-    if isinstance(node, SequenceNode):
-        return "a list"
-    if _is_null(node):
-        return "nothing"
-    kind = node.tag.removeprefix(_CORE)
-    shown = node.value if len(node.value) <= 40 else node.value[:37] + "..."
-    if kind in ("str", "timestamp"):
-        return f"a string '{shown}'" if shown.strip() else "an empty string"
-    return f"{_TYPE_NAMES.get(kind, 'a value')} {shown}"
-
-
-def _line(node: Node) -> int:
-    return int(node.start_mark.line) + 1
-
-
-def _too_large(size: int) -> str:
-    return f"the file is too large ({size} bytes; the limit is {MAX_FILE_BYTES // 1024} KiB)"
-
-
 # -- flow schema ------------------------------------------------------------------------
 
 
-def _parse_file(path: Path, ctx: _Context) -> tuple[Flow, int | None] | None:
+def _parse_file(path: Path, ctx: Context) -> tuple[Flow, int | None] | None:
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:  # checked before reading: never load a huge file
-        ctx.error(None, _too_large(size))
+        ctx.error(None, too_large(size))
         return None
     raw = path.read_bytes()
     try:
@@ -337,25 +117,23 @@ def _parse_file(path: Path, ctx: _Context) -> tuple[Flow, int | None] | None:
     return _parse_flow(text, ctx)
 
 
-def _parse_flow(text: str, ctx: _Context) -> tuple[Flow, int | None] | None:
+def _parse_flow(text: str, ctx: Context) -> tuple[Flow, int | None] | None:
     """The flow and the line of its `id:` (for duplicate-id messages), or None on errors."""
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_FILE_BYTES:
-        ctx.error(None, _too_large(size))
+        ctx.error(None, too_large(size))
         return None
     root = ctx.compose(text)
-    doc = (
-        None if root is None else _mapping(ctx, root, "", "a mapping with name, trigger and steps")
-    )
+    doc = None if root is None else mapping(ctx, root, "", "a mapping with name, trigger and steps")
     if doc is None:
         return None
-    _unknown_keys(ctx, doc, TOP_KEYS, "")
+    unknown_keys(ctx, doc, TOP_KEYS, "")
     key, id_line = _flow_key(ctx, doc)
-    name = _string(ctx, _required(ctx, doc, "name", ""), "name", "a flow name")
-    description = _string(ctx, doc.values.get("description"), "description", "text")
-    trigger = _parse_trigger(ctx, _required(ctx, doc, "trigger", ""))
+    name = string(ctx, required(ctx, doc, "name", ""), "name", "a flow name")
+    description = string(ctx, doc.values.get("description"), "description", "text")
+    trigger = _parse_trigger(ctx, required(ctx, doc, "trigger", ""))
     settings = _parse_settings(ctx, doc.values.get("settings"))
-    steps = _parse_steps(ctx, _required(ctx, doc, "steps", ""))
+    steps = _parse_steps(ctx, required(ctx, doc, "steps", ""))
     if ctx.errors or key is None or name is None or trigger is None:
         return None
     flow = Flow.create(
@@ -370,7 +148,7 @@ def _parse_flow(text: str, ctx: _Context) -> tuple[Flow, int | None] | None:
     return flow, id_line
 
 
-def _flow_key(ctx: _Context, doc: _Map) -> tuple[str | None, int | None]:
+def _flow_key(ctx: Context, doc: YamlMap) -> tuple[str | None, int | None]:
     id_node = doc.values.get("id")
     if id_node is None:
         stem = Path(ctx.source).stem
@@ -381,26 +159,26 @@ def _flow_key(ctx: _Context, doc: _Map) -> tuple[str | None, int | None]:
                 "(lowercase letters, digits and '-'); rename the file or add 'id:'",
             )
         return stem, None
-    key = _string(ctx, id_node, "id", "a flow id")
+    key = string(ctx, id_node, "id", "a flow id")
     if key is not None and not FLOW_ID.fullmatch(key):
         ctx.error(id_node, f"id: invalid flow id '{key}' (lowercase letters, digits and '-')")
-    return key, _line(id_node)
+    return key, line_of(id_node)
 
 
 @dataclass(frozen=True)
 class _TriggerSyntax:
     keys: tuple[str, ...]
-    build: Callable[[_Context, _Map], Trigger | None]
+    build: Callable[[Context, YamlMap], Trigger | None]
 
 
-def _parse_trigger(ctx: _Context, node: Node | None) -> Trigger | None:
+def _parse_trigger(ctx: Context, node: Node | None) -> Trigger | None:
     if node is None:
         return None
-    trigger = _mapping(ctx, node, "trigger: ", "a mapping such as {type: contact.created}")
+    trigger = mapping(ctx, node, "trigger: ", "a mapping such as {type: contact.created}")
     if trigger is None:
         return None
-    type_node = _required(ctx, trigger, "type", "trigger: ")
-    kind = _string(ctx, type_node, "trigger: type", "a trigger type")
+    type_node = required(ctx, trigger, "type", "trigger: ")
+    kind = string(ctx, type_node, "trigger: type", "a trigger type")
     if type_node is None or kind is None:
         return None
     syntax = TRIGGER_SYNTAX.get(kind)
@@ -410,13 +188,13 @@ def _parse_trigger(ctx: _Context, node: Node | None) -> Trigger | None:
             type_node, f"trigger: unsupported trigger type '{kind}' (expected one of: {expected})"
         )
         return None
-    _unknown_keys(ctx, trigger, syntax.keys, "trigger: ", f" for trigger type '{kind}'")
+    unknown_keys(ctx, trigger, syntax.keys, "trigger: ", f" for trigger type '{kind}'")
     return syntax.build(ctx, trigger)
 
 
-def _build_event_trigger(ctx: _Context, trigger: _Map) -> Trigger | None:
-    event_node = _required(ctx, trigger, "event", "trigger: ")
-    event = _string(ctx, event_node, "trigger: event", "an event name such as order.completed")
+def _build_event_trigger(ctx: Context, trigger: YamlMap) -> Trigger | None:
+    event_node = required(ctx, trigger, "event", "trigger: ")
+    event = string(ctx, event_node, "trigger: event", "an event name such as order.completed")
     if event is not None and not EVENT_NAME.fullmatch(event):
         ctx.error(
             event_node,
@@ -428,8 +206,8 @@ def _build_event_trigger(ctx: _Context, trigger: _Map) -> Trigger | None:
     return None if event is None else EventTrigger(event=event, where=where)
 
 
-def _parse_where(ctx: _Context, node: Node | None) -> dict[str, Any]:
-    filters = None if node is None or _is_null(node) else _mapping(ctx, node, "trigger: where: ")
+def _parse_where(ctx: Context, node: Node | None) -> dict[str, Any]:
+    filters = None if node is None or is_null(node) else mapping(ctx, node, "trigger: where: ")
     if filters is None:
         return {}
     where: dict[str, Any] = {}
@@ -447,7 +225,7 @@ def _parse_where(ctx: _Context, node: Node | None) -> dict[str, Any]:
             ctx.error(
                 value_node,
                 f"trigger: where: '{path}': expected one value to match "
-                f"exactly, got {_describe(value_node)}",
+                f"exactly, got {describe(value_node)}",
             )
         else:
             where[path] = ctx.scalar(value_node)
@@ -460,11 +238,11 @@ TRIGGER_SYNTAX: dict[str, _TriggerSyntax] = {
 }
 
 
-def _parse_settings(ctx: _Context, node: Node | None) -> FlowSettings:
-    settings = None if node is None or _is_null(node) else _mapping(ctx, node, "settings: ")
+def _parse_settings(ctx: Context, node: Node | None) -> FlowSettings:
+    settings = None if node is None or is_null(node) else mapping(ctx, node, "settings: ")
     if settings is None:
         return FlowSettings()
-    _unknown_keys(ctx, settings, tuple(SETTING_READERS), "settings: ")
+    unknown_keys(ctx, settings, tuple(SETTING_READERS), "settings: ")
     values = {
         key: SETTING_READERS[key](ctx, value, f"settings: {key}")
         for key, value in settings.values.items()
@@ -475,8 +253,8 @@ def _parse_settings(ctx: _Context, node: Node | None) -> FlowSettings:
     return FlowSettings(**values)
 
 
-def _reentry(ctx: _Context, node: Node, label: str) -> str | None:
-    reentry = _string(ctx, node, label, "a re-entry rule")
+def _reentry(ctx: Context, node: Node, label: str) -> str | None:
+    reentry = string(ctx, node, label, "a re-entry rule")
     if reentry is not None and reentry not in REENTRY_MODES:
         expected = ", ".join(REENTRY_MODES)
         ctx.error(node, f"{label}: unsupported value '{reentry}' (expected one of: {expected})")
@@ -484,9 +262,9 @@ def _reentry(ctx: _Context, node: Node, label: str) -> str | None:
     return reentry
 
 
-SETTING_READERS: dict[str, Callable[[_Context, Node, str], Any]] = {
-    "transactional": _flag,
-    "exit_on_unsubscribe": _flag,
+SETTING_READERS: dict[str, Callable[[Context, Node, str], Any]] = {
+    "transactional": flag,
+    "exit_on_unsubscribe": flag,
     "reentry": _reentry,
 }
 
@@ -494,17 +272,17 @@ SETTING_READERS: dict[str, Callable[[_Context, Node, str], Any]] = {
 @dataclass(frozen=True)
 class _StepSyntax:
     options: tuple[str, ...]  # keys allowed besides the kind key and "id"
-    build: Callable[[_Context, str, Node, _Map, str], Step | None]  # ctx, id, value, step, prefix
+    build: Callable[[Context, str, Node, YamlMap, str], Step | None]  # ctx, id, value, step, prefix
 
 
-def _parse_steps(ctx: _Context, node: Node | None) -> list[Step]:
+def _parse_steps(ctx: Context, node: Node | None) -> list[Step]:
     if node is None:
         return []
-    if _is_null(node) or (isinstance(node, SequenceNode) and not node.value):
+    if is_null(node) or (isinstance(node, SequenceNode) and not node.value):
         ctx.error(node, "steps: a flow needs at least one step")
         return []
     if not isinstance(node, SequenceNode):
-        ctx.error(node, f"steps: expected a list of steps, got {_describe(node)}")
+        ctx.error(node, f"steps: expected a list of steps, got {describe(node)}")
         return []
     steps: list[Step] = []
     first_use: dict[str, tuple[int, int]] = {}
@@ -527,10 +305,10 @@ def _parse_steps(ctx: _Context, node: Node | None) -> list[Step]:
     return steps
 
 
-def _parse_step(ctx: _Context, node: Node, number: int) -> tuple[Step, int, bool] | None:
+def _parse_step(ctx: Context, node: Node, number: int) -> tuple[Step, int, bool] | None:
     """The step, the line of its id and whether the id was written, or None on errors."""
     prefix = f"step {number}: "
-    step = _mapping(ctx, node, prefix, "a mapping such as {send: template-name}")
+    step = mapping(ctx, node, prefix, "a mapping such as {send: template-name}")
     if step is None:
         return None
     kinds = [key for key in step.keys if key in STEP_SYNTAX]
@@ -550,24 +328,24 @@ def _parse_step(ctx: _Context, node: Node, number: int) -> tuple[Step, int, bool
         return None
     kind = kinds[0]
     syntax = STEP_SYNTAX[kind]
-    _unknown_keys(ctx, step, (kind, "id", *syntax.options), prefix, f" for a {kind} step")
-    step_id, id_line = f"step-{number}", _line(step.keys[kind])
+    unknown_keys(ctx, step, (kind, "id", *syntax.options), prefix, f" for a {kind} step")
+    step_id, id_line = f"step-{number}", line_of(step.keys[kind])
     id_node = step.values.get("id")
     if id_node is not None:
-        given = _string(ctx, id_node, f"{prefix}id", "a step id")
+        given = string(ctx, id_node, f"{prefix}id", "a step id")
         if given is not None and not STEP_ID.fullmatch(given):
             ctx.error(
                 id_node,
                 f"{prefix}id: invalid step id '{given}' "
                 "(lowercase letters, digits, '-' and '_', at most 64)",
             )
-        step_id, id_line = given or step_id, _line(id_node)
+        step_id, id_line = given or step_id, line_of(id_node)
     built = syntax.build(ctx, step_id, step.values[kind], step, prefix)
     return None if built is None else (built, id_line, id_node is not None)
 
 
-def _build_send(ctx: _Context, step_id: str, value: Node, step: _Map, prefix: str) -> Step | None:
-    template = _string(ctx, value, f"{prefix}send", "a template name")
+def _build_send(ctx: Context, step_id: str, value: Node, step: YamlMap, prefix: str) -> Step | None:
+    template = string(ctx, value, f"{prefix}send", "a template name")
     if template is not None and not TEMPLATE_NAME.fullmatch(template):
         ctx.error(
             value,
@@ -575,7 +353,7 @@ def _build_send(ctx: _Context, step_id: str, value: Node, step: _Map, prefix: st
         )
         return None
     subject_node = step.values.get("subject")
-    subject = _string(ctx, subject_node, f"{prefix}subject", "a subject line")
+    subject = string(ctx, subject_node, f"{prefix}subject", "a subject line")
     if subject is not None:
         subject = subject.strip()  # block scalars (">") end with a newline
         if "\n" in subject or "\r" in subject:
@@ -583,16 +361,16 @@ def _build_send(ctx: _Context, step_id: str, value: Node, step: _Map, prefix: st
     return None if template is None else SendStep(id=step_id, template=template, subject=subject)
 
 
-def _build_wait(ctx: _Context, step_id: str, value: Node, step: _Map, prefix: str) -> Step | None:
+def _build_wait(ctx: Context, step_id: str, value: Node, step: YamlMap, prefix: str) -> Step | None:
     label = f"{prefix}wait: "
-    parts = _mapping(ctx, value, label) if isinstance(value, MappingNode) else None
+    parts = mapping(ctx, value, label) if isinstance(value, MappingNode) else None
     try:
         if parts is not None:
             amounts: dict[str, object] = {}
             for name, part in parts.values.items():
                 amount = ctx.scalar(part) if isinstance(part, ScalarNode) else None
                 if isinstance(amount, bool) or not isinstance(amount, int):
-                    message = f"'{name}' must be a whole number, got {_describe(part)}"
+                    message = f"'{name}' must be a whole number, got {describe(part)}"
                     raise DurationError(message, key=name)
                 amounts[name] = amount
             duration = duration_from_parts(amounts)
@@ -601,7 +379,7 @@ def _build_wait(ctx: _Context, step_id: str, value: Node, step: _Map, prefix: st
             if isinstance(text, int | float) and not isinstance(text, bool):
                 raise DurationError(f"{value.value} needs a unit ({EXAMPLES})")
             if not isinstance(text, str):
-                raise DurationError(f"expected a duration ({EXAMPLES}), got {_describe(value)}")
+                raise DurationError(f"expected a duration ({EXAMPLES}), got {describe(value)}")
             duration = parse_duration(text)
     except DurationError as exc:
         where = parts.keys[exc.key] if parts is not None and exc.key in parts.keys else value
@@ -610,8 +388,8 @@ def _build_wait(ctx: _Context, step_id: str, value: Node, step: _Map, prefix: st
     return WaitStep(id=step_id, duration=duration)
 
 
-def _build_exit(ctx: _Context, step_id: str, value: Node, step: _Map, prefix: str) -> Step | None:
-    if not (_is_null(value) or (isinstance(value, MappingNode) and not value.value)):
+def _build_exit(ctx: Context, step_id: str, value: Node, step: YamlMap, prefix: str) -> Step | None:
+    if not (is_null(value) or (isinstance(value, MappingNode) and not value.value)):
         ctx.error(value, f"{prefix}exit: takes no options; write 'exit: {{}}'")
         return None
     return ExitStep(id=step_id)
