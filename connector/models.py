@@ -94,6 +94,8 @@ class Contact(Base):
     crm_id: Mapped[str | None] = mapped_column(String(64))
     properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
     timezone: Mapped[str | None] = mapped_column(String(64))
+    # Last open, click or behaviour event: inactivity triggers count from here.
+    last_active_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -155,6 +157,10 @@ class Enrollment(Base):
     next_run_at: Mapped[datetime | None]
     lease_until: Mapped[datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String(32))
+    # What a wait-for step waits on ("event:order.shipped", "segment:vip"): a matching
+    # change wakes the enrollment at once instead of at its timeout.
+    waiting_for: Mapped[str | None] = mapped_column(String(200))
+    step_started_at: Mapped[datetime | None]  # when the current step began (wait-for)
     context: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the trigger event
     inbox_event_id: Mapped[int | None] = mapped_column(ForeignKey("inbox_events.id"))
     entered_at: Mapped[datetime]
@@ -236,6 +242,125 @@ class CrmWriteback(Base):
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(30))  # email_sent|email_opened|email_clicked|...
     dedup_key: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|done|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+
+
+class ContactEvent(Base):
+    """Behaviour history: what segments and conditions count ("ordered twice in 30 days")."""
+
+    __tablename__ = "contact_events"
+    __table_args__ = (
+        Index("ix_contact_events_lookup", "account_id", "contact_id", "name", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    occurred_at: Mapped[datetime]
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    inbox_event_id: Mapped[int | None] = mapped_column(ForeignKey("inbox_events.id"))
+
+
+class ListMembership(Base):
+    """Static list membership (imported or synced from a CRM list)."""
+
+    __tablename__ = "list_memberships"
+    __table_args__ = (UniqueConstraint("account_id", "contact_id", "list_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    list_key: Mapped[str] = mapped_column(String(100))
+    added_at: Mapped[datetime]
+
+
+class SegmentMembership(Base):
+    """Who is in a segment now (left_at NULL) or was; updated on every change to a contact.
+
+    recheck_at: when time alone could change the answer (a window expiring), indexed so
+    the scheduler re-evaluates only those rows.
+    """
+
+    __tablename__ = "segment_memberships"
+    __table_args__ = (
+        UniqueConstraint("account_id", "contact_id", "segment_key"),
+        Index("ix_segment_memberships_recheck", "recheck_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    segment_key: Mapped[str] = mapped_column(String(100))
+    entered_at: Mapped[datetime]
+    left_at: Mapped[datetime | None]
+    recheck_at: Mapped[datetime | None]
+
+
+class ScheduledTrigger(Base):
+    """The next time a time-based trigger (date property, inactivity) fires for a contact:
+    found by an indexed query, like due steps, never by scanning contacts."""
+
+    __tablename__ = "scheduled_triggers"
+    __table_args__ = (
+        UniqueConstraint("account_id", "contact_id", "flow_key"),
+        Index("ix_scheduled_triggers_due", "fire_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    flow_key: Mapped[str] = mapped_column(String(100))
+    fire_at: Mapped[datetime]
+
+
+class EnrollmentJournal(Base):
+    """Every decision applied to an enrollment: the flow timeline and per-step results."""
+
+    __tablename__ = "enrollment_journal"
+    __table_args__ = (Index("ix_enrollment_journal_enrollment", "enrollment_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id", ondelete="CASCADE"))
+    flow_key: Mapped[str] = mapped_column(String(100))
+    step_id: Mapped[str | None] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(30))  # send|wait|exit|complete|branch|...
+    at: Mapped[datetime]
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class FlowState(Base):
+    """Operator overrides of a flow's status: paused (no new entries, waiting contacts
+    hold) or archived. Absent means the status in the YAML."""
+
+    __tablename__ = "flow_states"
+
+    flow_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))
+    updated_at: Mapped[datetime]
+
+
+class WebhookCall(Base):
+    """Outbound webhook steps: an outbox row per (enrollment, step), signed when sent."""
+
+    __tablename__ = "webhook_calls"
+    __table_args__ = (
+        UniqueConstraint("enrollment_id", "step_id"),
+        Index("ix_webhook_calls_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id", ondelete="CASCADE"))
+    step_id: Mapped[str] = mapped_column(String(100))
+    url: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any]]
     status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|done|failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
