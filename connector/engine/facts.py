@@ -59,6 +59,7 @@ class ContactFacts:
     contact_id: int = 0  # stable random buckets and A/B splits hash this
     timezone: str = "UTC"  # IANA name; sends, quiet hours and dates use it
     created_at: datetime | None = None
+    last_active_at: datetime | None = None  # last open, click or behaviour event (inactivity)
     events: tuple[EventFact, ...] = ()
     engagements: tuple[EngagementFact, ...] = ()
     sends: tuple[SendFact, ...] = ()
