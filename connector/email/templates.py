@@ -44,19 +44,24 @@ class RenderedEmail:
     text: str
 
 
+_MAPPING_METHODS = frozenset({"get", "keys", "values"})
+
+
 class _EmailEnvironment(ImmutableSandboxedEnvironment):
     """The sandbox, plus two conveniences for merge tags and two resource guards."""
 
     intercepted_binops = frozenset({"*", "**"})
 
     def getattr(self, obj: Any, attribute: str) -> Any:
-        # Data before dict methods: `event.items` means the event's items property, not
-        # dict.items (the classic Jinja surprise). Item lookup is what obj[...] does anyway.
+        # On data (contact, event), `x.key` is the key: `event.items` is the event's items,
+        # and a missing key is undefined rather than a dict method (the classic Jinja
+        # surprise). Only a few read-only methods stay reachable, for `contact.get(...)`.
         if isinstance(obj, Mapping) and isinstance(attribute, str):
             try:
                 return obj[attribute]
             except (KeyError, TypeError):
-                pass
+                if attribute not in _MAPPING_METHODS:
+                    return self.undefined(obj=obj, name=attribute)
         return super().getattr(obj, attribute)
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> Any:

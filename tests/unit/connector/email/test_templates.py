@@ -172,6 +172,21 @@ def test_mapping_properties_win_over_dict_methods(store: TemplateStore, root: Pa
     assert "[Mug x2][Tea x1]K" in html
 
 
+def test_missing_keys_are_undefined_never_dict_methods(store: TemplateStore, root: Path) -> None:
+    write(
+        root,
+        "bare",
+        mjml=body(
+            "{% for item in event.items %}[{{ item }}]{% endfor %}"
+            "({{ event.items | default('none') }}){{ contact.get('nick', 'pal') }}"
+        ),
+    )
+    values = context()
+    values["event"] = {"name": "order"}  # no items
+    html = store.render("bare", values).html
+    assert "(none)pal" in html
+
+
 @pytest.mark.parametrize(
     "expression",
     [
