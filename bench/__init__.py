@@ -1,0 +1,1 @@
+"""Benchmarks for the DESIGN §7 performance budgets; each prints `ratio=...` last."""

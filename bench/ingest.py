@@ -1,0 +1,655 @@
+"""Ingest budget (DESIGN §7): `POST /v1/events` requests/s of the real app vs a bare Flask app.
+
+Both apps run side by side under identical gunicorn settings (workers, threads, gthread);
+timed rounds alternate real, bare, real, bare, ... so machine noise hits both, and the
+medians are compared. The last line printed is `ratio=<real rps / bare rps>`; the budget
+is >= 0.7.
+
+The real app gets a throw-away world in a temp dir: an embedded Redis (unix socket), a
+migrated SQLite file (or `--database-url`), one HubSpot account and its API key. No RQ
+worker runs, so each accepted event is verified, persisted and enqueued, and stays queued;
+afterwards the bench checks that inbox rows and queued jobs both equal the 202s it got.
+
+The load generator runs in separate processes (spawn context), one keep-alive
+`http.client` connection each, so the client does not share a GIL with the servers.
+Module-level imports stay light for that reason: every client process re-imports this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import secrets
+import signal
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from multiprocessing.connection import Connection
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import subprocess
+    from multiprocessing.process import BaseProcess
+
+REPO = Path(__file__).resolve().parent.parent
+EVENTS_PATH = "/v1/events"
+READY_TIMEOUT = 60.0  # seconds for gunicorn to boot its workers and answer
+STOP_TIMEOUT = 15.0
+REQUEST_TIMEOUT = 30.0  # gunicorn's own worker timeout is 30 s too
+LOG_TAIL_LINES = 40
+SAMPLE_BODIES = 3  # non-202 answers whose body is kept for the report, per client and round
+
+
+class BenchError(RuntimeError):
+    """The bench could not run (a server did not start, a client died)."""
+
+
+# --- load generator (runs in the client processes) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class RoundSpec:
+    """One timed round as told to every client; times are wall-clock (`time.time()`)."""
+
+    port: int
+    label: str
+    start_at: float
+    duration: float
+
+
+@dataclass
+class ClientResult:
+    """What one connection saw in one round."""
+
+    ok: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    samples: list[str] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)  # seconds, 2xx answers only
+    finished_at: float = 0.0
+
+
+def event_body(label: str, i: int) -> bytes:
+    """A distinct event per request: the idempotency key never repeats within a run."""
+    return json.dumps(
+        {
+            "contact": {"email": f"user{i}@example.com", "properties": {"firstname": "U"}},
+            "event": "product.viewed",
+            "properties": {"sku": f"SKU-{i % 50}"},
+            "idempotency_key": f"bench-{label}-{i}",
+        }
+    ).encode()
+
+
+def client_main(conn: Connection, client_id: int, concurrency: int, api_key: str) -> None:
+    """Serve RoundSpecs from the parent until told to stop (None) or the pipe closes."""
+    headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
+    try:
+        conn.send("ready")
+        while True:
+            spec = conn.recv()
+            if spec is None:
+                return
+            conn.send(run_round(spec, client_id, concurrency, headers))
+    except (EOFError, BrokenPipeError):  # the parent is gone
+        return
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group; the parent cleans up
+        return
+
+
+def run_round(
+    spec: RoundSpec, client_id: int, concurrency: int, headers: dict[str, str]
+) -> ClientResult:
+    """Post events back to back on one keep-alive connection for `spec.duration` seconds."""
+    result = ClientResult()
+    connection: http.client.HTTPConnection | None = None
+    end_at = spec.start_at + spec.duration
+    time.sleep(max(0.0, spec.start_at - time.time()))
+    k = 0
+    try:
+        while time.time() < end_at:
+            body = event_body(spec.label, k * concurrency + client_id)
+            k += 1
+            started = time.perf_counter()
+            try:
+                if connection is None:
+                    connection = http.client.HTTPConnection(
+                        "127.0.0.1", spec.port, timeout=REQUEST_TIMEOUT
+                    )
+                connection.request("POST", EVENTS_PATH, body=body, headers=headers)
+                response = connection.getresponse()
+                payload = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                result.errors[f"{type(exc).__name__}: {exc}"] += 1
+                if connection is not None:
+                    connection.close()
+                connection = None
+                continue
+            elapsed = time.perf_counter() - started
+            result.statuses[response.status] += 1
+            if 200 <= response.status < 300:
+                result.ok += 1
+                result.latencies.append(elapsed)
+            if response.status != 202 and len(result.samples) < SAMPLE_BODIES:
+                result.samples.append(f"{response.status}: {payload[:300]!r}")
+    finally:
+        if connection is not None:
+            connection.close()
+    result.finished_at = time.time()
+    return result
+
+
+class LoadGenerator:
+    """`concurrency` client processes, started once and reused for every round."""
+
+    def __init__(self, concurrency: int, api_key: str) -> None:
+        self.concurrency = concurrency
+        self.api_key = api_key
+        self._clients: list[tuple[BaseProcess, Connection]] = []
+
+    def start(self) -> None:
+        context = get_context("spawn")
+        for client_id in range(self.concurrency):
+            parent_end, child_end = context.Pipe()
+            process = context.Process(
+                target=client_main,
+                args=(child_end, client_id, self.concurrency, self.api_key),
+                name=f"bench-client-{client_id}",
+                daemon=True,
+            )
+            process.start()
+            child_end.close()
+            self._clients.append((process, parent_end))
+        for client, pipe in self._clients:
+            if not pipe.poll(READY_TIMEOUT) or pipe.recv() != "ready":
+                raise BenchError(f"client {client.name} did not start")
+
+    def run(
+        self, port: int, label: str, duration: float, check: Callable[[], None]
+    ) -> tuple[float, list[ClientResult]]:
+        """One round against `port`, every client starting at the same instant (returned).
+
+        `check` is called while the clients run and raises to abandon the round (a server died).
+        """
+        spec = RoundSpec(port=port, label=label, start_at=time.time() + 0.2, duration=duration)
+        for _, pipe in self._clients:
+            pipe.send(spec)
+        results = []
+        deadline = time.monotonic() + 0.2 + duration + REQUEST_TIMEOUT + 10.0
+        for process, pipe in self._clients:
+            while not pipe.poll(0.25):
+                check()
+                if time.monotonic() > deadline:
+                    raise BenchError(f"client {process.name} did not report back")
+            try:
+                results.append(pipe.recv())
+            except EOFError as exc:
+                raise BenchError(f"client {process.name} died (exit {process.exitcode})") from exc
+        return spec.start_at, results
+
+    def stop(self) -> None:
+        for _, pipe in self._clients:
+            with contextlib.suppress(OSError):
+                pipe.send(None)
+        for process, pipe in self._clients:
+            process.join(5.0)
+            if process.is_alive():
+                process.kill()
+                process.join(5.0)
+            pipe.close()
+        self._clients.clear()
+
+
+# --- rounds and figures --------------------------------------------------------------------
+
+
+@dataclass
+class RoundResult:
+    app: str
+    number: int
+    ok: int
+    elapsed: float
+    statuses: Counter[int]
+    errors: Counter[str]
+    samples: list[str]
+    latencies: list[float]
+
+    @property
+    def rps(self) -> float:
+        return self.ok / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def failures(self) -> int:
+        return sum(n for status, n in self.statuses.items() if status != 202) + sum(
+            self.errors.values()
+        )
+
+
+def merge(app: str, number: int, started_at: float, results: Sequence[ClientResult]) -> RoundResult:
+    """One round's figures from every client's: rps = all 2xx / (last answer - start)."""
+    statuses: Counter[int] = Counter()
+    errors: Counter[str] = Counter()
+    samples: list[str] = []
+    latencies: list[float] = []
+    for r in results:
+        statuses.update(r.statuses)
+        errors.update(r.errors)
+        samples.extend(r.samples)
+        latencies.extend(r.latencies)
+    elapsed = max(r.finished_at for r in results) - started_at
+    return RoundResult(
+        app, number, sum(r.ok for r in results), elapsed, statuses, errors, samples, latencies
+    )
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100); NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+ROW = "{:>5}  {:<4}  {:>8}  {:>8}  {:>8}  {:>9}  {:>8}  {:>8}"
+
+
+def print_header() -> None:
+    print(ROW.format("round", "app", "2xx", "failed", "elapsed", "req/s", "p50 ms", "p99 ms"))
+
+
+def print_round(r: RoundResult) -> None:
+    print(
+        ROW.format(
+            r.number,
+            r.app,
+            r.ok,
+            r.failures,
+            f"{r.elapsed:.2f}s",
+            f"{r.rps:.1f}",
+            f"{percentile(r.latencies, 50) * 1000:.2f}",
+            f"{percentile(r.latencies, 99) * 1000:.2f}",
+        ),
+        flush=True,
+    )
+
+
+# --- servers -------------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        try:
+            text = self.log.read_text(errors="replace")
+        except FileNotFoundError:
+            return "(no log written)"
+        return "\n".join(text.splitlines()[-lines:]) or "(log is empty)"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def gunicorn_argv(app: str, port: int, args: argparse.Namespace, log: Path) -> list[str]:
+    """The same server settings for both apps; only the app spec, port and log differ."""
+    argv = [
+        sys.executable, "-m", "gunicorn",
+        "--bind", f"127.0.0.1:{port}",
+        "--workers", str(args.workers),
+        "--threads", str(args.threads),
+        "--worker-class", "gthread",
+        "--log-level", "warning",
+        # Tracebacks and worker output go to a file the bench can quote when something fails.
+        "--error-logfile", str(log),
+        "--capture-output",
+        "--chdir", str(REPO),  # so `bench.bare_app` imports
+    ]  # fmt: skip
+    if _has_control_socket():
+        # gunicorn >= 25 listens on ~/.gunicorn/gunicorn.ctl by default: two servers would
+        # fight over it, and the bench must leave nothing behind.
+        argv.append("--no-control-socket")
+    return [*argv, app]
+
+
+def _has_control_socket() -> bool:
+    from gunicorn.config import Config  # type: ignore[import-untyped]
+
+    return "control_socket_disable" in Config().settings
+
+
+def start_server(
+    name: str,
+    app: str,
+    port: int,
+    args: argparse.Namespace,
+    env: dict[str, str],
+    tmp: Path,
+    stack: contextlib.ExitStack,
+) -> Server:
+    """Spawn gunicorn (it dies with us), register its stop, and wait for GET /healthz."""
+    from connector.processes import spawn, terminate
+
+    log = tmp / f"gunicorn-{name}.log"
+    process = spawn(gunicorn_argv(app, port, args, log), env=env, cwd=REPO, name=f"{name} app")
+    stack.callback(terminate, process, STOP_TIMEOUT)
+    server = Server(name, port, process, log)
+    wait_until_ready(server, "/healthz", require_ok=name == "real")
+    return server
+
+
+def wait_until_ready(server: Server, path: str, *, require_ok: bool) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise BenchError(
+                f"gunicorn for the {server.name} app exited with {server.process.returncode} "
+                f"before answering on port {server.port}; its log ends with:\n{server.tail()}"
+            )
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=2.0)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            response.read()
+            if response.status == 200 or not require_ok:
+                return
+            last = f"GET {path} answered {response.status}"
+        except (OSError, http.client.HTTPException) as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        finally:
+            connection.close()
+        time.sleep(0.1)
+    raise BenchError(
+        f"gunicorn for the {server.name} app did not answer GET {path} in {READY_TIMEOUT:.0f}s "
+        f"({last}); its log ends with:\n{server.tail()}"
+    )
+
+
+# --- the world of the real app -------------------------------------------------------------
+
+
+def app_environment(tmp: Path, database_url: str, redis_url: str, port: int) -> dict[str, str]:
+    """The variables connector/settings.py reads, pointing everything into `tmp`."""
+    from cryptography.fernet import Fernet
+
+    return {
+        "APP_ENV": "development",
+        "VAR_DIR": str(tmp / "var"),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "FLOWS_DIR": str(REPO / "flows"),
+        "TEMPLATES_DIR": str(REPO / "templates"),
+        "MAIL_URL": f"outbox://{tmp / 'outbox'}",
+        "SECRET_KEY": "bench",
+        "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+    }
+
+
+def create_account(values: dict[str, str]) -> tuple[str, str]:
+    """Migrate the database, connect one HubSpot account; returns (sqlalchemy url, API key)."""
+    from connector.clock import SystemClock
+    from connector.crypto import Vault
+    from connector.db import Database
+    from connector.migrate import upgrade
+    from connector.services.accounts import connect_account
+    from connector.settings import load_settings
+
+    settings = load_settings(**values)
+    # A new portal per run: on a reused scratch database an earlier run's account is
+    # encrypted with an earlier run's ENCRYPTION_KEYS and could not be read back.
+    portal_id = str(1_000_000 + secrets.randbelow(10**9))
+    upgrade(settings.sqlalchemy_url)
+    db = Database(settings.sqlalchemy_url)
+    try:
+        with db.session() as session:
+            view, _ = connect_account(
+                session, Vault(settings.fernet_keys), provider="hubspot",
+                external_id=portal_id, access_token="bench", refresh_token=None,
+                instance_url=None, name="bench", now=SystemClock().now(),
+            )  # fmt: skip
+    finally:
+        db.dispose()
+    return settings.sqlalchemy_url, view.api_key
+
+
+@dataclass
+class Backlog:
+    inbox_rows: int
+    queued_jobs: int
+
+
+def backlog(sqlalchemy_url: str, redis_url: str) -> Backlog:
+    """Rows in inbox_events and jobs waiting in the RQ `events` queue."""
+    from redis import Redis
+    from rq import Queue
+    from sqlalchemy import func, select
+
+    from connector.db import Database
+    from connector.models import InboxEvent
+
+    db = Database(sqlalchemy_url)
+    try:
+        with db.engine.connect() as connection:
+            rows = connection.scalar(select(func.count()).select_from(InboxEvent)) or 0
+    finally:
+        db.dispose()
+    with Redis.from_url(redis_url) as redis:
+        queued = Queue("events", connection=redis).count
+    return Backlog(int(rows), int(queued))
+
+
+# --- the run -------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    rounds: list[RoundResult]
+    warmups: list[RoundResult]
+    before: Backlog
+    after: Backlog
+    logs: dict[str, str]
+
+
+def run(args: argparse.Namespace) -> Outcome:
+    """Set everything up, run warm-up and alternating rounds, tear everything down."""
+    from connector.redis_embedded import EmbeddedRedis
+
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-ingest-")))
+        redis_server = stack.enter_context(EmbeddedRedis(tmp / "redis"))
+        database_url = args.database_url or f"sqlite:///{tmp / 'connector.sqlite3'}"
+        real_port = free_port()
+        values = app_environment(tmp, database_url, redis_server.url, real_port)
+        sqlalchemy_url, api_key = create_account(values)
+        before = backlog(sqlalchemy_url, redis_server.url)
+        env = {**os.environ, **values}
+        real = start_server("real", "connector.app:create_app()", real_port, args, env, tmp, stack)
+        bare_app = "bench.bare_app:create_app()"
+        bare = start_server("bare", bare_app, free_port(), args, env, tmp, stack)
+        print(
+            f"servers up: real :{real.port}, bare :{bare.port} (gunicorn gthread, "
+            f"{args.workers} workers x {args.threads} threads); {args.concurrency} connections, "
+            f"{args.rounds} x {args.duration:g}s rounds per app",
+            flush=True,
+        )
+
+        clients = LoadGenerator(args.concurrency, api_key)
+        stack.callback(clients.stop)
+        clients.start()
+
+        def servers_alive() -> None:
+            for server in (real, bare):
+                if server.process.poll() is not None:
+                    raise BenchError(
+                        f"gunicorn for the {server.name} app exited with "
+                        f"{server.process.returncode} during the run; its log ends with:\n"
+                        f"{server.tail()}"
+                    )
+
+        def timed(server: Server, number: int, label: str, duration: float) -> RoundResult:
+            started_at, results = clients.run(server.port, label, duration, servers_alive)
+            return merge(server.name, number, started_at, results)
+
+        # In every idempotency key, so a reused scratch database never answers "duplicate".
+        run_tag = secrets.token_hex(3)
+        warmups = [timed(s, 0, f"{run_tag}.w{s.name}", args.warmup) for s in (real, bare)]
+        print_header()
+        rounds: list[RoundResult] = []
+        for number in range(1, args.rounds + 1):
+            for server in (real, bare):
+                result = timed(server, number, f"{run_tag}.r{number}{server.name}", args.duration)
+                rounds.append(result)
+                print_round(result)
+        clients.stop()
+        after = backlog(sqlalchemy_url, redis_server.url)
+        logs = {s.name: s.tail() for s in (real, bare) if s.log.exists() and s.log.stat().st_size}
+        return Outcome(rounds, warmups, before, after, logs)
+
+
+def report(outcome: Outcome) -> int:
+    """Medians, latencies, sanity checks; the last line is `ratio=...`. Returns the exit code."""
+    failed = False
+    medians: dict[str, float] = {}
+    print()
+    for app in ("real", "bare"):
+        rounds = [r for r in outcome.rounds if r.app == app]
+        latencies = [x for r in rounds for x in r.latencies]
+        medians[app] = statistics.median(r.rps for r in rounds)
+        print(
+            f"{app}: median {medians[app]:.1f} req/s over {len(rounds)} rounds; latency "
+            f"p50 {percentile(latencies, 50) * 1000:.2f} ms, "
+            f"p99 {percentile(latencies, 99) * 1000:.2f} ms"
+        )
+    for app in ("real", "bare"):
+        every = [r for r in outcome.warmups + outcome.rounds if r.app == app]
+        statuses: Counter[int] = Counter()
+        errors: Counter[str] = Counter()
+        for r in every:
+            statuses.update(r.statuses)
+            errors.update(r.errors)
+        bad = {s: n for s, n in statuses.items() if s != 202}
+        if bad or errors:
+            failed = True
+            print(
+                f"FAILED: {app} app: non-202 answers {dict(sorted(bad.items()))}, "
+                f"connection errors {dict(errors)}"
+            )
+            for sample in [s for r in every for s in r.samples][:5]:
+                print(f"  e.g. {sample}")
+
+    accepted = sum(r.statuses[202] for r in outcome.warmups + outcome.rounds if r.app == "real")
+    rows = outcome.after.inbox_rows - outcome.before.inbox_rows
+    queued = outcome.after.queued_jobs - outcome.before.queued_jobs
+    print(
+        f"real app: {accepted} answers 202 (warm-up included), {rows} new inbox_events rows, "
+        f"{queued} jobs queued on 'events'"
+    )
+    if not accepted == rows == queued:
+        failed = True
+        print("FAILED: 202s, inbox rows and queued jobs differ")
+    for name, tail in outcome.logs.items():
+        print(f"gunicorn log of the {name} app (warnings and up) ends with:")
+        print("  " + tail.replace("\n", "\n  "))
+    ratio = medians["real"] / medians["bare"] if medians["bare"] else 0.0
+    print(f"budget: ratio >= 0.7 ({'met' if ratio >= 0.7 else 'NOT met'})")
+    print(f"ratio={ratio:.2f}")
+    return 1 if failed else 0
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=(
+            "Requests/s of POST /v1/events through the real app vs a bare Flask endpoint "
+            "(bench/bare_app.py: read the JSON body, answer 202), both under the same "
+            "gunicorn settings, in alternating rounds. Prints a line per round, medians, "
+            "p50/p99 latency, checks that every 202 left an inbox row and a queued job, and "
+            "ends with the line `ratio=<median real req/s / median bare req/s>` (budget: "
+            ">= 0.7). Everything lives in a temp dir (embedded Redis on a unix socket, a "
+            "SQLite file, gunicorn logs) removed at exit; only 127.0.0.1 is used. Exit "
+            "status 1 if any request failed or the counts disagree."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, both apps")
+    parser.add_argument("--threads", type=int, default=4, help="gthread threads per worker")
+    parser.add_argument(
+        "--concurrency", type=int, default=8,
+        help="keep-alive connections in total, one client process each",
+    )  # fmt: skip
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per timed round")
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds per app")
+    parser.add_argument(
+        "--warmup", type=float, default=1.0,
+        help="untimed seconds per app before the first round (workers boot, caches fill)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--quick", action="store_true",
+        help="smoke run: 1 round of 2 s per app, 0.5 s warm-up (overrides the above)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--database-url", metavar="URL",
+        help="use this database instead of a temp SQLite file, e.g. "
+        "postgresql://user@127.0.0.1/bench_scratch. It MUST be a scratch database: the bench "
+        "migrates it to head, adds an account and leaves thousands of inbox_events rows",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rounds, args.duration, args.warmup = 1, 2.0, 0.5
+    for name in ("workers", "threads", "concurrency", "rounds"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1")
+    if args.duration <= 0 or args.warmup <= 0:
+        parser.error("--duration and --warmup must be positive")
+    return args
+
+
+@contextlib.contextmanager
+def sigterm_as_exit() -> Iterator[None]:
+    """A SIGTERM unwinds like Ctrl-C does, so the temp dir and children are cleaned up."""
+
+    def handle(signum: int, frame: FrameType | None) -> Any:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        with sigterm_as_exit():
+            outcome = run(args)
+    except BenchError as exc:
+        print(f"bench failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return report(outcome)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
