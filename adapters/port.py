@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 ActivityKind = Literal["email_sent", "email_opened", "email_clicked", "unsubscribed", "bounced"]
 
@@ -25,6 +25,28 @@ class EmailActivity:
 
 
 @dataclass(frozen=True)
+class PropertyUpdate:
+    """Set properties on the contact (a flow's update-property step)."""
+
+    writeback_id: int
+    contact_crm_id: str | None
+    email: str
+    properties: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Task:
+    """A to-do for the contact's owner ("hot lead clicked pricing")."""
+
+    writeback_id: int
+    contact_crm_id: str | None
+    email: str
+    subject: str
+    body: str
+    due_at: datetime | None
+
+
+@dataclass(frozen=True)
 class WriteResult:
     writeback_id: int
     ok: bool
@@ -35,6 +57,11 @@ class WriteResult:
 class CRMAdapter(Protocol):
     provider: str
 
-    def write_activities(self, *, activities: Sequence[EmailActivity]) -> list[WriteResult]:
-        """Write a batch (the adapter knows its CRM's batch size); one result per input."""
-        ...
+    # Each call writes a batch (the adapter knows its CRM's batch size) and returns one
+    # result per input, in order; a retryable failure of the whole call raises
+    # adapters.errors.RetryableCRMError.
+    def write_activities(self, *, activities: Sequence[EmailActivity]) -> list[WriteResult]: ...
+
+    def update_properties(self, *, updates: Sequence[PropertyUpdate]) -> list[WriteResult]: ...
+
+    def create_tasks(self, *, tasks: Sequence[Task]) -> list[WriteResult]: ...

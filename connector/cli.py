@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from connector.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from connector.flow_registry import FlowRegistry
 
 console = Console()
 
@@ -213,3 +221,133 @@ def validate(path: Path | None) -> None:
         raise click.ClickException(f"{len(errors)} problem(s) found") from exc
     for key, flow in sorted(found.items()):
         click.echo(f"ok  {key}  ({len(flow.steps)} steps, version {flow.version})")
+
+
+@flows.command()
+@click.argument("flow")
+@click.option("--contact", "contact_file", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help='JSON: {"email", "timezone"?, "properties"?}')
+@click.option("--days", required=True, type=click.IntRange(1, 3660))
+@click.option("--events", "events_file", type=click.Path(exists=True, dir_okay=False,
+                                                           path_type=Path),
+              help='JSON list: [{"event", "at" (ISO 8601), "properties"?}]')
+@click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
+@click.option("--svg", "svg_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also draw the timeline as an SVG picture into this file.")
+def simulate(flow: str, contact_file: Path, days: int, events_file: Path | None,
+             as_json: bool, svg_file: Path | None) -> None:
+    """Run one contact through FLOW (a key in FLOWS_DIR or a file) on a virtual clock.
+
+    Starts at the first event's time (or now) and prints what the contact would get and
+    when. The real services and engine run against a throwaway database.
+    """
+    from connector.clock import SystemClock
+    from connector.simulate import SimulationError, parse_contact, parse_events
+    from connector.simulate import simulate as run_simulation
+
+    settings = _settings()
+    flow_file = _flow_file(settings, flow)
+    try:
+        contact = parse_contact(_read_json(contact_file, "--contact"))
+        events = parse_events(_read_json(events_file, "--events")) if events_file else []
+        start = min((e.at for e in events), default=SystemClock().now())
+        timeline = run_simulation(settings, flow_file, contact, events, start=start, days=days)
+    except SimulationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    from connector.timeline import print_timeline, timeline_svg
+
+    title = f"{flow_file.stem}: {contact['email']}"
+    if svg_file:
+        svg_file.write_text(timeline_svg(timeline, start=start, title=title))
+    if as_json:
+        click.echo(json.dumps([entry.as_json() for entry in timeline], indent=2))
+    else:
+        print_timeline(console, timeline, start=start, title=title)
+
+
+def _flow_file(settings: Settings, flow: str) -> Path:
+    candidate = Path(flow)
+    if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
+        return candidate
+    for suffix in (".yaml", ".yml"):
+        path = settings.flows_dir / f"{flow}{suffix}"
+        if path.is_file():
+            return path
+    raise click.ClickException(f"no flow {flow!r} in {settings.flows_dir} (give a key or a file)")
+
+
+def _read_json(path: Path, option: str) -> object:
+    try:
+        return json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{option} {path}: not valid JSON: {exc}") from exc
+
+
+@flows.command("status")
+def status_command() -> None:
+    """Each flow's status (active, paused, archived) and its enrollments."""
+    from sqlalchemy import func, select
+
+    from connector.models import Enrollment
+
+    with _flow_registry() as (registry, session):
+        statuses = registry.statuses(session)
+        counts = dict(session.execute(
+            select(Enrollment.flow_key, func.count()).where(Enrollment.state == "active")
+            .group_by(Enrollment.flow_key)).all())
+    table = Table("flow", "status", "active enrollments", "version")
+    for flow in registry.all():
+        table.add_row(flow.key, statuses[flow.key], str(counts.get(flow.key, 0)), flow.version)
+    console.print(table)
+
+
+def _set_status(flow: str, status: str) -> None:
+    from connector.clock import SystemClock
+    from connector.services.flow_status import FlowStatusError, set_flow_status
+
+    with _flow_registry() as (registry, session):
+        try:
+            message = set_flow_status(session, registry, flow, status, SystemClock().now())
+        except FlowStatusError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(message)
+
+
+@flows.command()
+@click.argument("flow")
+def pause(flow: str) -> None:
+    """No new entries; contacts already in the flow hold where they are."""
+    _set_status(flow, "paused")
+
+
+@flows.command()
+@click.argument("flow")
+def resume(flow: str) -> None:
+    """Take new entries again; held contacts carry on."""
+    _set_status(flow, "active")
+
+
+@flows.command()
+@click.argument("flow")
+def archive(flow: str) -> None:
+    """No new entries; contacts in the flow exit."""
+    _set_status(flow, "archived")
+
+
+@contextmanager
+def _flow_registry() -> Iterator[tuple[FlowRegistry, Session]]:
+    """The flows and a database session (status changes touch only the database)."""
+    from connector.db import Database
+    from connector.flow_registry import FlowRegistry
+    from connector.migrate import upgrade as run_upgrade
+
+    settings = _settings()
+    run_upgrade(settings.sqlalchemy_url)
+    database = Database(settings.sqlalchemy_url)
+    try:
+        registry = FlowRegistry.load(settings.flows_dir, database)
+        with database.session() as session:
+            yield registry, session
+    finally:
+        database.dispose()

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from connector.clock import SystemClock
 from connector.db import Database
 from connector.engine import Flow, flow_from_dict, flow_to_dict, load_flows
-from connector.models import FlowVersion
+from connector.models import FlowState, FlowVersion
 
 
 class FlowRegistry:
@@ -27,8 +27,24 @@ class FlowRegistry:
         version_ids = {key: _snapshot(db, flow) for key, flow in flows.items()}
         return cls(flows, version_ids)
 
-    def active(self) -> list[Flow]:
+    def all(self) -> list[Flow]:
         return [self._flows[k] for k in sorted(self._flows)]
+
+    def get(self, key: str) -> Flow | None:
+        return self._flows.get(key)
+
+    def transactional_keys(self) -> frozenset[str]:
+        return frozenset(k for k, f in self._flows.items() if f.settings.transactional)
+
+    def statuses(self, session: Session) -> dict[str, str]:
+        """Each flow's effective status: an operator's override, else the YAML's."""
+        overrides = dict(session.execute(select(FlowState.flow_key, FlowState.status)).all())
+        return {k: overrides.get(k, f.settings.status) for k, f in self._flows.items()}
+
+    def runnable(self, session: Session) -> list[Flow]:
+        """Flows that take new entries (paused and archived ones do not)."""
+        statuses = self.statuses(session)
+        return [f for f in self.all() if statuses[f.key] == "active"]
 
     def version_id(self, key: str) -> int:
         return self._version_ids[key]

@@ -6,7 +6,9 @@ from datetime import datetime
 
 from connector import runtime
 from connector.scheduler import tick
-from connector.services.enrollments import process_inbox_event
+from connector.services.engagement import process_engagement as react_to_engagement
+from connector.services.outbound import call_webhook as post_webhook
+from connector.services.processing import process_inbox_event
 from connector.services.sending import deliver
 from connector.services.writeback import flush_writebacks as flush
 
@@ -15,12 +17,20 @@ def process_inbox(inbox_event_id: int) -> None:
     process_inbox_event(runtime.current(), inbox_event_id)
 
 
+def process_engagement(engagement_event_id: int) -> None:
+    react_to_engagement(runtime.current(), engagement_event_id)
+
+
 def deliver_message(message_id: int) -> str:
     return deliver(runtime.current(), message_id)
 
 
 def flush_writebacks(account_id: int) -> int:
     return flush(runtime.current(), account_id)
+
+
+def call_webhook(call_id: int) -> str:
+    return post_webhook(runtime.current(), call_id)
 
 
 def dispatch_due(now_iso: str | None = None) -> int:

@@ -185,6 +185,7 @@ class Message(Base):
     flow_key: Mapped[str | None] = mapped_column(String(100))
     template: Mapped[str] = mapped_column(String(100))
     subject_override: Mapped[str | None] = mapped_column(String(300))
+    sender_override: Mapped[str | None] = mapped_column(String(320))
     # Random, unguessable; tracking tokens carry this, never a database id.
     public_id: Mapped[str] = mapped_column(String(32), unique=True)
     # pending -> sending -> sent | failed | bounced | suppressed | uncertain
@@ -213,6 +214,8 @@ class EngagementEvent(Base):
     kind: Mapped[str] = mapped_column(String(20))
     url: Mapped[str | None] = mapped_column(Text)
     occurred_at: Mapped[datetime]
+    # When the flows reacted to it (opens and clicks are triggers); NULL: not yet.
+    processed_at: Mapped[datetime | None]
 
 
 class Suppression(Base):

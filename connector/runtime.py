@@ -16,11 +16,14 @@ from redis import Redis
 
 from adapters.memory import InMemoryCRM
 from adapters.port import CRMAdapter
+from connector.api_keys import ApiKeyCache
 from connector.clock import Clock, SystemClock
 from connector.crypto import Vault
 from connector.db import Database
 from connector.email.templates import TemplateStore
 from connector.email.transports import Transport, transport_from_url
+from connector.engine import Policy, parse_duration
+from connector.engine.segments import Segment, load_segments
 from connector.flow_registry import FlowRegistry
 from connector.queues import Queues
 from connector.settings import Settings
@@ -39,15 +42,25 @@ class Runtime:
     # One adapter per provider; the in-memory CRM stands in until the real adapters land.
     crm_adapters: dict[str, CRMAdapter] = field(default_factory=dict)
     flows: FlowRegistry = field(init=False)
+    segments: dict[str, Segment] = field(init=False)
 
     @cached_property
     def queues(self) -> Queues:
         return Queues(self.redis)
 
     def __post_init__(self) -> None:
-        # Loaded (and snapshotted) up front: a broken flow file stops the process at
-        # start-up, and no job ever loads flows while holding a transaction.
+        # Loaded (and snapshotted) up front: a broken flow or segment file stops the
+        # process at start-up, and no job ever loads them while holding a transaction.
         self.flows = FlowRegistry.load(self.settings.flows_dir, self.db)
+        self.segments = load_segments(self.settings.segments_dir)
+
+    @cached_property
+    def policy(self) -> Policy:
+        """Deployment-wide sending rules the engine applies to marketing flows."""
+        if not self.settings.frequency_cap:
+            return Policy()
+        count, window = self.settings.frequency_cap.split("/", 1)
+        return Policy(frequency_cap=(int(count), parse_duration(window)))
 
     @cached_property
     def templates(self) -> TemplateStore:
@@ -61,6 +74,10 @@ class Runtime:
     def signer(self) -> TokenSigner:
         assert self.settings.secret_key
         return TokenSigner(self.settings.secret_key)
+
+    @cached_property
+    def api_keys(self) -> ApiKeyCache:
+        return ApiKeyCache(self.db)
 
     @cached_property
     def vault(self) -> Vault:

@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
-from connector.models import InboxEvent, Message
+from connector.models import EngagementEvent, InboxEvent, Message, WebhookCall
 from connector.services.enrollments import run_claimed
 from connector.services.leases import claim
+from connector.services.schedules import fire_due_triggers, recheck_segments
 from connector.services.writeback import accounts_with_due_writebacks
 
 if TYPE_CHECKING:
@@ -38,6 +39,8 @@ TICK_LOCK = "connector:scheduler:tick"
 class TickReport:
     advanced: int
     sends_queued: int
+    triggers_fired: int
+    segments_rechecked: int
     requeued: int
 
 
@@ -45,8 +48,11 @@ def tick(rt: Runtime, now: datetime, *, batch: int = BATCH) -> TickReport:
     """Advance up to `batch` due enrollments and re-enqueue stale work."""
     token, ids = claim(rt.db, now, limit=batch)
     sends = run_claimed(rt, ids, token, now) if ids else 0
+    fired = fire_due_triggers(rt, now, limit=batch)
+    rechecked = recheck_segments(rt, now, limit=batch)
     requeued = requeue_lost_work(rt, now)
-    return TickReport(advanced=len(ids), sends_queued=sends, requeued=requeued)
+    return TickReport(advanced=len(ids), sends_queued=sends, triggers_fired=fired,
+                      segments_rechecked=rechecked, requeued=requeued)
 
 
 def requeue_lost_work(rt: Runtime, now: datetime) -> int:
@@ -64,6 +70,19 @@ def requeue_lost_work(rt: Runtime, now: datetime) -> int:
             .where(Message.status == "pending", Message.created_at < stale)
             .limit(BATCH)
         ).all()
+        engagements = session.scalars(
+            select(EngagementEvent.id)
+            .where(EngagementEvent.processed_at.is_(None),
+                   EngagementEvent.kind.in_(("open", "click")),
+                   EngagementEvent.occurred_at < stale)
+            .limit(BATCH)
+        ).all()
+        webhooks = session.scalars(
+            select(WebhookCall.id)
+            .where(WebhookCall.status == "pending", WebhookCall.next_attempt_at <= now,
+                   WebhookCall.created_at < stale)
+            .limit(BATCH)
+        ).all()
         accounts = accounts_with_due_writebacks(session, now)
         session.execute(
             update(Message)
@@ -77,9 +96,13 @@ def requeue_lost_work(rt: Runtime, now: datetime) -> int:
         rt.queues.enqueue("events", jobs.process_inbox, inbox_id)
     for message_id in pending:
         rt.queues.enqueue("send", jobs.deliver_message, message_id)
+    for engagement_id in engagements:
+        rt.queues.enqueue("events", jobs.process_engagement, engagement_id)
+    for call_id in webhooks:
+        rt.queues.enqueue("crm", jobs.call_webhook, call_id)
     for account_id in accounts:
         rt.queues.enqueue("crm", jobs.flush_writebacks, account_id)
-    return len(inbox) + len(pending)
+    return len(inbox) + len(pending) + len(engagements) + len(webhooks)
 
 
 class Ticker(threading.Thread):

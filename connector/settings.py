@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     salesforce_login_url: str = Field("https://login.salesforce.com", alias="SALESFORCE_LOGIN_URL")
     flows_dir: Path = Field(Path("flows"), alias="FLOWS_DIR")
     templates_dir: Path = Field(Path("templates"), alias="TEMPLATES_DIR")
+    segments_dir: Path = Field(Path("segments"), alias="SEGMENTS_DIR")
+    # At most N marketing emails per contact per rolling window, across flows: "3/7d".
+    frequency_cap: str | None = Field(None, alias="FREQUENCY_CAP", pattern=r"^\d+/\w+$")
     scheduler_interval: float = Field(1.0, alias="SCHEDULER_INTERVAL", gt=0)
     max_event_bytes: int = Field(1024 * 1024, alias="MAX_EVENT_BYTES", gt=0)
 

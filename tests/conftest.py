@@ -82,6 +82,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         DATABASE_URL=database_url,
         FLOWS_DIR=ROOT / "flows",
         TEMPLATES_DIR=ROOT / "templates",
+        SEGMENTS_DIR=ROOT / "segments",
         MAIL_URL=f"outbox://{tmp_path / 'outbox'}",
         PUBLIC_BASE_URL="https://drip.example.com",
         SECRET_KEY="test-secret",

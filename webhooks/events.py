@@ -22,7 +22,7 @@ from pydantic import (
 from connector import jobs
 from connector.db import after_commit
 from connector.services.inbox import record_inbox_event
-from webhooks.http import authenticated_account, error, runtime
+from webhooks.http import authenticated_account_id, error, runtime
 
 bp = Blueprint("events", __name__)
 
@@ -65,8 +65,8 @@ class EventIn(BaseModel):
 
 @bp.post("/v1/events")
 def post_event() -> Any:
-    account = authenticated_account()
-    if account is None:
+    account_id = authenticated_account_id()
+    if account_id is None:
         return error(401, "missing or unknown API key")
     try:
         body = json.loads(request.get_data(cache=False))
@@ -80,9 +80,9 @@ def post_event() -> Any:
     now = rt.clock.now()
     with rt.db.session() as session:
         # Without an idempotency key every post is a new event (two equal purchases are two).
-        row, created = record_inbox_event(
+        inbox_id, created = record_inbox_event(
             session,
-            account_id=account.id,
+            account_id=account_id,
             source="api",
             dedup_key=event.idempotency_key or f"auto:{uuid.uuid4().hex}",
             kind=event.event,
@@ -91,7 +91,6 @@ def post_event() -> Any:
             now=now,
         )
         if created:
-            inbox_id = row.id
             after_commit(session, lambda: rt.queues.enqueue("events", jobs.process_inbox, inbox_id))
     return _accepted(created)
 

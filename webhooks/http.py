@@ -5,11 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, request
-from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
-from connector.crypto import hash_api_key
-from connector.models import Account
 from connector.runtime import Runtime
 
 
@@ -22,15 +19,14 @@ def error(status: int, message: str, **extra: Any) -> tuple[Response, int]:
     return jsonify({"error": message, **extra}), status
 
 
-def authenticated_account() -> Account | None:
+def authenticated_account_id() -> int | None:
     """The account whose API key is in `Authorization: Bearer` or `X-API-Key`."""
     header = request.headers.get("Authorization", "")
     key = header[7:].strip() if header.lower().startswith("bearer ") else ""
     key = key or request.headers.get("X-API-Key", "").strip()
     if not key or len(key) > 200:
         return None
-    with runtime().db.session() as session:
-        return session.scalar(select(Account).where(Account.api_key_hash == hash_api_key(key)))
+    return runtime().api_keys.account_id(key)
 
 
 def install_json_errors(app: Flask) -> None:

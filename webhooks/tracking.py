@@ -25,7 +25,7 @@ def open_pixel(token: str) -> Response:
     rt = runtime()
     try:
         parsed = rt.signer.loads(token, "open")
-        record_open(rt.db, parsed.public_id, rt.clock.now())
+        record_open(rt, parsed.public_id, rt.clock.now())
     except (BadToken, UnknownMessage):
         pass  # a broken image helps nobody: the pixel is served either way
     return Response(PIXEL, mimetype="image/gif", headers=NO_CACHE)
@@ -36,7 +36,7 @@ def click(token: str) -> Any:
     rt = runtime()
     try:
         parsed = rt.signer.loads(token, "click")
-        target = record_click(rt.db, parsed.public_id, parsed.link, rt.clock.now())
+        target = record_click(rt, parsed.public_id, parsed.link, rt.clock.now())
     except (BadToken, UnknownMessage):
         return _page("Link not found", "This link is broken or has expired.", 404)
     return redirect(target.url, code=302, Response=Response)

@@ -1,41 +1,101 @@
-"""Trigger matching: which flows does a contact signal start?
+"""Trigger matching: which flows does a contact signal start, and when do scheduled
+triggers (date, inactivity) fire?
 
-Pure: a Signal (built by the events worker from a CRM webhook or a behaviour event) is
-matched against each flow's trigger by a per-kind matcher registered on the trigger class.
+Pure: a Signal (built by the events worker from a CRM webhook, a behaviour event, a
+segment membership change or an engagement) is matched against each flow's trigger by a
+per-kind matcher registered on `trigger_matches`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from fnmatch import fnmatchcase
 from functools import singledispatch
-from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
-from connector.engine.definitions import ContactCreated, EventTrigger, Flow, Trigger
+from connector.engine.definitions import (
+    ANY,
+    ContactCreated,
+    DateTrigger,
+    EngagementTrigger,
+    EventTrigger,
+    Flow,
+    InactivityTrigger,
+    PropertyChanged,
+    SegmentEntered,
+    SegmentLeft,
+    Trigger,
+)
+from connector.engine.entry import entry_key, may_reenter
+from connector.engine.facts import ContactFacts
+from connector.engine.frozen import FrozenMap
+from connector.engine.matching import where_matches
+from connector.engine.rules import evaluate
+from connector.engine.schedule import anniversary, date_target, local_day, parse_date_value, zone
 
-_MISSING = object()
+SignalKind: TypeAlias = Literal[
+    "contact.created", "event", "property.changed", "segment.entered", "segment.left", "engagement"
+]
+NAMED_KINDS = ("event", "property.changed", "segment.entered", "segment.left")
+ENGAGEMENT_ACTIONS = {"clicked": "click", "opened": "open"}
 
 
 @dataclass(frozen=True)
 class Signal:
-    """Something that happened to a contact: it was created, or it did `name`."""
+    """Something that happened to a contact.
 
-    kind: Literal["contact.created", "event"]
+    event: name = event name, properties = event properties. property.changed: name =
+    property, properties = {"from": old, "to": new}. segment.entered / .left: name =
+    segment key. engagement: properties = {"action": "open"|"click", "template", "flow",
+    "step", "campaign", "url"}.
+    """
+
+    kind: SignalKind
     name: str | None = None
-    properties: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    properties: Mapping[str, Any] = field(default_factory=FrozenMap)
 
     def __post_init__(self) -> None:
-        if self.kind == "event" and not self.name:
-            raise ValueError("an event signal needs a name")
+        object.__setattr__(self, "properties", FrozenMap(self.properties))
+        if self.kind in NAMED_KINDS and not self.name:
+            noun = "an event" if self.kind == "event" else f"a {self.kind}"
+            raise ValueError(f"{noun} signal needs a name")
+        if self.kind == "engagement" and self.properties.get("action") not in ("open", "click"):
+            raise ValueError("an engagement signal needs action 'open' or 'click'")
 
 
-def flows_triggered(flows: Iterable[Flow], signal: Signal) -> list[Flow]:
-    """The flows whose trigger matches `signal`, sorted by key (a stable enrolment order)."""
+def flows_triggered(
+    flows: Iterable[Flow],
+    signal: Signal,
+    facts: ContactFacts | None = None,
+    now: datetime | None = None,
+) -> list[Flow]:
+    """The active flows whose trigger matches `signal` and whose `if:` holds, sorted by key.
+
+    A trigger with `if:` matches only when facts and now are given. Only the YAML status
+    is looked at; the services drop flows an operator paused or archived.
+    """
     return sorted(
-        (flow for flow in flows if trigger_matches(flow.trigger, signal)),
+        (
+            flow
+            for flow in flows
+            if flow.settings.status == "active"
+            and trigger_matches(flow.trigger, signal)
+            and trigger_condition_holds(flow, facts, now)
+        ),
         key=lambda flow: flow.key,
     )
+
+
+def trigger_condition_holds(flow: Flow, facts: ContactFacts | None, now: datetime | None) -> bool:
+    """Whether the trigger's `if:` rule holds (True when there is none)."""
+    condition = flow.trigger.condition
+    if condition is None:
+        return True
+    if facts is None or now is None:
+        return False
+    return evaluate(condition, facts, now)
 
 
 @singledispatch
@@ -53,33 +113,131 @@ def _contact_created(trigger: ContactCreated, signal: Signal) -> bool:
 def _event(trigger: EventTrigger, signal: Signal) -> bool:
     if signal.kind != "event" or signal.name != trigger.event:
         return False
-    properties = signal.properties
-    return all(_same(value, _lookup(properties, path)) for path, value in trigger.where.items())
+    return where_matches(trigger.where, signal.properties)
 
 
-def _lookup(properties: Mapping[str, Any], path: str) -> Any:
-    """The value at a dotted path ("customer.tier"), or _MISSING.
-
-    A literal key containing dots wins over the nested path, since some sources flatten
-    their properties that way.
-    """
-    if path in properties:
-        return properties[path]
-    current: Any = properties
-    for part in path.split("."):
-        if not isinstance(current, Mapping) or part not in current:
-            return _MISSING
-        current = current[part]
-    return current
-
-
-def _same(expected: Any, actual: Any) -> bool:
-    # Exact match, type included: True must not match 1, nor "1" match 1. Numbers compare
-    # by value (2 matches 2.0). A missing property matches nothing, not even null.
-    if actual is _MISSING:
+@trigger_matches.register
+def _property_changed(trigger: PropertyChanged, signal: Signal) -> bool:
+    if signal.kind != "property.changed" or signal.name != trigger.property:
         return False
-    if isinstance(expected, bool) or isinstance(actual, bool):
-        return type(expected) is type(actual) and expected == actual
-    if isinstance(expected, int | float) and isinstance(actual, int | float):
-        return bool(expected == actual)
-    return type(expected) is type(actual) and bool(expected == actual)
+    old, new = signal.properties.get("from"), signal.properties.get("to")
+    if _as_text(old) == _as_text(new):
+        return False  # a rewrite of the same value is no change
+    return _value_matches(trigger.from_value, old) and _value_matches(trigger.to_value, new)
+
+
+def _value_matches(expected: Any, actual: Any) -> bool:
+    return expected is ANY or _as_text(expected) == _as_text(actual)
+
+
+def _as_text(value: Any) -> str | None:
+    # CRMs send property values as text (HubSpot sends every value as a string), so
+    # from/to compare as text: `to: 5` matches "5", `to: true` matches "true"; an empty
+    # value and null are both "no value".
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+@trigger_matches.register
+def _segment_entered(trigger: SegmentEntered, signal: Signal) -> bool:
+    return signal.kind == "segment.entered" and signal.name == trigger.segment
+
+
+@trigger_matches.register
+def _segment_left(trigger: SegmentLeft, signal: Signal) -> bool:
+    return signal.kind == "segment.left" and signal.name == trigger.segment
+
+
+@trigger_matches.register
+def _engagement(trigger: EngagementTrigger, signal: Signal) -> bool:
+    properties = signal.properties
+    if (
+        signal.kind != "engagement"
+        or properties.get("action") != ENGAGEMENT_ACTIONS[trigger.action]
+    ):
+        return False
+    for name in ("template", "flow", "step", "campaign"):
+        wanted = getattr(trigger, name)
+        if wanted is not None and properties.get(name) != wanted:
+            return False
+    if trigger.link is None:
+        return True
+    url = properties.get("url")
+    return isinstance(url, str) and fnmatchcase(url, trigger.link)
+
+
+@trigger_matches.register
+def _scheduled(trigger: DateTrigger | InactivityTrigger, signal: Signal) -> bool:
+    return False  # fired by the scheduler at next_fire_time(), never by a signal
+
+
+def is_scheduled(flow: Flow) -> bool:
+    """Whether the flow's trigger is fired by the scheduler (date, inactivity), not by
+    signals: the services keep a next_fire_time() per contact for these."""
+    return isinstance(flow.trigger, DateTrigger | InactivityTrigger)
+
+
+def next_fire_time(flow: Flow, facts: ContactFacts, after: datetime) -> datetime | None:
+    """The first time strictly after `after` when a date or inactivity trigger fires for
+    this contact (UTC), or None (no such time, or another trigger kind).
+
+    `after` is the last time the trigger fired for this contact or, if it never did, when
+    the services started scheduling it (the flow going live, the contact appearing). At
+    the due time, call again with fresh facts and fire only if the answer is still due:
+    an edited date or a new activity moves it.
+
+    date: the property's day (+ offset, in wall-clock terms) at `at` in the contact's
+    timezone; yearly: the first anniversary after `after` (the date itself is not an
+    anniversary; 29 February falls on the 28th in common years); not yearly and already
+    past: None, so nobody gets "your renewal is in 3 days" late.
+    inactivity: last_active_at (else created_at) + for, exact elapsed time; None when that
+    is not after `after`, i.e. it already fired for this quiet spell, or the contact was
+    already quiet when scheduling started (pass an earlier `after` to catch such contacts
+    up: the result is then in the past, meaning "due now").
+    """
+    trigger = flow.trigger
+    after = after.astimezone(UTC)
+    if isinstance(trigger, InactivityTrigger):
+        since = facts.last_active_at or facts.created_at
+        if since is None:
+            return None
+        due = since.astimezone(UTC) + trigger.period
+        return due if due > after else None
+    if not isinstance(trigger, DateTrigger):
+        return None
+    value = parse_date_value(facts.properties.get(trigger.property))
+    if value is None:
+        return None
+    tz = zone(facts.timezone)
+    day = local_day(value, tz)
+    try:
+        if not trigger.yearly:
+            due = date_target(day, tz, trigger.offset, trigger.at)
+            return due if due > after else None
+        # Anniversaries whose offset could still land after `after`, oldest first.
+        reach = abs(trigger.offset).days // 365 + 2
+        first = max(day.year + 1, after.year - reach)
+        for year in range(first, min(first + 2 * reach + 2, 10_000)):
+            due = date_target(anniversary(day, year), tz, trigger.offset, trigger.at)
+            if due > after:
+                return due
+    except OverflowError:  # dates at the edge of the calendar (year 1 or 9999)
+        pass
+    return None
+
+
+__all__ = [
+    "Signal",
+    "entry_key",
+    "flows_triggered",
+    "is_scheduled",
+    "may_reenter",
+    "next_fire_time",
+    "trigger_condition_holds",
+    "trigger_matches",
+]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from connector.engine import ContactFacts
 from connector.models import Contact, Suppression
 
 # CRM opt-out flags honoured before every send (DESIGN §5.4).
@@ -17,6 +17,14 @@ OPT_OUT_PROPERTIES = ("hs_email_optout", "HasOptedOutOfEmail")
 
 def normalize_email(email: str | None) -> str | None:
     return email.strip().lower() if email else None
+
+
+@dataclass(frozen=True)
+class Upsert:
+    contact: Contact
+    created: bool
+    # property -> (old, new) for every property whose value changed (not on creation)
+    changes: dict[str, tuple[Any, Any]]
 
 
 def upsert_contact(
@@ -28,7 +36,7 @@ def upsert_contact(
     properties: dict[str, Any],
     now: datetime,
     timezone: str | None = None,
-) -> tuple[Contact, bool]:
+) -> Upsert:
     """Find the contact by CRM id or email (in that order) and merge properties."""
     email = normalize_email(email)
     keys = []
@@ -56,14 +64,16 @@ def upsert_contact(
         )
         session.add(contact)
         session.flush()
-        return contact, True
-    if properties:
-        contact.properties = {**contact.properties, **properties}
+        return Upsert(contact, True, {})
+    old = contact.properties
+    changes = {k: (old.get(k), v) for k, v in properties.items() if old.get(k) != v}
+    if changes:
+        contact.properties = {**old, **properties}
     contact.email = contact.email or email
     contact.crm_id = contact.crm_id or crm_id
     contact.timezone = timezone or contact.timezone
     contact.updated_at = now
-    return contact, False
+    return Upsert(contact, False, changes)
 
 
 def is_suppressed(session: Session, contact: Contact) -> bool:
@@ -78,14 +88,6 @@ def is_suppressed(session: Session, contact: Contact) -> bool:
             )
         )
         is not None
-    )
-
-
-def contact_facts(session: Session, contact: Contact) -> ContactFacts:
-    return ContactFacts(
-        email=contact.email or "",
-        suppressed=is_suppressed(session, contact),
-        properties=contact.properties,
     )
 
 

@@ -1,18 +1,27 @@
 """What recipients do: opens, clicks, unsubscribes. Each is stored, fed back to the CRM
-outbox, and (for unsubscribes) honoured from the next send on."""
+outbox, and (for unsubscribes) honoured from the next send on. Opens and clicks are also
+behaviour: a job feeds them to the flows ("clicked email A -> send email B")."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.db import Database
-from connector.models import EngagementEvent, Message
+from connector.db import Database, after_commit
+from connector.engine import Signal
+from connector.models import Contact, EngagementEvent, Message
+from connector.services.enrollments import run_now
+from connector.services.facts import load_facts
+from connector.services.reactions import react
 from connector.services.suppressions import suppress
 from connector.services.writeback import queue_message_writeback
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
 
 
 class UnknownMessage(LookupError):
@@ -24,24 +33,53 @@ class Click:
     url: str
 
 
-def record_open(db: Database, public_id: str, now: datetime) -> None:
-    with db.session() as session:
+def record_open(rt: Runtime, public_id: str, now: datetime) -> None:
+    with rt.db.session() as session:
         message = _message(session, public_id)
-        _record(session, message, "open", now)
+        _react_later(rt, session, _record(session, message, "open", now))
         # Reps need to know it was opened, not how many times: one write-back per message.
         queue_message_writeback(session, message, "email_opened", now)
 
 
-def record_click(db: Database, public_id: str, link: int, now: datetime) -> Click:
+def record_click(rt: Runtime, public_id: str, link: int, now: datetime) -> Click:
     """Returns the original link of that email; an index it never had is refused."""
-    with db.session() as session:
+    with rt.db.session() as session:
         message = _message(session, public_id)
         if not 0 <= link < len(message.links):
             raise UnknownMessage("that link is not in this email")
         url = message.links[link]
-        _record(session, message, "click", now, url=url)
+        _react_later(rt, session, _record(session, message, "click", now, url=url))
         queue_message_writeback(session, message, "email_clicked", now, link=link, url=url)
     return Click(url)
+
+
+def process_engagement(rt: Runtime, engagement_event_id: int) -> list[int]:
+    """The events worker's side of an open or click: activity, segments, triggers, wake-ups."""
+    now = rt.clock.now()
+    with rt.db.session() as session:
+        engagement = session.get(EngagementEvent, engagement_event_id, with_for_update=True)
+        if engagement is None or engagement.processed_at is not None:
+            return []
+        engagement.processed_at = now
+        message = session.get_one(Message, engagement.message_id)
+        contact = session.get_one(Contact, engagement.contact_id)
+        if contact.last_active_at is None or contact.last_active_at < engagement.occurred_at:
+            contact.last_active_at = engagement.occurred_at
+        signal = Signal(
+            kind="engagement",
+            properties={
+                "action": engagement.kind,
+                "template": message.template,
+                "flow": message.flow_key,
+                "step": message.step_id,
+                "campaign": None,
+                "url": engagement.url,
+            },
+        )
+        facts = load_facts(session, contact, now, transactional_flows=rt.flows.transactional_keys())
+        to_run = react(rt, session, contact, facts, [signal], now)
+    run_now(rt, to_run, now)
+    return to_run
 
 
 def unsubscribe(db: Database, public_id: str, now: datetime) -> str:
@@ -61,16 +99,26 @@ def _message(session: Session, public_id: str) -> Message:
     return message
 
 
+def _react_later(rt: Runtime, session: Session, engagement: EngagementEvent) -> None:
+    from connector import jobs
+
+    session.flush()
+    engagement_id = engagement.id
+    after_commit(
+        session, lambda: rt.queues.enqueue("events", jobs.process_engagement, engagement_id)
+    )
+
+
 def _record(
     session: Session, message: Message, kind: str, now: datetime, url: str | None = None
-) -> None:
-    session.add(
-        EngagementEvent(
-            account_id=message.account_id,
-            contact_id=message.contact_id,
-            message_id=message.id,
-            kind=kind,
-            url=url,
-            occurred_at=now,
-        )
+) -> EngagementEvent:
+    row = EngagementEvent(
+        account_id=message.account_id,
+        contact_id=message.contact_id,
+        message_id=message.id,
+        kind=kind,
+        url=url,
+        occurred_at=now,
     )
+    session.add(row)
+    return row

@@ -1,25 +1,37 @@
-"""From inbox events to enrollments, and from due enrollments to sends.
-
-The decisions come from the pure engine (`connector.engine`); this module only loads the
-rows it needs, applies each decision in one transaction and enqueues sends after commit.
+"""Run enrollments: apply the pure engine's decisions to the database, one transaction per
+enrollment run, journaling each decision (the flow timeline and per-step results).
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.db import after_commit
-from connector.engine import Complete, Exit, Send, Signal, Sleep, decide, flows_triggered
-from connector.models import Contact, Enrollment, InboxEvent, Message
-from connector.services.contacts import contact_facts, upsert_contact
+from connector.engine import (
+    CallWebhook,
+    Complete,
+    ContactFacts,
+    CreateTask,
+    Decision,
+    EnrollmentState,
+    Exit,
+    Jump,
+    Send,
+    Sleep,
+    UpdateProperty,
+    decide,
+)
+from connector.engine.facts import SendFact
+from connector.models import Contact, Enrollment, EnrollmentJournal, Message, WebhookCall
+from connector.services.facts import load_facts
 from connector.services.leases import claim
+from connector.services.writeback import queue_writeback
 
 if TYPE_CHECKING:
     from connector.engine import Flow
@@ -27,145 +39,152 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# A flow of only sends (no wait) still stops here; the scheduler resumes it next tick.
+# Branches and jumps are free; a flow looping without a wait still stops here and resumes
+# at the next tick (lint warns about such loops).
 MAX_DECISIONS_PER_RUN = 50
 
 
-@dataclass(frozen=True)
-class Processed:
-    contact_id: int
-    contact_created: bool
-    enrollment_ids: list[int]
-
-
-def process_inbox_event(rt: Runtime, inbox_event_id: int) -> Processed | None:
-    """Normalize one stored event: contact mirror, trigger matching, new enrollments.
-
-    Idempotent: a processed event is skipped, and enrollment keys make a second run a no-op.
-    """
-    now = rt.clock.now()
-    with rt.db.session() as session:
-        event = session.get(InboxEvent, inbox_event_id, with_for_update=True)
-        if event is None or event.processed_at is not None:
-            return None
-        payload = event.payload
-        contact_in = payload["contact"]
-        contact, created = upsert_contact(
-            session,
-            event.account_id,
-            email=contact_in.get("email"),
-            crm_id=contact_in.get("crm_id"),
-            properties=contact_in.get("properties") or {},
-            timezone=contact_in.get("timezone"),
-            now=now,
-        )
-        signals = [Signal(kind="contact.created")] if created else []
-        if event.kind != "contact.updated":
-            properties = payload.get("properties") or {}
-            signals.append(Signal(kind="event", name=event.kind, properties=properties))
-        enrollments = [
-            _enroll(session, rt, flow, contact, event, now)
-            for signal in signals
-            for flow in flows_triggered(rt.flows.active(), signal)
-        ]
-        event.processed_at = now
-        session.flush()
-        result = Processed(contact.id, created, [e.id for e in enrollments if e is not None])
-    if result.enrollment_ids:
-        # The first step runs now (a welcome within a minute), not at the next tick.
-        token, ids = claim(rt.db, now, ids=result.enrollment_ids)
-        run_claimed(rt, ids, token, now)
-    return result
-
-
-def _enroll(
-    session: Session, rt: Runtime, flow: Flow, contact: Contact, event: InboxEvent, now: datetime
-) -> Enrollment | None:
-    entry_key = "once" if flow.settings.reentry == "once" else f"event:{event.id}"
-    exists = session.scalar(
-        select(Enrollment.id).where(
-            Enrollment.account_id == contact.account_id,
-            Enrollment.contact_id == contact.id,
-            Enrollment.flow_key == flow.key,
-            Enrollment.entry_key == entry_key,
-        )
-    )
-    if exists is not None:
-        return None
-    context: dict[str, Any] = {}
-    if event.kind != "contact.updated":
-        context["event"] = {"name": event.kind, **(event.payload.get("properties") or {})}
-    enrollment = Enrollment(
-        account_id=contact.account_id,
-        contact_id=contact.id,
-        flow_key=flow.key,
-        flow_version_id=rt.flows.version_id(flow.key),
-        entry_key=entry_key,
-        state="active",
-        cursor=0,
-        next_run_at=now,
-        context=context,
-        inbox_event_id=event.id,
-        entered_at=now,
-    )
-    session.add(enrollment)
-    session.flush()
-    return enrollment
+def run_now(rt: Runtime, enrollment_ids: list[int], now: datetime) -> int:
+    """Run these enrollments at once (new or woken ones), not at the next tick."""
+    if not enrollment_ids:
+        return 0
+    token, ids = claim(rt.db, now, ids=enrollment_ids)
+    return run_claimed(rt, ids, token, now)
 
 
 def run_claimed(rt: Runtime, enrollment_ids: list[int], token: str, now: datetime) -> int:
     """Advance each leased enrollment; one failing enrollment does not stop the batch."""
-    advanced = 0
+    sends = 0
     for enrollment_id in enrollment_ids:
         try:
-            advanced += advance(rt, enrollment_id, token, now)
+            sends += advance(rt, enrollment_id, token, now)
         except Exception:
             # The lease expires and the scheduler retries it; the batch goes on.
             log.exception("enrollment %s failed to advance", enrollment_id)
-    return advanced
+    return sends
 
 
 def advance(rt: Runtime, enrollment_id: int, token: str, now: datetime) -> int:
-    """Apply engine decisions until the enrollment sleeps or ends; returns sends queued."""
-    sends = 0
+    """Apply decisions until the enrollment sleeps or ends; returns the sends queued."""
     with rt.db.session() as session:
         enrollment = session.get(Enrollment, enrollment_id, with_for_update=True)
         if enrollment is None or enrollment.lease_owner != token or enrollment.state != "active":
             return 0
+        enrollment.lease_owner, enrollment.lease_until = None, None
         flow = rt.flows.by_version(session, enrollment.flow_version_id)
+        status = rt.flows.statuses(session).get(flow.key, "archived")
+        if status != "active":
+            _hold_or_archive(session, enrollment, status, now)
+            return 0
         contact = session.get_one(Contact, enrollment.contact_id)
-        facts = contact_facts(session, contact)
-        for _ in range(MAX_DECISIONS_PER_RUN):
-            decision = decide(flow, enrollment.cursor, facts, now)
-            if isinstance(decision, Send):
-                _queue_send(session, rt, enrollment, contact, decision, now)
-                enrollment.cursor = decision.next_cursor
-                sends += 1
-                continue
-            if isinstance(decision, Sleep):
-                enrollment.cursor = decision.next_cursor
-                enrollment.next_run_at = decision.until
-            elif isinstance(decision, Exit | Complete):
-                enrollment.state = "completed" if isinstance(decision, Complete) else "exited"
-                enrollment.exit_reason = decision.reason if isinstance(decision, Exit) else None
-                enrollment.finished_at = now
-                enrollment.next_run_at = None
-            break
-        else:
-            enrollment.next_run_at = now
-        enrollment.lease_owner = None
-        enrollment.lease_until = None
+        facts = load_facts(session, contact, now,
+                           transactional_flows=rt.flows.transactional_keys())
+        return _run(session, rt, flow, enrollment, contact, facts, now)
+
+
+def _run(session: Session, rt: Runtime, flow: Flow, enrollment: Enrollment, contact: Contact,
+         facts: ContactFacts, now: datetime) -> int:
+    sends = 0
+    for _ in range(MAX_DECISIONS_PER_RUN):
+        state = EnrollmentState(
+            cursor=enrollment.cursor,
+            entered_at=enrollment.entered_at,
+            step_started_at=enrollment.step_started_at,
+            context=enrollment.context,
+        )
+        decision = decide(flow, state, facts, now, rt.policy)
+        _journal(session, enrollment, decision, now)
+        if isinstance(decision, Sleep):
+            if decision.next_cursor != enrollment.cursor:
+                enrollment.step_started_at = None  # the next step begins when the wait ends
+            else:
+                enrollment.step_started_at = enrollment.step_started_at or now
+            enrollment.cursor = decision.next_cursor
+            enrollment.next_run_at = decision.until
+            enrollment.waiting_for = decision.waiting_for
+            return sends
+        if isinstance(decision, Exit | Complete):
+            enrollment.state = "completed" if isinstance(decision, Complete) else "exited"
+            enrollment.exit_reason = decision.reason if isinstance(decision, Exit) else None
+            enrollment.finished_at = now
+            enrollment.next_run_at = enrollment.waiting_for = None
+            return sends
+        if isinstance(decision, Send):
+            _queue_send(session, rt, enrollment, contact, decision, now)
+            facts = replace(facts, sends=(*facts.sends, SendFact(
+                at=now, flow=flow.key, transactional=flow.settings.transactional)))
+            sends += 1
+        elif isinstance(decision, UpdateProperty):
+            contact.properties = {**contact.properties, decision.property: decision.value}
+            facts = replace(facts, properties=contact.properties)
+            _crm_write(session, enrollment, decision.step_id, "update_property", now,
+                       {"property": decision.property, "value": decision.value})
+        elif isinstance(decision, CreateTask):
+            _crm_write(session, enrollment, decision.step_id, "create_task", now, {
+                "subject": decision.subject, "body": decision.body or "",
+                "due_seconds": decision.due_in.total_seconds() if decision.due_in else None,
+            })
+        elif isinstance(decision, CallWebhook):
+            _queue_webhook(session, rt, enrollment, contact, flow, decision, now)
+        elif not isinstance(decision, Jump):
+            raise TypeError(f"unknown decision {decision!r}")
+        enrollment.cursor = decision.next_cursor
+        enrollment.step_started_at = now
+        enrollment.waiting_for = None
+    enrollment.next_run_at = now  # resume at the next tick
     return sends
 
 
-def _queue_send(
-    session: Session,
-    rt: Runtime,
-    enrollment: Enrollment,
-    contact: Contact,
-    send: Send,
-    now: datetime,
-) -> None:
+def _hold_or_archive(session: Session, enrollment: Enrollment, status: str,
+                     now: datetime) -> None:
+    if status == "paused":
+        # Waiting contacts hold: off the due index until the flow is resumed.
+        enrollment.next_run_at = None
+        _journal_row(session, enrollment, None, "hold", now, {"reason": "flow paused"})
+    else:
+        enrollment.state, enrollment.exit_reason, enrollment.finished_at = (
+            "exited", "flow archived", now)
+        enrollment.next_run_at = None
+        _journal_row(session, enrollment, None, "exit", now, {"reason": "flow archived"})
+
+
+def _journal(session: Session, enrollment: Enrollment, decision: Decision,
+             now: datetime) -> None:
+    action, detail = _describe(decision)
+    step_id = getattr(decision, "step_id", None)
+    _journal_row(session, enrollment, step_id, action, now, detail)
+
+
+def _journal_row(session: Session, enrollment: Enrollment, step_id: str | None, action: str,
+                 now: datetime, detail: dict[str, object]) -> None:
+    session.add(EnrollmentJournal(account_id=enrollment.account_id,
+                                  enrollment_id=enrollment.id, flow_key=enrollment.flow_key,
+                                  step_id=step_id, action=action, at=now, detail=detail))
+
+
+def _describe(decision: Decision) -> tuple[str, dict[str, object]]:
+    if isinstance(decision, Send):
+        return "send", {"template": decision.template}
+    if isinstance(decision, Sleep):
+        return "wait", {"until": decision.until.isoformat(), "reason": decision.reason,
+                        **({"waiting_for": decision.waiting_for} if decision.waiting_for else {})}
+    if isinstance(decision, Jump):
+        return "jump", {"reason": decision.reason, "to": decision.next_cursor}
+    if isinstance(decision, Exit):
+        return "exit", {"reason": decision.reason}
+    if isinstance(decision, Complete):
+        return "complete", {}
+    if isinstance(decision, UpdateProperty):
+        return "update_property", {"property": decision.property, "value": decision.value}
+    if isinstance(decision, CreateTask):
+        return "create_task", {"subject": decision.subject}
+    if isinstance(decision, CallWebhook):
+        return "webhook", {"url": decision.url}
+    return type(decision).__name__.lower(), {}
+
+
+def _queue_send(session: Session, rt: Runtime, enrollment: Enrollment, contact: Contact,
+                send: Send, now: datetime) -> None:
     # The ledger row is the promise to send at most once for (enrollment, step).
     message = Message(
         account_id=enrollment.account_id,
@@ -175,6 +194,7 @@ def _queue_send(
         flow_key=enrollment.flow_key,
         template=send.template,
         subject_override=send.subject,
+        sender_override=send.sender,
         public_id=secrets.token_hex(16),
         status="pending",
         to_email=contact.email or "",
@@ -186,3 +206,30 @@ def _queue_send(
 
     message_id = message.id
     after_commit(session, lambda: rt.queues.enqueue("send", jobs.deliver_message, message_id))
+
+
+def _crm_write(session: Session, enrollment: Enrollment, step_id: str, kind: str,
+               now: datetime, payload: dict[str, object]) -> None:
+    queue_writeback(session, account_id=enrollment.account_id,
+                    contact_id=enrollment.contact_id, kind=kind,
+                    dedup_key=f"{kind}:{enrollment.id}:{step_id}", payload=payload, now=now)
+
+
+def _queue_webhook(session: Session, rt: Runtime, enrollment: Enrollment, contact: Contact,
+                   flow: Flow, call: CallWebhook, now: datetime) -> None:
+    payload = {
+        "flow": flow.key, "step": call.step_id, "enrollment": enrollment.id,
+        "contact": {"email": contact.email, "crm_id": contact.crm_id,
+                    "properties": contact.properties},
+        "event": enrollment.context.get("event"), "body": dict(call.body),
+        "occurred_at": now.isoformat(),
+    }
+    row = WebhookCall(account_id=enrollment.account_id, enrollment_id=enrollment.id,
+                      step_id=call.step_id, url=call.url, payload=payload, status="pending",
+                      next_attempt_at=now, created_at=now)
+    session.add(row)
+    session.flush()
+    from connector import jobs
+
+    row_id = row.id
+    after_commit(session, lambda: rt.queues.enqueue("crm", jobs.call_webhook, row_id))

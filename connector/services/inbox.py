@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from connector.models import InboxEvent
@@ -23,37 +23,29 @@ def record_inbox_event(
     payload: dict[str, Any],
     occurred_at: datetime,
     now: datetime,
-) -> tuple[InboxEvent, bool]:
-    """Insert the event, or return the stored one if this key was seen (created=False)."""
-    existing = _find(session, account_id, source, dedup_key)
-    if existing is not None:
-        return existing, False
-    row = InboxEvent(
-        account_id=account_id,
-        source=source,
-        dedup_key=dedup_key,
-        kind=kind,
-        payload=payload,
-        occurred_at=occurred_at,
-        received_at=now,
+) -> tuple[int, bool]:
+    """Store the event unless its key was seen; returns (inbox id, created).
+
+    One statement (INSERT ... ON CONFLICT DO NOTHING RETURNING) on the ingest hot path:
+    no read-before-write, no savepoint, and concurrent duplicates cannot both win.
+    """
+    values = {
+        "account_id": account_id, "source": source, "dedup_key": dedup_key, "kind": kind,
+        "payload": payload, "occurred_at": occurred_at, "received_at": now,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+    inserted = session.scalar(
+        insert(InboxEvent).values(**values).on_conflict_do_nothing().returning(InboxEvent.id)
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        # A concurrent delivery of the same event won the insert.
-        existing = _find(session, account_id, source, dedup_key)
-        if existing is None:
-            raise
-        return existing, False
-    return row, True
-
-
-def _find(session: Session, account_id: int, source: str, dedup_key: str) -> InboxEvent | None:
-    return session.scalar(
-        select(InboxEvent).where(
+    if inserted is not None:
+        return inserted, True
+    existing = session.scalar(
+        select(InboxEvent.id).where(
             InboxEvent.account_id == account_id,
             InboxEvent.source == source,
             InboxEvent.dedup_key == dedup_key,
         )
     )
+    assert existing is not None, "conflict without a row: the dedup key must be unique"
+    return existing, False

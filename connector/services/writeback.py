@@ -4,6 +4,7 @@ fact they report, then flushed in batches through the account's CRM adapter."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from adapters.port import EmailActivity
+from adapters.port import CRMAdapter, EmailActivity, PropertyUpdate, Task, WriteResult
 from connector.models import Account, Contact, CrmWriteback, Message
 
 if TYPE_CHECKING:
@@ -122,10 +123,7 @@ def flush_writebacks(rt: Runtime, account_id: int) -> int:
                 select(Contact).where(Contact.id.in_({r.contact_id for r in rows}))
             )
         }
-        activities = [_activity(row, contacts[row.contact_id]) for row in rows]
-        results = {
-            r.writeback_id: r for r in rt.crm_for(account).write_activities(activities=activities)
-        }
+        results = {r.writeback_id: r for r in _write(rt.crm_for(account), rows, contacts)}
         written = 0
         for row in rows:
             result = results.get(row.id)
@@ -142,6 +140,39 @@ def flush_writebacks(rt: Runtime, account_id: int) -> int:
                 delay = BACKOFF[min(row.attempts - 1, len(BACKOFF) - 1)]
                 row.next_attempt_at = now + timedelta(seconds=delay)
     return written
+
+
+def _write(crm: CRMAdapter, rows: Sequence[CrmWriteback],
+           contacts: dict[int, Contact]) -> list[WriteResult]:
+    """One adapter call per kind of write in the batch."""
+    by_kind: dict[str, list[CrmWriteback]] = {}
+    for row in rows:
+        by_kind.setdefault(_FAMILY.get(row.kind, "activity"), []).append(row)
+    results: list[WriteResult] = []
+    if "activity" in by_kind:
+        results += crm.write_activities(activities=[
+            _activity(row, contacts[row.contact_id]) for row in by_kind["activity"]])
+    if "property" in by_kind:
+        results += crm.update_properties(updates=[
+            PropertyUpdate(writeback_id=row.id, contact_crm_id=contacts[row.contact_id].crm_id,
+                           email=contacts[row.contact_id].email or "",
+                           properties={row.payload["property"]: row.payload["value"]})
+            for row in by_kind["property"]])
+    if "task" in by_kind:
+        results += crm.create_tasks(tasks=[_task(row, contacts[row.contact_id])
+                                           for row in by_kind["task"]])
+    return results
+
+
+_FAMILY = {"update_property": "property", "create_task": "task"}
+
+
+def _task(row: CrmWriteback, contact: Contact) -> Task:
+    created = datetime.fromisoformat(row.payload["occurred_at"])
+    due = row.payload.get("due_seconds")
+    return Task(writeback_id=row.id, contact_crm_id=contact.crm_id, email=contact.email or "",
+                subject=row.payload["subject"], body=row.payload.get("body", ""),
+                due_at=created + timedelta(seconds=due) if due is not None else None)
 
 
 def _activity(row: CrmWriteback, contact: Contact) -> EmailActivity:

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 15:18:01.706064
+Create Date: 2026-11-23 15:21:50.222377
 """
 
 from __future__ import annotations
@@ -240,15 +240,27 @@ def upgrade() -> None:
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("last_active_at", sa.DateTime(timezone=True), nullable=True))
 
+    with op.batch_alter_table("engagement_events", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True))
+
     with op.batch_alter_table("enrollments", schema=None) as batch_op:
         batch_op.add_column(sa.Column("waiting_for", sa.String(length=200), nullable=True))
         batch_op.add_column(sa.Column("step_started_at", sa.DateTime(timezone=True), nullable=True))
 
+    with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("sender_override", sa.String(length=320), nullable=True))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.drop_column("sender_override")
+
     with op.batch_alter_table("enrollments", schema=None) as batch_op:
         batch_op.drop_column("step_started_at")
         batch_op.drop_column("waiting_for")
+
+    with op.batch_alter_table("engagement_events", schema=None) as batch_op:
+        batch_op.drop_column("processed_at")
 
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.drop_column("last_active_at")

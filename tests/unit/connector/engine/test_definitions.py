@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import timedelta
+from datetime import time, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -14,12 +15,22 @@ from connector.engine import (
     ExitStep,
     Flow,
     FlowSettings,
+    Goal,
+    GotoStep,
+    HoldoutStep,
+    QuietHours,
     SendStep,
+    SplitStep,
+    SplitVariant,
+    WaitForStep,
     WaitStep,
+    WaitUntilDateStep,
+    WaitUntilStep,
     flow_from_dict,
     flow_to_dict,
     parse_flow,
 )
+from tests.unit.connector.engine.factories import rule
 
 BASE = """\
 name: Welcome series
@@ -40,7 +51,8 @@ def version_of(text: str, source: str = "flows/welcome.yaml") -> str:
 def test_version_hashes_the_canonical_definition() -> None:
     flow = parse_flow(BASE, "flows/welcome.yaml")
     stored = flow_to_dict(flow)
-    definition = {k: v for k, v in stored.items() if k not in ("format", "version", "source")}
+    stored_only = ("format", "version", "source", "lines")
+    definition = {k: v for k, v in stored.items() if k not in stored_only}
     canonical = json.dumps(definition, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert flow.version == hashlib.sha256(canonical.encode()).hexdigest()[:16]
     # If this changes, every stored flow gets a new version on the next deploy: only on
@@ -125,7 +137,7 @@ def test_dict_round_trip_is_exact(text: str) -> None:
 def test_stored_dict_shape() -> None:
     flow = parse_flow(FULL, "flows/vip.yaml")
     assert flow_to_dict(flow) == {
-        "format": 1,
+        "format": 2,
         "version": flow.version,
         "source": "flows/vip.yaml",
         "key": "vip",
@@ -149,13 +161,20 @@ def test_stored_dict_shape() -> None:
             {"kind": "send", "id": "step-3", "template": "order-survey", "subject": None},
             {"kind": "exit", "id": "step-4"},
         ],
+        "lines": {
+            "trigger": 4,
+            "step:step-1": 10,
+            "step:step-2": 12,
+            "step:step-3": 13,
+            "step:step-4": 14,
+        },
     }
 
 
 def test_from_dict_rejects_what_it_cannot_read() -> None:
     stored = flow_to_dict(parse_flow(BASE, "flows/welcome.yaml"))
-    with pytest.raises(ValueError, match="unsupported stored flow format 2"):
-        flow_from_dict({**stored, "format": 2})
+    with pytest.raises(ValueError, match="unsupported stored flow format 3"):
+        flow_from_dict({**stored, "format": 3})
     with pytest.raises(ValueError, match="malformed stored flow"):
         flow_from_dict({**stored, "steps": [{"kind": "teleport", "id": "x"}]})
     with pytest.raises(ValueError, match="malformed stored flow"):
@@ -194,7 +213,7 @@ def test_flow_invariants() -> None:
         WaitStep(id="w", duration=timedelta(0))
     with pytest.raises(ValueError, match="positive number of seconds"):
         WaitStep(id="w", duration=timedelta(seconds=1.5))
-    with pytest.raises(ValueError, match="reentry must be one of once, always"):
+    with pytest.raises(ValueError, match="reentry must be once, always or a Cooldown"):
         FlowSettings(reentry="sometimes")  # type: ignore[arg-type]
 
 
@@ -207,3 +226,75 @@ def test_definitions_are_immutable() -> None:
         trigger.where["currency"] = "USD"  # type: ignore[index]
     assert isinstance(flow.steps, tuple)
     assert hash(trigger) == hash(EventTrigger(event="order.completed", where={"currency": "EUR"}))
+
+
+EVERYTHING = (Path(__file__).parent / "full_flow.yaml").read_text()
+
+
+def test_every_construct_round_trips_exactly() -> None:
+    flow = parse_flow(EVERYTHING, "flows/browse.yaml")
+    stored = json.loads(json.dumps(flow_to_dict(flow)))
+
+    again = flow_from_dict(stored)
+
+    assert again == flow
+    assert again.steps == flow.steps and again.settings == flow.settings
+    assert again.trigger == flow.trigger
+    assert flow_to_dict(again) == stored
+    assert again.lines == flow.lines
+    assert hash(again) == hash(flow)
+
+
+def test_the_version_ignores_layout_and_lines_but_not_content() -> None:
+    flow = parse_flow(EVERYTHING, "flows/browse.yaml")
+    shifted = parse_flow("# a comment\n\n" + EVERYTHING, "flows/browse.yaml")
+    assert parse_flow(EVERYTHING, "elsewhere/browse.yml").version == flow.version
+    assert shifted.version == flow.version
+    assert shifted == flow
+    assert shifted.lines != flow.lines
+    edited = EVERYTHING.replace("percent: 10", "percent: 15")
+    assert parse_flow(edited, "flows/browse.yaml").version != flow.version
+
+
+def test_format_1_stored_flows_are_still_read() -> None:
+    flow = parse_flow(FULL, "flows/vip.yaml")
+    stored = {**flow_to_dict(flow), "format": 1}
+    del stored["lines"]
+    again = flow_from_dict(stored)
+    assert again == flow
+    assert again.lines == {}
+
+
+def test_new_keys_are_written_only_when_used() -> None:
+    # So flows that use none of them kept their version when they were added.
+    stored = flow_to_dict(parse_flow(BASE, "flows/welcome.yaml"))
+    assert stored["settings"] == {
+        "transactional": False,
+        "exit_on_unsubscribe": True,
+        "reentry": "once",
+    }
+    assert stored["trigger"] == {"type": "contact.created"}
+    assert all("sender" not in step for step in stored["steps"])
+
+
+def test_new_definition_invariants() -> None:
+    with pytest.raises(ValueError, match="goes to unknown step 'nowhere'"):
+        Flow.create(key="x", name="x", trigger=ContactCreated(), steps=[GotoStep("g", "nowhere")])
+    with pytest.raises(ValueError, match="between 0 and 100"):
+        HoldoutStep("h", 100)
+    with pytest.raises(ValueError, match="positive weight"):
+        SplitStep("s", (SplitVariant("a", 0, "x"),))
+    with pytest.raises(ValueError, match="exactly one of event, segment"):
+        WaitForStep("w", timedelta(days=1))
+    with pytest.raises(ValueError, match="need an event"):
+        WaitForStep("w", timedelta(days=1), segment="vip", where={"a": 1})
+    with pytest.raises(ValueError, match="exactly one of property, event_property"):
+        WaitUntilDateStep("w")
+    with pytest.raises(ValueError, match=r"non-empty set of 0\.\.6"):
+        WaitUntilStep("w", time(9), frozenset({7}))
+    with pytest.raises(ValueError, match="different start and end"):
+        QuietHours(time(9), time(9))
+    with pytest.raises(ValueError, match="goal names repeat"):
+        FlowSettings(goals=(Goal("a", rule("{in_segment: x}")), Goal("a", rule("{in_segment: y}"))))
+    with pytest.raises(ValueError, match="status must be one of"):
+        FlowSettings(status="live")  # type: ignore[arg-type]

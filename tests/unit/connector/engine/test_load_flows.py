@@ -87,7 +87,8 @@ def test_collects_every_files_errors(tmp_path: Path) -> None:
     assert errors_of(tmp_path) == [
         f"{tmp_path / 'one.yaml'}:3: steps: a flow needs at least one step",
         f"{tmp_path / 'two.yaml'}:2: trigger: unsupported trigger type 'nope' "
-        "(expected one of: contact.created, event)",
+        "(expected one of: contact.created, property.changed, segment.entered, "
+        "segment.left, event, date, inactivity, engagement)",
         f"{tmp_path / 'two.yaml'}:4: step 1: wait: duration '0d' is zero; "
         "a wait must be longer than zero",
     ]

@@ -165,9 +165,7 @@ def test_the_documented_example_message() -> None:
           - send: welcome
           - wait: 2d
           - sned: getting-started
-    """) == [
-        "flows/welcome.yaml:7: step 3: unknown step kind 'sned' (expected one of: send, wait, exit)"
-    ]
+    """) == ["flows/welcome.yaml:7: step 3: unknown step kind 'sned' (did you mean 'send'?)"]
 
 
 def test_all_problems_of_a_file_are_reported_in_line_order() -> None:

@@ -7,7 +7,14 @@ import pytest
 from connector.engine import FlowErrors, parse_flow
 
 HEAD = "name: x\ntrigger: {type: contact.created}\n"  # lines 1-2
-EXPECTED_KINDS = "(expected one of: send, wait, exit)"
+EXPECTED_KINDS = (
+    "(expected one of: send, wait, wait_for, branch, split, holdout, update_property, "
+    "create_task, webhook, goto, exit)"
+)
+TRIGGER_TYPES = (
+    "(expected one of: contact.created, property.changed, segment.entered, segment.left, "
+    "event, date, inactivity, engagement)"
+)
 EXAMPLES = "(e.g. '30s', '15m', '2h', '3d', '1w' or '1d12h')"
 
 
@@ -151,14 +158,14 @@ CASES: dict[str, tuple[str, list[str]]] = {
         "name: x\ntrigger:\n  type: contact.updated\nsteps: [{send: a}]\n",
         [
             "flows/f.yaml:3: trigger: unsupported trigger type 'contact.updated' "
-            "(expected one of: contact.created, event)"
+            "(did you mean 'contact.created'?)"
         ],
     ),
     "key of another trigger type": (
         "name: x\ntrigger:\n  type: contact.created\n  event: x\nsteps: [{send: a}]\n",
         [
             "flows/f.yaml:4: trigger: unknown key 'event' for trigger type 'contact.created' "
-            "(expected one of: type)"
+            "(expected one of: type, if)"
         ],
     ),
     "event trigger without event": (
@@ -204,7 +211,7 @@ CASES: dict[str, tuple[str, list[str]]] = {
             "flows/f.yaml:5: settings: exit_on_unsubscribe: expected true or false, "
             "got an integer 1",
             "flows/f.yaml:6: settings: reentry: unsupported value 'twice' "
-            "(expected one of: once, always)",
+            "(expected once, always or {cooldown: <duration>})",
             "flows/f.yaml:7: settings: unknown key 'rentry' (did you mean 'reentry'?)",
         ],
     ),
@@ -227,7 +234,7 @@ CASES: dict[str, tuple[str, list[str]]] = {
     ),
     "unknown step kind": (
         HEAD + "steps:\n  - sned: welcome\n",
-        [f"flows/f.yaml:4: step 1: unknown step kind 'sned' {EXPECTED_KINDS}"],
+        ["flows/f.yaml:4: step 1: unknown step kind 'sned' (did you mean 'send'?)"],
     ),
     "missing step kind": (
         HEAD + "steps:\n  - id: lonely\n",
@@ -285,9 +292,17 @@ CASES: dict[str, tuple[str, list[str]]] = {
         HEAD + "steps:\n  - send: a\n    subject: 42\n",
         ["flows/f.yaml:5: step 1: subject: expected a subject line, got an integer 42"],
     ),
-    "exit with options": (
-        HEAD + "steps:\n  - exit: {reason: done}\n",
-        ["flows/f.yaml:4: step 1: exit: takes no options; write 'exit: {}'"],
+    "unknown step kind far from any": (
+        HEAD + "steps:\n  - teleport: x\n",
+        [f"flows/f.yaml:4: step 1: unknown step kind 'teleport' {EXPECTED_KINDS}"],
+    ),
+    "exit with an unknown option": (
+        HEAD + "steps:\n  - exit: {why: done}\n",
+        ["flows/f.yaml:4: step 1: exit: unknown key 'why' (expected one of: reason)"],
+    ),
+    "exit with a value": (
+        HEAD + "steps:\n  - exit: now\n",
+        ["flows/f.yaml:4: step 1: exit: expected {} or {reason: text}, got a string 'now'"],
     ),
     # -- durations ----------------------------------------------------------------------
     "zero wait": (

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from connector.engine import STEP_KINDS, TRIGGER_KINDS
-from connector.engine.core import run_step
-from connector.engine.loader import STEP_SYNTAX, TRIGGER_SYNTAX
+from connector.engine.loader import STEP_KINDS_BY_KEY, STEP_SYNTAX, TRIGGER_SYNTAX
+from connector.engine.steps import run_step
 from connector.engine.triggers import trigger_matches
 
 
 def test_every_step_kind_can_be_written_and_run() -> None:
-    assert set(STEP_SYNTAX) == set(STEP_KINDS)
+    assert set(STEP_KINDS_BY_KEY) == set(STEP_SYNTAX)
+    assert {kind for kinds in STEP_KINDS_BY_KEY.values() for kind in kinds} == set(STEP_KINDS)
     assert set(STEP_KINDS.values()) <= set(run_step.registry)
 
 

@@ -1,0 +1,50 @@
+"""Operators pause, resume and archive flows at run time (an override of the YAML status)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from connector.flow_registry import FlowRegistry
+from connector.models import Enrollment, FlowState
+
+STATUSES = ("active", "paused", "archived")
+
+
+class FlowStatusError(ValueError):
+    pass
+
+
+def set_flow_status(session: Session, registry: FlowRegistry, key: str, status: str,
+                    now: datetime) -> str:
+    """Store the override; resuming puts held enrollments back on the due index."""
+    if status not in STATUSES:
+        raise FlowStatusError(f"unknown status {status!r}; expected one of {', '.join(STATUSES)}")
+    if registry.get(key) is None:
+        known = ", ".join(f.key for f in registry.all()) or "none"
+        raise FlowStatusError(f"no flow {key!r} (known: {known})")
+    row = session.get(FlowState, key)
+    if row is None:
+        session.add(FlowState(flow_key=key, status=status, updated_at=now))
+    else:
+        row.status, row.updated_at = status, now
+    if status == "active":
+        # Enrollments held while paused (next_run_at NULL) run now; the engine decides
+        # what is next for each (a wait that ran out meanwhile is simply over).
+        resumed = session.execute(
+            update(Enrollment)
+            .where(Enrollment.flow_key == key, Enrollment.state == "active",
+                   Enrollment.next_run_at.is_(None))
+            .values(next_run_at=now)
+        ).rowcount
+        return f"{key}: active ({resumed} held enrollment(s) resumed)"
+    if status == "archived":
+        # Contacts leave at their next run; make that run now.
+        session.execute(
+            update(Enrollment)
+            .where(Enrollment.flow_key == key, Enrollment.state == "active")
+            .values(next_run_at=now)
+        )
+    return f"{key}: {status}"

@@ -1,0 +1,78 @@
+"""Outbound webhook steps: signed JSON POSTs from the durable `webhook_calls` outbox.
+
+Signature (documented for receivers in docs/flows.md): header
+`X-Drip-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`, where
+the secret is the account's webhook secret (`connector accounts list --json`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import urllib.error
+import urllib.request
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from connector.models import WebhookCall
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
+
+TIMEOUT = 10.0
+MAX_ATTEMPTS = 8
+BACKOFF = (10, 60, 300, 1800, 3600, 6 * 3600, 12 * 3600)
+
+
+class RetryLater(Exception):
+    """The receiver failed in a way worth retrying; RQ retries the job."""
+
+
+def webhook_secret(secret_key: str, account_id: int) -> str:
+    return hmac.new(secret_key.encode(), f"outbound-webhooks:{account_id}".encode(),
+                    hashlib.sha256).hexdigest()
+
+
+def sign(secret: str, body: bytes, at: datetime) -> str:
+    stamp = int(at.timestamp())
+    mac = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={stamp},v1={mac}"
+
+
+def call_webhook(rt: Runtime, call_id: int) -> str:
+    """POST one pending call; 2xx done, 4xx (but 408/429) failed for good, else retried."""
+    now = rt.clock.now()
+    with rt.db.session() as session:
+        call = session.get(WebhookCall, call_id)
+        if call is None or call.status != "pending":
+            return "skipped"
+        body = json.dumps(call.payload, separators=(",", ":"), default=str).encode()
+        secret = webhook_secret(rt.settings.secret_key or "", call.account_id)
+        request = urllib.request.Request(call.url, data=body, method="POST", headers={
+            "Content-Type": "application/json", "User-Agent": "crm-drip-connector",
+            "X-Drip-Signature": sign(secret, body, now),
+        })
+        call.attempts += 1
+        status, error = _post(request)
+        if status is not None and 200 <= status < 300:
+            call.status, call.done_at, call.last_error = "done", now, None
+            return "done"
+        call.last_error = error
+        permanent = status is not None and 400 <= status < 500 and status not in (408, 429)
+        if permanent or call.attempts >= MAX_ATTEMPTS:
+            call.status = "failed"  # kept visible, never dropped silently
+            return "failed"
+        delay = BACKOFF[min(call.attempts - 1, len(BACKOFF) - 1)]
+        call.next_attempt_at = now + timedelta(seconds=delay)
+        return "retry"
+
+
+def _post(request: urllib.request.Request) -> tuple[int | None, str | None]:
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+            return response.status, None
+    except urllib.error.HTTPError as exc:
+        return exc.code, f"HTTP {exc.code}"
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,153 @@
+"""Seed scenarios run through the engine alone on a virtual clock, applying decisions the
+way the services do (cursor, step_started_at, early wake-ups for wait_for)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import timedelta
+
+from connector.engine import (
+    Complete,
+    ContactFacts,
+    EnrollmentState,
+    EventFact,
+    Exit,
+    Flow,
+    Send,
+    Sleep,
+    decide,
+    parse_flow,
+)
+from tests.unit.connector.engine.factories import NOW, facts
+
+POST_PURCHASE = """\
+id: post-purchase
+name: Post-purchase
+trigger: {type: event, event: order.completed, dedup: order_id}
+settings: {reentry: always}
+steps:
+  - {id: thanks, send: order-thanks}
+  - {wait: 1d}
+  - {id: survey, send: order-survey}
+  - id: shipped
+    wait_for:
+      event: order.shipped
+      where: {order_id: "{{ event.order_id }}"}
+      timeout: 30d
+      on_timeout: exit
+  - {id: tracking, send: tracking-update}
+  - id: delivered
+    wait_for: {event: order.delivered, where: {order_id: "{{ event.order_id }}"}, timeout: 30d}
+  - {wait: 7d}
+  - {id: review, send: review-request}
+  - {wait: 14d}
+  - {id: referral, send: referral-offer}
+  - {wait: {until_date: {event_property: ordered_at, offset: 365d, at: "10:00"}}}
+  - {id: anniversary, send: anniversary-offer}
+"""
+
+
+def simulate(
+    flow: Flow, contact: ContactFacts, trigger: Mapping[str, object], days: int
+) -> list[tuple[float, str]]:
+    """(days since entry, template) of every send, or ("exit: reason") at the end."""
+    start = now = NOW
+    state = EnrollmentState(0, start, start, {"event": trigger})
+    events = sorted(contact.events, key=lambda e: e.at)
+    timeline: list[tuple[float, str]] = []
+    while now <= start + timedelta(days=days):
+        seen = replace(contact, events=tuple(e for e in events if e.at <= now))
+        decision = decide(flow, state, seen, now)
+        at = (now - start) / timedelta(days=1)
+        if isinstance(decision, Exit | Complete):
+            timeline.append(
+                (at, f"exit: {decision.reason}" if isinstance(decision, Exit) else "done")
+            )
+            return timeline
+        if isinstance(decision, Sleep):
+            wake = decision.until
+            if decision.waiting_for is not None:  # the services wake it when the event comes
+                wake = min([wake, *(e.at for e in events if now < e.at < wake)])
+            moved = decision.next_cursor != state.cursor
+            state = replace(
+                state,
+                cursor=decision.next_cursor,
+                step_started_at=wake if moved else (state.step_started_at or now),
+            )
+            now = wake
+            continue
+        if isinstance(decision, Send):
+            timeline.append((at, decision.template))
+        state = replace(state, cursor=decision.next_cursor, step_started_at=now)
+    return timeline
+
+
+def event(name: str, days: float, **properties: object) -> EventFact:
+    return EventFact(name, NOW + timedelta(days=days), properties)
+
+
+def test_post_purchase_sends_six_emails_at_the_right_days() -> None:
+    flow = parse_flow(POST_PURCHASE, "flows/post-purchase.yaml")
+    contact = facts(
+        events=(
+            event("order.shipped", 1.5, order_id="OTHER"),  # another order: not this one
+            event("order.shipped", 2.5, order_id="A1"),
+            event("order.delivered", 4, order_id="A1"),
+        )
+    )
+    trigger = {"name": "order.completed", "order_id": "A1", "ordered_at": NOW.isoformat()}
+    assert simulate(flow, contact, trigger, days=400) == [
+        (0, "order-thanks"),
+        (1, "order-survey"),
+        (2.5, "tracking-update"),
+        (11, "review-request"),  # a week after delivery
+        (25, "referral-offer"),  # two weeks after that
+        (365 + 1 / 24, "anniversary-offer"),  # a year after the order, at 10:00 UTC
+        (365 + 1 / 24, "done"),
+    ]
+
+
+def test_post_purchase_stops_when_the_order_never_ships() -> None:
+    flow = parse_flow(POST_PURCHASE, "flows/post-purchase.yaml")
+    trigger = {"name": "order.completed", "order_id": "A1"}
+    assert simulate(flow, facts(), trigger, days=60) == [
+        (0, "order-thanks"),
+        (1, "order-survey"),
+        (31, "exit: wait_for timeout"),
+    ]
+
+
+BROWSE = """\
+id: browse-abandonment
+name: Browse abandonment
+trigger: {type: event, event: product.viewed}
+settings:
+  goals: [{name: purchased, when: {event: order.completed}}]
+steps:
+  - {send: who-we-are}
+  - {wait: 1d}
+  - {send: bestsellers}
+  - {wait: 2d}
+  - {send: offer}
+  - {wait: 2d}
+  - {send: offer-expiring}
+"""
+
+
+def test_browse_abandonment_ends_with_a_purchase() -> None:
+    flow = parse_flow(BROWSE, "flows/browse-abandonment.yaml")
+    old_order = event("order.completed", -30)  # before entering: does not count
+    assert simulate(flow, facts(events=(old_order,)), {"name": "product.viewed"}, 10) == [
+        (0, "who-we-are"),
+        (1, "bestsellers"),
+        (3, "offer"),
+        (5, "offer-expiring"),
+        (5, "done"),
+    ]
+    bought = facts(events=(old_order, event("order.completed", 2)))
+    assert simulate(flow, bought, {"name": "product.viewed"}, 10) == [
+        (0, "who-we-are"),
+        (1, "bestsellers"),
+        (3, "exit: goal:purchased"),
+    ]
