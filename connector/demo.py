@@ -19,12 +19,12 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import Progress
-from rq import SimpleWorker
 
 from connector import jobs
 from connector import runtime as runtime_module
 from connector.app import create_app
 from connector.clock import VirtualClock
+from connector.inprocess import drain
 from connector.demo_report import DemoReport, collect_report, print_report
 from connector.migrate import upgrade
 from connector.redis_embedded import EmbeddedRedis
@@ -86,12 +86,11 @@ def _run(rt: Runtime, clock: VirtualClock, base_url: str, console: Console) -> D
             name="Demo portal",
             now=clock.now(),
         )
-    worker = SimpleWorker(rt.queues.all(), connection=rt.redis)
     events: list[dict[str, Any]] = json.loads(SAMPLE.read_text())
     console.print(f"[bold]1.[/] {len(events)} events in through POST {base_url}/v1/events")
     for event in events:
         _post_json(f"{base_url}/v1/events", event, api_key=account.api_key)
-    worker.work(burst=True, logging_level="ERROR")
+    drain(rt.queues)
 
     console.print(
         "[bold]2.[/] the first emails are out; a recipient opens, clicks, another unsubscribes"
@@ -104,11 +103,11 @@ def _run(rt: Runtime, clock: VirtualClock, base_url: str, console: Console) -> D
         for _ in range(DEMO_DAYS * (timedelta(days=1) // STEP)):
             clock.advance(STEP)
             rt.queues.enqueue("scheduler", jobs.dispatch_due, retry=None)
-            worker.work(burst=True, logging_level="ERROR")
+            drain(rt.queues)
             progress.advance(task)
     # Write-backs queued by the last burst are flushed by one more tick.
     rt.queues.enqueue("scheduler", jobs.dispatch_due, retry=None)
-    worker.work(burst=True, logging_level="ERROR")
+    drain(rt.queues)
     return collect_report(rt, account.id)
 
 

@@ -17,11 +17,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from rq import SimpleWorker
 from sqlalchemy import func, select
 
 from connector import runtime as runtime_module
 from connector.clock import VirtualClock
+from connector.inprocess import drain
 from connector.migrate import upgrade
 from connector.models import (
     Enrollment,
@@ -88,8 +88,7 @@ def simulate(
                 name="simulation", now=start,
             )
         clock: VirtualClock = rt.clock  # type: ignore[assignment]
-        worker = SimpleWorker(rt.queues.all(), connection=rt.redis)
-        _ingest(rt, account.id, contact, CONTACT_UPDATE, {}, start, worker)
+        _ingest(rt, account.id, contact, CONTACT_UPDATE, {}, start)
         pending = sorted(events, key=lambda e: e.at)
         for _ in range(MAX_MOMENTS):
             now = clock.now()
@@ -101,9 +100,9 @@ def simulate(
             clock.set(max(moment, now))
             if pending and pending[0].at <= clock.now():
                 event = pending.pop(0)
-                _ingest(rt, account.id, contact, event.name, event.properties, event.at, worker)
+                _ingest(rt, account.id, contact, event.name, event.properties, event.at)
             tick(rt, clock.now())
-            worker.work(burst=True, logging_level="ERROR")
+            drain(rt.queues)
         else:
             raise SimulationError(
                 f"the flow did not settle after {MAX_MOMENTS} scheduling moments "
@@ -136,7 +135,7 @@ def _sandbox(settings: Settings, flow_file: Path, start: datetime) -> Iterator[R
 
 
 def _ingest(rt: Runtime, account_id: int, contact: dict[str, Any], name: str,
-            properties: dict[str, Any], at: datetime, worker: SimpleWorker) -> None:
+            properties: dict[str, Any], at: datetime) -> None:
     with rt.db.session() as session:
         payload = {"contact": contact, "event": name, "properties": properties}
         inbox_id, _ = record_inbox_event(
@@ -145,7 +144,7 @@ def _ingest(rt: Runtime, account_id: int, contact: dict[str, Any], name: str,
             payload=payload, occurred_at=at, now=rt.clock.now(),
         )
     process_inbox_event(rt, inbox_id)
-    worker.work(burst=True, logging_level="ERROR")
+    drain(rt.queues)
 
 
 def _next_due(rt: Runtime, now: datetime) -> datetime | None:

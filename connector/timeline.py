@@ -35,7 +35,7 @@ def offset(start: datetime, at: datetime) -> str:
 
 
 def print_timeline(console: Console, entries: Sequence[Entry], *, start: datetime,
-                   title: str, width: int = 40) -> None:
+                   title: str, width: int = 20) -> None:
     span = max([(e.at - start).total_seconds() for e in entries] + [1.0])
     table = Table("when", "step", "action", "template", "", title=title)
     for entry in entries:

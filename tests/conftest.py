@@ -13,13 +13,13 @@ import redis
 from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
-from rq import SimpleWorker
 from sqlalchemy import text
 
 from connector import runtime as runtime_module
 from connector.app import create_app
 from connector.clock import VirtualClock
 from connector.db import Database
+from connector.inprocess import drain
 from connector.migrate import upgrade
 from connector.models import Base
 from connector.runtime import Runtime
@@ -139,5 +139,5 @@ def account(rt: Runtime) -> AccountView:
 
 
 def work(rt: Runtime) -> None:
-    """Run every queued job to completion in this process (RQ's SimpleWorker, burst)."""
-    SimpleWorker(rt.queues.all(), connection=rt.redis).work(burst=True, logging_level="ERROR")
+    """Run every queued job to completion in this process (an RQ burst worker)."""
+    drain(rt.queues)

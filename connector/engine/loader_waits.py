@@ -82,7 +82,9 @@ def parse_wait_for(scope: StepScope, step_id: str, value: Node) -> Step | None:
     if fields is None:
         return None
     ctx, prefix = scope.ctx, fields.prefix
-    unknown_keys(ctx, fields.data, ("event", "where", "segment", "timeout", "on_timeout"), prefix)
+    unknown_keys(
+        ctx, fields.data, ("event", "where", "segment", "timeout", "on_timeout", "since"), prefix
+    )
     event = fields.get("event", event_name)
     segment = fields.get("segment", segment_key)
     if (fields.node("event") is None) == (fields.node("segment") is None):
@@ -95,9 +97,18 @@ def parse_wait_for(scope: StepScope, step_id: str, value: Node) -> Step | None:
     filters = where(ctx, where_node, f"{prefix}where", references=True)
     timeout = fields.get("timeout", duration, required=True)
     on_timeout = fields.get("on_timeout", _on_timeout, scope, default="next")
+    since = fields.get("since", _since, default="step")
     if fields.failed:
         return None
-    return WaitForStep(step_id, timeout, event, filters, segment, on_timeout)
+    return WaitForStep(step_id, timeout, event, filters, segment, on_timeout, since)
+
+
+def _since(ctx: Context, node: Node, label: str) -> str | None:
+    value = string(ctx, node, label, "step or entry")
+    if value is not None and value not in ("step", "entry"):
+        ctx.error(node, f"{label}: expected step or entry, got '{value}'")
+        return None
+    return value
 
 
 def _on_timeout(ctx: Context, node: Node, label: str, scope: StepScope) -> str | None:

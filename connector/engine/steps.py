@@ -193,7 +193,7 @@ def _wait_met(step: WaitForStep, ctx: StepContext) -> bool:
     if step.segment is not None:
         return step.segment in ctx.facts.segments
     where = resolve_where(step.where, ctx.state.context.get("event") or {})
-    started = ctx.started
+    started = ctx.state.entered_at if step.since == "entry" else ctx.started
     return any(
         event.name == step.event
         and started <= event.at <= ctx.now

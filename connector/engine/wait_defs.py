@@ -112,6 +112,9 @@ class WaitForStep(StepBase):
     where: Mapping[str, Any] = field(default_factory=FrozenMap)
     segment: str | None = None
     on_timeout: str = "next"
+    # "step": only what happens once this step is reached counts; "entry": anything since
+    # the enrollment began (an order can ship before the flow reaches its shipping step).
+    since: str = "step"
     kind: ClassVar[str] = "wait_for"
     waits: ClassVar[bool] = True
 
@@ -123,6 +126,8 @@ class WaitForStep(StepBase):
             raise ValueError(f"step {self.id!r}: `where` filters need an event")
         if self.timeout <= timedelta(0):
             raise ValueError(f"step {self.id!r}: the timeout must be positive")
+        if self.since not in ("step", "entry"):
+            raise ValueError(f"step {self.id!r}: since must be step or entry")
 
     def jumps(self) -> tuple[str, ...]:
         return () if self.on_timeout in ON_TIMEOUT_KEYWORDS else (self.on_timeout,)
@@ -140,11 +145,14 @@ class WaitForStep(StepBase):
             "segment": self.segment,
             "timeout_seconds": self.timeout // SECOND,
             "on_timeout": self.on_timeout,
+            # Written only when not the default, so existing flows keep their version.
+            **({"since": self.since} if self.since != "step" else {}),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WaitForStep:
         timeout = timedelta(seconds=data["timeout_seconds"])
         return cls(
-            data["id"], timeout, data["event"], data["where"], data["segment"], data["on_timeout"]
+            data["id"], timeout, data["event"], data["where"], data["segment"], data["on_timeout"],
+            data.get("since", "step"),
         )

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from flask.testing import FlaskClient
 
 from connector.models import CrmWriteback, EngagementEvent, Enrollment, Message, Suppression
+from connector.inprocess import BurstWorker
 from connector.runtime import Runtime
 from connector.scheduler import tick
 from connector.services.accounts import AccountView
@@ -123,9 +124,7 @@ def test_suppression_is_checked_right_before_the_send(
     # The ledger row exists (enrollment advanced) but the recipient unsubscribes
     # before the send job runs: the message is not sent.
     assert post(client, account, SIGNUP).status_code == 202
-    from rq import SimpleWorker
-
-    SimpleWorker([rt.queues["events"]], connection=rt.redis).work(burst=True)
+    BurstWorker([rt.queues["events"]], connection=rt.redis).work(burst=True)
     from connector.services.suppressions import suppress
 
     with rt.db.session() as session:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
-from rq import SimpleWorker
 
 from connector.email.errors import RetryableTransportError
 from connector.models import CrmWriteback, Message, Suppression
+from connector.inprocess import BurstWorker
 from connector.runtime import Runtime
 from connector.scheduler import tick
 from connector.services.accounts import AccountView
@@ -39,7 +39,8 @@ def ledger(rt: Runtime) -> list[tuple[str, str]]:
 
 
 def run_events_only(rt: Runtime) -> None:
-    SimpleWorker([rt.queues["events"]], connection=rt.redis).work(burst=True, logging_level="ERROR")
+    BurstWorker([rt.queues["events"]], connection=rt.redis).work(burst=True,
+                                                                 logging_level="ERROR")
 
 
 def test_event_becomes_an_email_accepted_by_the_smtp_server(

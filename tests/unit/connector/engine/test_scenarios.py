@@ -151,3 +151,24 @@ def test_browse_abandonment_ends_with_a_purchase() -> None:
         (1, "bestsellers"),
         (3, "exit: goal:purchased"),
     ]
+
+
+def test_wait_for_since_entry_counts_an_event_before_the_step() -> None:
+    flow = parse_flow(
+        POST_PURCHASE.replace("      timeout: 30d\n      on_timeout: exit",
+                              "      since: entry\n      timeout: 30d\n      on_timeout: exit"),
+        "flows/post-purchase.yaml",
+    )
+    contact = facts(events=(event("order.shipped", 0.5, order_id="A1"),
+                            event("order.delivered", 4, order_id="A1")))
+    trigger = {"name": "order.completed", "order_id": "A1", "ordered_at": NOW.isoformat()}
+    timeline = simulate(flow, contact, trigger, days=30)
+    # Shipped before the survey went out: the tracking email follows the survey at once.
+    assert timeline[:3] == [(0, "order-thanks"), (1, "order-survey"), (1, "tracking-update")]
+
+
+def test_wait_for_since_step_misses_an_event_before_the_step() -> None:
+    flow = parse_flow(POST_PURCHASE, "flows/post-purchase.yaml")
+    contact = facts(events=(event("order.shipped", 0.5, order_id="A1"),))
+    trigger = {"name": "order.completed", "order_id": "A1"}
+    assert simulate(flow, contact, trigger, days=40)[-1] == (31, "exit: wait_for timeout")
