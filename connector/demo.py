@@ -24,8 +24,8 @@ from connector import jobs
 from connector import runtime as runtime_module
 from connector.app import create_app
 from connector.clock import VirtualClock
-from connector.inprocess import drain
 from connector.demo_report import DemoReport, collect_report, print_report
+from connector.inprocess import drain
 from connector.migrate import upgrade
 from connector.redis_embedded import EmbeddedRedis
 from connector.runtime import Runtime, build_runtime

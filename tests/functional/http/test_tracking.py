@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 
 from flask.testing import FlaskClient
 
-from connector.models import CrmWriteback, EngagementEvent, Enrollment, Message, Suppression
 from connector.inprocess import BurstWorker
+from connector.models import CrmWriteback, EngagementEvent, Enrollment, Message, Suppression
 from connector.runtime import Runtime
 from connector.scheduler import tick
 from connector.services.accounts import AccountView

@@ -11,8 +11,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from connector.email.errors import RetryableTransportError
-from connector.models import CrmWriteback, Message, Suppression
 from connector.inprocess import BurstWorker
+from connector.models import CrmWriteback, Message, Suppression
 from connector.runtime import Runtime
 from connector.scheduler import tick
 from connector.services.accounts import AccountView
