@@ -204,23 +204,20 @@ def flows() -> None:
 @flows.command()
 @click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
 def validate(path: Path | None) -> None:
-    """Check every flow in PATH (default FLOWS_DIR): errors name file and line."""
-    from connector.engine import FlowError, FlowErrors, load_flows, parse_flow
+    """Check every flow in PATH (default FLOWS_DIR): schema errors and lints (unreachable
+    steps, missing templates, unknown segments and properties, loops without a wait),
+    each naming file and line. Exits 1 when there is an error; warnings alone pass."""
+    from connector.validation import validate_flows
 
-    target = path or _settings().flows_dir
-    try:
-        if target.is_dir():
-            found = load_flows(target)
-        else:
-            flow = parse_flow(target.read_text(), str(target))
-            found = {flow.key: flow}
-    except (FlowErrors, FlowError) as exc:
-        errors = exc.errors if isinstance(exc, FlowErrors) else [exc]
-        for e in errors:
-            click.echo(str(e), err=True)
-        raise click.ClickException(f"{len(errors)} problem(s) found") from exc
-    for key, flow in sorted(found.items()):
-        click.echo(f"ok  {key}  ({len(flow.steps)} steps, version {flow.version})")
+    settings = _settings()
+    report = validate_flows(path or settings.flows_dir, templates_dir=settings.templates_dir,
+                            segments_dir=settings.segments_dir, flows_dir=settings.flows_dir)
+    for line in report.lines:
+        click.echo(line, err=not line.startswith("ok "))
+    if report.errors:
+        raise click.ClickException(
+            f"{report.errors} error(s), {report.warnings} warning(s)")
+    click.echo(f"{report.flows} flow(s) valid, {report.warnings} warning(s)")
 
 
 @flows.command()

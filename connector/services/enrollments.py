@@ -26,6 +26,7 @@ from connector.engine import (
     Sleep,
     UpdateProperty,
     decide,
+    migrate_cursor,
 )
 from connector.engine.facts import SendFact
 from connector.models import Contact, Enrollment, EnrollmentJournal, Message, WebhookCall
@@ -71,19 +72,25 @@ def advance(rt: Runtime, enrollment_id: int, token: str, now: datetime) -> int:
         if enrollment is None or enrollment.lease_owner != token or enrollment.state != "active":
             return 0
         enrollment.lease_owner, enrollment.lease_until = None, None
-        flow = rt.flows.by_version(session, enrollment.flow_version_id)
+        flow = _current_version(session, rt, enrollment, now)
         status = rt.flows.statuses(session).get(flow.key, "archived")
         if status != "active":
             _hold_or_archive(session, enrollment, status, now)
             return 0
         contact = session.get_one(Contact, enrollment.contact_id)
-        facts = load_facts(session, contact, now,
-                           transactional_flows=rt.flows.transactional_keys())
+        facts = load_facts(session, contact, now, transactional_flows=rt.flows.transactional_keys())
         return _run(session, rt, flow, enrollment, contact, facts, now)
 
 
-def _run(session: Session, rt: Runtime, flow: Flow, enrollment: Enrollment, contact: Contact,
-         facts: ContactFacts, now: datetime) -> int:
+def _run(
+    session: Session,
+    rt: Runtime,
+    flow: Flow,
+    enrollment: Enrollment,
+    contact: Contact,
+    facts: ContactFacts,
+    now: datetime,
+) -> int:
     sends = 0
     for _ in range(MAX_DECISIONS_PER_RUN):
         state = EnrollmentState(
@@ -111,19 +118,38 @@ def _run(session: Session, rt: Runtime, flow: Flow, enrollment: Enrollment, cont
             return sends
         if isinstance(decision, Send):
             _queue_send(session, rt, enrollment, contact, decision, now)
-            facts = replace(facts, sends=(*facts.sends, SendFact(
-                at=now, flow=flow.key, transactional=flow.settings.transactional)))
+            facts = replace(
+                facts,
+                sends=(
+                    *facts.sends,
+                    SendFact(at=now, flow=flow.key, transactional=flow.settings.transactional),
+                ),
+            )
             sends += 1
         elif isinstance(decision, UpdateProperty):
             contact.properties = {**contact.properties, decision.property: decision.value}
             facts = replace(facts, properties=contact.properties)
-            _crm_write(session, enrollment, decision.step_id, "update_property", now,
-                       {"property": decision.property, "value": decision.value})
+            _crm_write(
+                session,
+                enrollment,
+                decision.step_id,
+                "update_property",
+                now,
+                {"property": decision.property, "value": decision.value},
+            )
         elif isinstance(decision, CreateTask):
-            _crm_write(session, enrollment, decision.step_id, "create_task", now, {
-                "subject": decision.subject, "body": decision.body or "",
-                "due_seconds": decision.due_in.total_seconds() if decision.due_in else None,
-            })
+            _crm_write(
+                session,
+                enrollment,
+                decision.step_id,
+                "create_task",
+                now,
+                {
+                    "subject": decision.subject,
+                    "body": decision.body or "",
+                    "due_seconds": decision.due_in.total_seconds() if decision.due_in else None,
+                },
+            )
         elif isinstance(decision, CallWebhook):
             _queue_webhook(session, rt, enrollment, contact, flow, decision, now)
         elif not isinstance(decision, Jump):
@@ -135,39 +161,78 @@ def _run(session: Session, rt: Runtime, flow: Flow, enrollment: Enrollment, cont
     return sends
 
 
-def _hold_or_archive(session: Session, enrollment: Enrollment, status: str,
-                     now: datetime) -> None:
+def _current_version(session: Session, rt: Runtime, enrollment: Enrollment, now: datetime) -> Flow:
+    """A running enrollment keeps the version it started on, unless its current step
+    maps by id into the newest version: then it moves there (lazily, when it next runs)."""
+    flow = rt.flows.by_version(session, enrollment.flow_version_id)
+    if (
+        rt.flows.get(flow.key) is None
+        or rt.flows.version_id(flow.key) == enrollment.flow_version_id
+    ):
+        return flow
+    newest_id = rt.flows.version_id(flow.key)
+    newest = rt.flows.by_version(session, newest_id)
+    cursor = migrate_cursor(flow, newest, enrollment.cursor)
+    if cursor is None:
+        return flow
+    _journal_row(
+        session, enrollment, None, "migrate", now, {"from": flow.version, "to": newest.version}
+    )
+    enrollment.flow_version_id, enrollment.cursor = newest_id, cursor
+    return newest
+
+
+def _hold_or_archive(session: Session, enrollment: Enrollment, status: str, now: datetime) -> None:
     if status == "paused":
         # Waiting contacts hold: off the due index until the flow is resumed.
         enrollment.next_run_at = None
         _journal_row(session, enrollment, None, "hold", now, {"reason": "flow paused"})
     else:
         enrollment.state, enrollment.exit_reason, enrollment.finished_at = (
-            "exited", "flow archived", now)
+            "exited",
+            "flow archived",
+            now,
+        )
         enrollment.next_run_at = None
         _journal_row(session, enrollment, None, "exit", now, {"reason": "flow archived"})
 
 
-def _journal(session: Session, enrollment: Enrollment, decision: Decision,
-             now: datetime) -> None:
+def _journal(session: Session, enrollment: Enrollment, decision: Decision, now: datetime) -> None:
     action, detail = _describe(decision)
     step_id = getattr(decision, "step_id", None)
     _journal_row(session, enrollment, step_id, action, now, detail)
 
 
-def _journal_row(session: Session, enrollment: Enrollment, step_id: str | None, action: str,
-                 now: datetime, detail: dict[str, object]) -> None:
-    session.add(EnrollmentJournal(account_id=enrollment.account_id,
-                                  enrollment_id=enrollment.id, flow_key=enrollment.flow_key,
-                                  step_id=step_id, action=action, at=now, detail=detail))
+def _journal_row(
+    session: Session,
+    enrollment: Enrollment,
+    step_id: str | None,
+    action: str,
+    now: datetime,
+    detail: dict[str, object],
+) -> None:
+    session.add(
+        EnrollmentJournal(
+            account_id=enrollment.account_id,
+            enrollment_id=enrollment.id,
+            flow_key=enrollment.flow_key,
+            step_id=step_id,
+            action=action,
+            at=now,
+            detail=detail,
+        )
+    )
 
 
 def _describe(decision: Decision) -> tuple[str, dict[str, object]]:
     if isinstance(decision, Send):
         return "send", {"template": decision.template}
     if isinstance(decision, Sleep):
-        return "wait", {"until": decision.until.isoformat(), "reason": decision.reason,
-                        **({"waiting_for": decision.waiting_for} if decision.waiting_for else {})}
+        return "wait", {
+            "until": decision.until.isoformat(),
+            "reason": decision.reason,
+            **({"waiting_for": decision.waiting_for} if decision.waiting_for else {}),
+        }
     if isinstance(decision, Jump):
         return "jump", {"reason": decision.reason, "to": decision.next_cursor}
     if isinstance(decision, Exit):
@@ -183,8 +248,14 @@ def _describe(decision: Decision) -> tuple[str, dict[str, object]]:
     return type(decision).__name__.lower(), {}
 
 
-def _queue_send(session: Session, rt: Runtime, enrollment: Enrollment, contact: Contact,
-                send: Send, now: datetime) -> None:
+def _queue_send(
+    session: Session,
+    rt: Runtime,
+    enrollment: Enrollment,
+    contact: Contact,
+    send: Send,
+    now: datetime,
+) -> None:
     # The ledger row is the promise to send at most once for (enrollment, step).
     message = Message(
         account_id=enrollment.account_id,
@@ -208,25 +279,57 @@ def _queue_send(session: Session, rt: Runtime, enrollment: Enrollment, contact: 
     after_commit(session, lambda: rt.queues.enqueue("send", jobs.deliver_message, message_id))
 
 
-def _crm_write(session: Session, enrollment: Enrollment, step_id: str, kind: str,
-               now: datetime, payload: dict[str, object]) -> None:
-    queue_writeback(session, account_id=enrollment.account_id,
-                    contact_id=enrollment.contact_id, kind=kind,
-                    dedup_key=f"{kind}:{enrollment.id}:{step_id}", payload=payload, now=now)
+def _crm_write(
+    session: Session,
+    enrollment: Enrollment,
+    step_id: str,
+    kind: str,
+    now: datetime,
+    payload: dict[str, object],
+) -> None:
+    queue_writeback(
+        session,
+        account_id=enrollment.account_id,
+        contact_id=enrollment.contact_id,
+        kind=kind,
+        dedup_key=f"{kind}:{enrollment.id}:{step_id}",
+        payload=payload,
+        now=now,
+    )
 
 
-def _queue_webhook(session: Session, rt: Runtime, enrollment: Enrollment, contact: Contact,
-                   flow: Flow, call: CallWebhook, now: datetime) -> None:
+def _queue_webhook(
+    session: Session,
+    rt: Runtime,
+    enrollment: Enrollment,
+    contact: Contact,
+    flow: Flow,
+    call: CallWebhook,
+    now: datetime,
+) -> None:
     payload = {
-        "flow": flow.key, "step": call.step_id, "enrollment": enrollment.id,
-        "contact": {"email": contact.email, "crm_id": contact.crm_id,
-                    "properties": contact.properties},
-        "event": enrollment.context.get("event"), "body": dict(call.body),
+        "flow": flow.key,
+        "step": call.step_id,
+        "enrollment": enrollment.id,
+        "contact": {
+            "email": contact.email,
+            "crm_id": contact.crm_id,
+            "properties": contact.properties,
+        },
+        "event": enrollment.context.get("event"),
+        "body": dict(call.body),
         "occurred_at": now.isoformat(),
     }
-    row = WebhookCall(account_id=enrollment.account_id, enrollment_id=enrollment.id,
-                      step_id=call.step_id, url=call.url, payload=payload, status="pending",
-                      next_attempt_at=now, created_at=now)
+    row = WebhookCall(
+        account_id=enrollment.account_id,
+        enrollment_id=enrollment.id,
+        step_id=call.step_id,
+        url=call.url,
+        payload=payload,
+        status="pending",
+        next_attempt_at=now,
+        created_at=now,
+    )
     session.add(row)
     session.flush()
     from connector import jobs

@@ -153,3 +153,17 @@ def test_flows_validate_names_file_and_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["flows", "validate", str(tmp_path)])
     assert result.exit_code == 1
     assert f"{bad}:4:" in result.output
+
+
+def test_flows_validate_reports_lints_with_lines(tmp_path: Path) -> None:
+    flow = tmp_path / "lints.yaml"
+    flow.write_text(
+        "name: Lints\ntrigger: {type: contact.created}\nsteps:\n"
+        "  - {send: no-such-template}\n"
+        "  - {exit: {}}\n"
+        "  - {send: welcome}\n"
+    )
+    result = CliRunner().invoke(main, ["flows", "validate", str(flow)])
+    assert result.exit_code == 1
+    assert f"{flow}:4: error: step 'step-1': no template 'no-such-template'" in result.output
+    assert f"{flow}:6: warning: step 'step-3' is unreachable" in result.output
