@@ -7,8 +7,8 @@ from pathlib import Path
 
 from connector.email.templates import TemplateStore
 from connector.engine import Flow, lint_flow, load_flows, parse_flow
-from connector.engine.yamlnodes import DefinitionErrors
 from connector.engine.segments import load_segments
+from connector.engine.yamlnodes import DefinitionErrors
 
 # Known CRM properties, one per line (# comments): lets the lint flag a typo such as
 # `lifecylestage`. Kept beside the flows.

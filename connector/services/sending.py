@@ -116,10 +116,11 @@ def _prepare(session: Session, rt: Runtime, message: Message, contact: Contact) 
     html, links = track_links(rendered.html, lambda index, _url: url("click", "t/c", index))
     html = add_open_pixel(html, url("open", "t/o"))
     subject = message.subject_override or rendered.subject
-    domain = parseaddr(rt.settings.mail_from)[1].rpartition("@")[2] or "localhost"
+    sender = message.sender_override or rt.settings.mail_from
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
     message_id_header = make_message_id(domain)
     mime = build_message(
-        sender=rt.settings.mail_from,
+        sender=sender,
         to=message.to_email,
         subject=subject,
         html=html,
