@@ -8,13 +8,17 @@ from connector import runtime
 from connector.scheduler import tick
 from connector.services.engagement import process_engagement as react_to_engagement
 from connector.services.outbound import call_webhook as post_webhook
-from connector.services.processing import process_inbox_event
+from connector.services.processing import process_inbox_event, process_pending
 from connector.services.sending import deliver
 from connector.services.writeback import flush_writebacks as flush
 
 
 def process_inbox(inbox_event_id: int) -> None:
     process_inbox_event(runtime.current(), inbox_event_id)
+
+
+def process_inbox_batch() -> int:
+    return process_pending(runtime.current())
 
 
 def process_engagement(engagement_event_id: int) -> None:

@@ -15,6 +15,9 @@ QUEUE_NAMES = ("events", "send", "crm", "scheduler")
 DEFAULT_RETRY = Retry(max=5, interval=[2, 10, 60, 300, 900])
 
 
+WAKE_MARKER_MS = 5000
+
+
 class Queues:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
@@ -25,6 +28,19 @@ class Queues:
 
     def all(self) -> list[Queue]:
         return list(self.by_name.values())
+
+    def wake(self, name: str, func: Callable[[], Any], *, marker: str) -> bool:
+        """Enqueue `func` unless a run of it is already queued and not yet started.
+
+        The hot path's coalesced wake-up: one SET NX per request instead of one job per
+        request. The job deletes `marker` BEFORE it looks for work, so a row committed
+        after it looked always finds either a fresh job or a queued one. The expiry only
+        covers a lost job (the scheduler's recovery covers the rest).
+        """
+        if not self.redis.set(marker, b"1", nx=True, px=WAKE_MARKER_MS):
+            return False
+        self.enqueue(name, func)
+        return True
 
     def enqueue(self, name: str, func: Callable[..., Any], *args: Any, **options: Any) -> None:
         options.setdefault("retry", DEFAULT_RETRY)

@@ -22,6 +22,7 @@ from pydantic import (
 from connector import jobs
 from connector.db import after_commit
 from connector.services.inbox import record_inbox_event
+from connector.services.processing import INBOX_WAKE
 from webhooks.http import authenticated_account_id, error, runtime
 
 bp = Blueprint("events", __name__)
@@ -80,7 +81,7 @@ def post_event() -> Any:
     now = rt.clock.now()
     with rt.db.session() as session:
         # Without an idempotency key every post is a new event (two equal purchases are two).
-        inbox_id, created = record_inbox_event(
+        _, created = record_inbox_event(
             session,
             account_id=account_id,
             source="api",
@@ -91,7 +92,8 @@ def post_event() -> Any:
             now=now,
         )
         if created:
-            after_commit(session, lambda: rt.queues.enqueue("events", jobs.process_inbox, inbox_id))
+            after_commit(session, lambda: rt.queues.wake("events", jobs.process_inbox_batch,
+                                                         marker=INBOX_WAKE))
     return _accepted(created)
 
 

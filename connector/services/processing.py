@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
 
 from connector.engine import Signal
 from connector.models import ContactEvent, InboxEvent
@@ -14,6 +17,8 @@ from connector.services.reactions import react
 
 if TYPE_CHECKING:
     from connector.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 # An inbox event of this kind only updates the contact mirror (CRM syncs, identify calls).
 CONTACT_UPDATE = "contact.updated"
@@ -69,3 +74,33 @@ def process_inbox_event(rt: Runtime, inbox_event_id: int) -> Processed | None:
     # The first step runs now (a welcome within a minute), not at the next tick.
     run_now(rt, result.enrollment_ids, now)
     return result
+
+
+INBOX_WAKE = "connector:wake:inbox"
+BATCH = 200
+
+
+def process_pending(rt: Runtime, *, limit: int = BATCH) -> int:
+    """Process every unprocessed inbox event, oldest first, until none is left."""
+    rt.redis.delete(INBOX_WAKE)  # before looking: see Queues.wake
+    done = 0
+    while True:
+        with rt.db.session() as session:
+            ids = session.scalars(
+                select(InboxEvent.id)
+                .where(InboxEvent.processed_at.is_(None))
+                .order_by(InboxEvent.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+        if not ids:
+            return done
+        for inbox_id in ids:
+            # Each in its own transaction; a bad event is kept for the scheduler to retry.
+            try:
+                process_inbox_event(rt, inbox_id)
+                done += 1
+            except Exception:
+                log.exception("inbox event %s failed", inbox_id)
+        if len(ids) < limit:
+            return done

@@ -130,3 +130,18 @@ def test_accounts_are_isolated(rt: Runtime, client: FlaskClient, account: Accoun
     with rt.db.session() as session:
         owners = sorted(e.account_id for e in session.query(InboxEvent))
     assert owners == sorted([account.id, other.id])
+
+
+def test_wake_ups_coalesce_but_never_miss_a_row(
+    rt: Runtime, client: FlaskClient, account: AccountView
+) -> None:
+    from connector.services.processing import process_pending
+
+    for n in range(3):
+        body = {"contact": {"email": f"c{n}@example.com"}, "event": "product.viewed"}
+        assert client.post("/v1/events", json=body, headers=auth(account)).status_code == 202
+    assert rt.queues["events"].count == 1  # one queued job serves all three
+    assert process_pending(rt) == 3
+    # The job cleared the marker before it looked: the next event wakes a new job.
+    client.post("/v1/events", json=GOOD, headers=auth(account))
+    assert rt.queues["events"].count == 2
