@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from html import escape
-from typing import Protocol
+from typing import Any, Protocol
 
 from rich.console import Console
 from rich.table import Table
@@ -25,6 +25,13 @@ class Entry(Protocol):
     def action(self) -> str: ...
     @property
     def template(self) -> str | None: ...
+    @property
+    def detail(self) -> Mapping[str, Any]: ...
+
+
+def label(entry: Entry) -> str:
+    """The template for a send, else the reason the engine gave (jumps, waits, exits)."""
+    return entry.template or str(entry.detail.get("reason", ""))
 
 
 def offset(start: datetime, at: datetime) -> str:
@@ -35,16 +42,12 @@ def offset(start: datetime, at: datetime) -> str:
 
 
 def print_timeline(console: Console, entries: Sequence[Entry], *, start: datetime,
-                   title: str, width: int = 20) -> None:
-    span = max([(e.at - start).total_seconds() for e in entries] + [1.0])
-    table = Table("when", "step", "action", "template", "", title=title)
+                   title: str) -> None:
+    table = Table("when", "step", "action", "template / reason", title=title)
     for entry in entries:
-        position = int((entry.at - start).total_seconds() / span * (width - 1))
-        track = "·" * position + "●" + "·" * (width - 1 - position)
         style = ACTION_STYLE.get(entry.action, "")
         table.add_row(offset(start, entry.at), entry.step or "-",
-                      f"[{style}]{entry.action}[/]" if style else entry.action,
-                      entry.template or "", f"[{style}]{track}[/]" if style else track)
+                      f"[{style}]{entry.action}[/]" if style else entry.action, label(entry))
     console.print(table)
     sends = sum(1 for e in entries if e.action == "send")
     last = max((e.at for e in entries), default=start)
@@ -69,13 +72,16 @@ def timeline_svg(entries: Sequence[Entry], *, start: datetime, title: str) -> st
         y = 60 + index * row
         x = left + (entry.at - start).total_seconds() / span * width
         colour = ACTION_COLOUR.get(entry.action, "#555")
-        label = entry.template or entry.action
+        # Labels of late entries go left of their dot so they stay inside the picture.
+        late = x > left + width * 0.6
+        text = f"{entry.action}: {label(entry)} ({entry.step or '-'})"
+        anchor = ' text-anchor="end"' if late else ""
         parts += [
             f'<text x="10" y="{y + 4}">{escape(offset(start, entry.at))}</text>',
             f'<line x1="{left}" y1="{y}" x2="{left + width}" y2="{y}" stroke="#eee"/>',
             f'<circle cx="{x:.1f}" cy="{y}" r="6" fill="{colour}"/>',
-            f'<text x="{x + 10:.1f}" y="{y + 4}" fill="{colour}">'
-            f'{escape(entry.action)}: {escape(label)} ({escape(entry.step or "-")})</text>',
+            f'<text x="{x - 10 if late else x + 10:.1f}" y="{y + 4}" fill="{colour}"'
+            f"{anchor}>{escape(text)}</text>",
         ]
     parts.append("</svg>")
     return "\n".join(parts)

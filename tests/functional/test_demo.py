@@ -1,0 +1,50 @@
+"""`connector demo` end to end, as a new user runs it."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.functional.test_serve import alive, descendants
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_runs_the_whole_loop_and_leaves_nothing_running(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "REDIS_URL", "MAIL_URL", "PUBLIC_BASE_URL")}
+    env.update(VAR_DIR=str(tmp_path / "var"), COLUMNS="200")
+    process = subprocess.Popen([sys.executable, "-m", "connector", "demo"], env=env, cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen: set[int] = set()
+    output_lines: list[str] = []
+    reader = threading.Thread(target=lambda: output_lines.extend(process.stdout or []))
+    reader.start()
+    while process.poll() is None:
+        seen |= descendants(process.pid)
+        time.sleep(0.05)
+    reader.join()
+    output = "".join(output_lines)
+    assert process.returncode == 0, output
+
+    def figure(name: str) -> int:
+        match = re.search(rf"{name}\s*│\s*(\d+)", output)
+        assert match, f"no {name!r} in the summary:\n{output}"
+        return int(match.group(1))
+
+    assert figure("opens") == 1 and figure("clicks") == 2 and figure("unsubscribes") == 1
+    assert figure("emails sent") >= 20
+    assert figure("of which written to the CRM") == figure("CRM write-backs queued")
+    emails = list((tmp_path / "var" / "outbox").glob("*.eml"))
+    assert len(emails) == figure("emails sent")
+    assert (tmp_path / "var" / "demo" / "timeline-alan.svg").read_text().startswith("<svg")
+    assert "exited (unsubscribed)" in output  # Grace's one-click unsubscribe ended her series
+    assert not [pid for pid in seen if alive(pid)], "the demo left processes behind"
