@@ -901,7 +901,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="also cProfile one tick per world after the rounds and print the top functions",
+        help="after the rounds, profile one tick per world: its SQL ranked by time, with plans",
     )
     parser.add_argument(
         "--no-plan", action="store_true", help="skip printing the claim's query plans"
