@@ -3,6 +3,7 @@ database so a running enrollment keeps the definition it started on."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from sqlalchemy import select
@@ -15,11 +16,15 @@ from connector.engine import Flow, flow_from_dict, flow_to_dict, load_flows
 from connector.models import FlowState, FlowVersion
 
 
+STATUS_TTL_SECONDS = 1.0
+
+
 class FlowRegistry:
     def __init__(self, flows: dict[str, Flow], version_ids: dict[str, int]) -> None:
         self._flows = flows
         self._version_ids = version_ids
         self._by_version_id: dict[int, Flow] = {version_ids[k]: f for k, f in flows.items()}
+        self._statuses: tuple[float, dict[str, str]] | None = None
 
     @classmethod
     def load(cls, directory: Path, db: Database) -> FlowRegistry:
@@ -37,9 +42,21 @@ class FlowRegistry:
         return frozenset(k for k, f in self._flows.items() if f.settings.transactional)
 
     def statuses(self, session: Session) -> dict[str, str]:
-        """Each flow's effective status: an operator's override, else the YAML's."""
-        overrides = dict(session.execute(select(FlowState.flow_key, FlowState.status)).all())
-        return {k: overrides.get(k, f.settings.status) for k, f in self._flows.items()}
+        """Each flow's effective status: an operator's override, else the YAML's.
+
+        Read at most once a second per process: every step asks, and a pause or resume
+        taking a second to reach every worker is fine.
+        """
+        now = time.monotonic()
+        if self._statuses is None or now - self._statuses[0] > STATUS_TTL_SECONDS:
+            overrides = dict(session.execute(select(FlowState.flow_key, FlowState.status)).all())
+            statuses = {k: overrides.get(k, f.settings.status) for k, f in self._flows.items()}
+            self._statuses = (now, statuses)
+        return self._statuses[1]
+
+    def forget_statuses(self) -> None:
+        """After changing a status in this process, read it afresh next time."""
+        self._statuses = None
 
     def runnable(self, session: Session) -> list[Flow]:
         """Flows that take new entries (paused and archived ones do not)."""

@@ -175,6 +175,9 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("enrollment_id", "step_id"),
         Index("ix_messages_account_status", "account_id", "status"),
+        # Per-contact history (facts: sends for frequency caps) and recovery sweeps.
+        Index("ix_messages_contact_created", "contact_id", "created_at"),
+        Index("ix_messages_status_created", "status", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -205,7 +208,11 @@ class EngagementEvent(Base):
     """What a recipient did with a message: open, click, unsubscribe, bounce."""
 
     __tablename__ = "engagement_events"
-    __table_args__ = (Index("ix_engagement_message_kind", "message_id", "kind"),)
+    __table_args__ = (
+        Index("ix_engagement_message_kind", "message_id", "kind"),
+        Index("ix_engagement_contact_occurred", "contact_id", "occurred_at"),
+        Index("ix_engagement_processed", "processed_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
@@ -259,7 +266,7 @@ class ContactEvent(Base):
 
     __tablename__ = "contact_events"
     __table_args__ = (
-        Index("ix_contact_events_lookup", "account_id", "contact_id", "name", "occurred_at"),
+        Index("ix_contact_events_lookup", "contact_id", "occurred_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

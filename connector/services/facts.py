@@ -69,12 +69,18 @@ def load_facts(
         .order_by(Message.created_at.desc())
         .limit(MAX_ROWS)
     ).all()
+    # account_id leads the unique indexes of both tables (and every query is per tenant).
     lists = session.scalars(
-        select(ListMembership.list_key).where(ListMembership.contact_id == contact.id)
+        select(ListMembership.list_key).where(
+            ListMembership.account_id == contact.account_id,
+            ListMembership.contact_id == contact.id,
+        )
     ).all()
     segments = session.scalars(
         select(SegmentMembership.segment_key).where(
-            SegmentMembership.contact_id == contact.id, SegmentMembership.left_at.is_(None)
+            SegmentMembership.account_id == contact.account_id,
+            SegmentMembership.contact_id == contact.id,
+            SegmentMembership.left_at.is_(None),
         )
     ).all()
     return ContactFacts(

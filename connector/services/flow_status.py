@@ -25,6 +25,7 @@ def set_flow_status(session: Session, registry: FlowRegistry, key: str, status: 
     if registry.get(key) is None:
         known = ", ".join(f.key for f in registry.all()) or "none"
         raise FlowStatusError(f"no flow {key!r} (known: {known})")
+    registry.forget_statuses()
     row = session.get(FlowState, key)
     if row is None:
         session.add(FlowState(flow_key=key, status=status, updated_at=now))

@@ -75,7 +75,10 @@ def update_segments(
     rows = {
         row.segment_key: row
         for row in session.scalars(
-            select(SegmentMembership).where(SegmentMembership.contact_id == contact.id)
+            select(SegmentMembership).where(
+                SegmentMembership.account_id == contact.account_id,
+                SegmentMembership.contact_id == contact.id,
+            )
         )
     }
     results = evaluate_all(rt.segments, facts, now)
@@ -122,7 +125,11 @@ def enroll(
     """Create the enrollment unless this entry key exists or the cooldown forbids it."""
     previous = session.execute(
         select(Enrollment.entry_key, Enrollment.entered_at)
-        .where(Enrollment.contact_id == contact.id, Enrollment.flow_key == flow.key)
+        .where(
+            Enrollment.account_id == contact.account_id,
+            Enrollment.contact_id == contact.id,
+            Enrollment.flow_key == flow.key,
+        )
         .order_by(Enrollment.entered_at.desc())
     ).all()
     if any(entry == key for entry, _ in previous):
@@ -157,6 +164,7 @@ def wake_waiting(session: Session, contact: Contact, signals: Iterable[Signal],
     return list(session.scalars(
         update(Enrollment)
         .where(
+            Enrollment.account_id == contact.account_id,
             Enrollment.contact_id == contact.id,
             Enrollment.state == "active",
             Enrollment.waiting_for.in_(keys),
@@ -177,7 +185,11 @@ def schedule_time_triggers(
         if flow.trigger.kind not in ("date", "inactivity"):
             continue
         fire_at = next_fire_time(flow, facts, _schedule_from(flow, facts, now))
-        where = (ScheduledTrigger.contact_id == contact.id, ScheduledTrigger.flow_key == flow.key)
+        where = (
+            ScheduledTrigger.account_id == contact.account_id,
+            ScheduledTrigger.contact_id == contact.id,
+            ScheduledTrigger.flow_key == flow.key,
+        )
         row = session.scalar(select(ScheduledTrigger).where(*where))
         if fire_at is None:
             if row is not None:

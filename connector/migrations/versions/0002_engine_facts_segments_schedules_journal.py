@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 15:21:50.222377
+Create Date: 2026-11-23 15:52:34.322292
 """
 
 from __future__ import annotations
@@ -60,9 +60,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("contact_events", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_contact_events_lookup",
-            ["account_id", "contact_id", "name", "occurred_at"],
-            unique=False,
+            "ix_contact_events_lookup", ["contact_id", "occurred_at"], unique=False
         )
 
     op.create_table(
@@ -242,6 +240,10 @@ def upgrade() -> None:
 
     with op.batch_alter_table("engagement_events", schema=None) as batch_op:
         batch_op.add_column(sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.create_index(
+            "ix_engagement_contact_occurred", ["contact_id", "occurred_at"], unique=False
+        )
+        batch_op.create_index("ix_engagement_processed", ["processed_at"], unique=False)
 
     with op.batch_alter_table("enrollments", schema=None) as batch_op:
         batch_op.add_column(sa.Column("waiting_for", sa.String(length=200), nullable=True))
@@ -249,10 +251,16 @@ def upgrade() -> None:
 
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.add_column(sa.Column("sender_override", sa.String(length=320), nullable=True))
+        batch_op.create_index(
+            "ix_messages_contact_created", ["contact_id", "created_at"], unique=False
+        )
+        batch_op.create_index("ix_messages_status_created", ["status", "created_at"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_messages_status_created")
+        batch_op.drop_index("ix_messages_contact_created")
         batch_op.drop_column("sender_override")
 
     with op.batch_alter_table("enrollments", schema=None) as batch_op:
@@ -260,6 +268,8 @@ def downgrade() -> None:
         batch_op.drop_column("waiting_for")
 
     with op.batch_alter_table("engagement_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_engagement_processed")
+        batch_op.drop_index("ix_engagement_contact_occurred")
         batch_op.drop_column("processed_at")
 
     with op.batch_alter_table("contacts", schema=None) as batch_op:
