@@ -26,8 +26,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Each prints its figures and, last, ratio=<x> against a baseline measured in the same run.
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/scheduler.py
+	$(BIN)/python -m bench.segments
 
 serve: $(STAMP)
 	$(BIN)/connector serve
