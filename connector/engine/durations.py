@@ -40,7 +40,7 @@ def parse_duration(text: str) -> timedelta:
     """Parse the compact text form; units go from largest to smallest, each at most once."""
     compact = text.strip()
     if compact.startswith("-"):
-        raise DurationError(f"duration '{text}' is negative; a wait must be longer than zero")
+        raise DurationError(f"duration '{text}' is negative; it must be longer than zero")
     if not _TEXT.fullmatch(compact):
         raise DurationError(f"invalid duration '{text}' ({EXAMPLES})")
     units = [unit for _, unit in _PART.findall(compact)]
@@ -66,7 +66,7 @@ def duration_from_parts(parts: Mapping[str, object]) -> timedelta:
         if isinstance(amount, bool) or not isinstance(amount, int):
             raise DurationError(f"'{name}' must be a whole number, got {amount!r}", key=name)
         if amount < 0:
-            raise DurationError(f"'{name}' is negative; a wait must be longer than zero", key=name)
+            raise DurationError(f"'{name}' is negative; it must be longer than zero", key=name)
         seconds += amount * UNIT_SECONDS[PART_NAMES[name]]
     return _checked(seconds, "{" + ", ".join(f"{k}: {v}" for k, v in parts.items()) + "}")
 
@@ -95,7 +95,7 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
 
 def _checked(seconds: int, shown: str) -> timedelta:
     if seconds <= 0:
-        raise DurationError(f"duration {shown} is zero; a wait must be longer than zero")
+        raise DurationError(f"duration {shown} is zero; it must be longer than zero")
     if seconds > MAX_DURATION.total_seconds():
         raise DurationError(f"duration {shown} is longer than {MAX_DURATION.days} days")
     return timedelta(seconds=seconds)

@@ -21,6 +21,7 @@ from connector.engine.yamlnodes import (
     DefinitionError,
     DefinitionErrors,
     YamlMap,
+    definition_key,
     line_of,
     mapping,
     required,
@@ -124,20 +125,7 @@ def _parse_flow(text: str, ctx: Context) -> tuple[Flow, int | None] | None:
 
 
 def _flow_key(ctx: Context, doc: YamlMap) -> tuple[str | None, int | None]:
-    id_node = doc.values.get("id")
-    if id_node is None:
-        stem = Path(ctx.source).stem
-        if not FLOW_ID.fullmatch(stem):
-            ctx.error(
-                None,
-                f"the file name '{stem}' is not a valid flow id "
-                "(lowercase letters, digits and '-'); rename the file or add 'id:'",
-            )
-        return stem, None
-    key = string(ctx, id_node, "id", "a flow id")
-    if key is not None and not FLOW_ID.fullmatch(key):
-        ctx.error(id_node, f"id: invalid flow id '{key}' (lowercase letters, digits and '-')")
-    return key, line_of(id_node)
+    return definition_key(ctx, doc.values.get("id"), kind="flow", pattern=FLOW_ID)
 
 
 __all__ = [

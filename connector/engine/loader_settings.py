@@ -16,7 +16,7 @@ from connector.engine.definitions import (
     Goal,
     QuietHours,
 )
-from connector.engine.loader_values import INVALID, Fields, duration, key_name, rule, time_of_day
+from connector.engine.loader_values import INVALID, Fields, key_name, rule, time_of_day
 from connector.engine.yamlnodes import (
     Context,
     describe,
@@ -24,6 +24,7 @@ from connector.engine.yamlnodes import (
     is_null,
     line_of,
     mapping,
+    read_duration,
     string,
     unknown_keys,
 )
@@ -57,7 +58,7 @@ def _reentry(ctx: Context, node: Node, label: str, lines: dict[str, int]) -> Any
             return None
         unknown_keys(ctx, options, ("cooldown",), f"{label}: ")
         fields = Fields(ctx, options, f"{label}: ")
-        period = fields.get("cooldown", duration, required=True)
+        period = fields.get("cooldown", read_duration, required=True)
         return None if fields.failed else Cooldown(period)
     reentry = string(ctx, node, label, REENTRY_EXPECTED)
     if reentry is not None and reentry not in REENTRY_MODES:

@@ -29,7 +29,6 @@ from connector.engine.loader_values import (
     TEMPLATE_NAME,
     Fields,
     StepScope,
-    duration,
     json_value,
     key_name,
     name,
@@ -45,6 +44,7 @@ from connector.engine.yamlnodes import (
     is_null,
     line_of,
     mapping,
+    read_duration,
     string,
     unknown_keys,
 )
@@ -198,7 +198,7 @@ def _create_task(scope: StepScope, step_id: str, value: Node) -> Step | None:
     unknown_keys(scope.ctx, fields.data, ("subject", "body", "due_in"), fields.prefix)
     subject = fields.get("subject", single_line, "a task subject", required=True)
     body = fields.get("body", string, "text")
-    due_in = fields.get("due_in", duration)
+    due_in = fields.get("due_in", read_duration)
     return None if fields.failed else CreateTaskStep(step_id, subject, body, due_in)
 
 

@@ -27,7 +27,6 @@ from connector.engine.loader_values import (
     STEP_ID,
     TEMPLATE_NAME,
     Fields,
-    duration,
     event_name,
     key_name,
     name,
@@ -42,7 +41,15 @@ from connector.engine.loader_values import (
     where,
 )
 from connector.engine.schedule import DEFAULT_AT
-from connector.engine.yamlnodes import Context, flag, mapping, required, string, unknown_keys
+from connector.engine.yamlnodes import (
+    Context,
+    flag,
+    mapping,
+    read_duration,
+    required,
+    string,
+    unknown_keys,
+)
 
 P = "trigger: "
 NAMES = "letters, digits, '.', '_', ':' and '-'"
@@ -113,7 +120,7 @@ def _date(fields: Fields) -> Trigger | None:
 
 
 def _inactivity(fields: Fields) -> Trigger | None:
-    period = fields.get("for", duration, required=True)
+    period = fields.get("for", read_duration, required=True)
     return None if fields.failed else InactivityTrigger(period=period)
 
 

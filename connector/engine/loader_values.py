@@ -16,10 +16,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from connector.engine.definitions import WEEKDAYS
 from connector.engine.durations import (
-    EXAMPLES,
     DurationError,
     did_you_mean,
-    duration_from_parts,
     parse_duration,
 )
 from connector.engine.matching import event_reference
@@ -86,31 +84,6 @@ def single_line(ctx: Context, node: Node | None, label: str, what: str) -> str |
         ctx.error(node, f"{label}: must be a single line")
         return None
     return value
-
-
-def duration(ctx: Context, node: Node, label: str) -> timedelta | None:
-    """A positive duration: "1d12h" or {days: 1, hours: 12}."""
-    parts = mapping(ctx, node, f"{label}: ") if isinstance(node, MappingNode) else None
-    try:
-        if parts is not None:
-            amounts: dict[str, object] = {}
-            for unit, part in parts.values.items():
-                amount = ctx.scalar(part) if isinstance(part, ScalarNode) else None
-                if isinstance(amount, bool) or not isinstance(amount, int):
-                    message = f"'{unit}' must be a whole number, got {describe(part)}"
-                    raise DurationError(message, key=unit)
-                amounts[unit] = amount
-            return duration_from_parts(amounts)
-        text = ctx.scalar(node) if isinstance(node, ScalarNode) else None
-        if isinstance(text, int | float) and not isinstance(text, bool):
-            raise DurationError(f"{node.value} needs a unit ({EXAMPLES})")
-        if not isinstance(text, str):
-            raise DurationError(f"expected a duration ({EXAMPLES}), got {describe(node)}")
-        return parse_duration(text)
-    except DurationError as exc:
-        where = parts.keys[exc.key] if parts is not None and exc.key in parts.keys else node
-        ctx.error(where, f"{label}: {exc.message}")
-        return None
 
 
 def offset(ctx: Context, node: Node, label: str) -> timedelta | None:

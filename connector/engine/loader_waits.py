@@ -18,7 +18,6 @@ from connector.engine.durations import PART_NAMES
 from connector.engine.loader_values import (
     StepScope,
     close_to,
-    duration,
     event_name,
     offset,
     property_name,
@@ -28,7 +27,7 @@ from connector.engine.loader_values import (
     weekdays,
     where,
 )
-from connector.engine.yamlnodes import Context, string, unknown_keys
+from connector.engine.yamlnodes import Context, read_duration, string, unknown_keys
 
 WAIT_FORMS = ("until", "until_date")
 
@@ -45,7 +44,7 @@ def parse_wait(scope: StepScope, step_id: str, value: Node) -> Step | None:
                     key_node, f"{label}: unknown key '{key_node.value}' (did you mean '{close}'?)"
                 )
                 return None
-        period = duration(ctx, value, label)
+        period = read_duration(ctx, value, label)
         return None if period is None else WaitStep(id=step_id, duration=period)
     if "until" in keys:
         fields = scope.fields(value, "wait", "{until: '09:00', weekdays: [mon, fri]}")
@@ -95,7 +94,7 @@ def parse_wait_for(scope: StepScope, step_id: str, value: Node) -> Step | None:
         ctx.error(where_node, f"{prefix}where: filters apply to events only")
         return None
     filters = where(ctx, where_node, f"{prefix}where", references=True)
-    timeout = fields.get("timeout", duration, required=True)
+    timeout = fields.get("timeout", read_duration, required=True)
     on_timeout = fields.get("on_timeout", _on_timeout, scope, default="next")
     since = fields.get("since", _since, default="step")
     if fields.failed:

@@ -5,17 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from connector.engine.durations import (
-    EXAMPLES,
-    DurationError,
     did_you_mean,
-    duration_from_parts,
-    parse_duration,
 )
 from connector.engine.rule_leaves import PropertyRule
 from connector.engine.rule_values import (
@@ -25,7 +20,15 @@ from connector.engine.rule_values import (
     as_instant_ms,
     as_number,
 )
-from connector.engine.yamlnodes import Context, describe, flag, is_null, mapping, string
+from connector.engine.yamlnodes import (
+    Context,
+    describe,
+    flag,
+    is_null,
+    mapping,
+    read_duration,
+    string,
+)
 
 # No quotes, backslashes or spaces: paths are also SQL JSON paths (connector/segment_sql.py).
 PROPERTY_PATH = re.compile(r"[^\s.\"\\]+(?:\.[^\s.\"\\]+)*")
@@ -91,33 +94,6 @@ def _date(ctx: Context, node: Node, label: str) -> str | None:
         ctx.error(node, f"{label}: expected {DATE_EXAMPLE}, got {describe(node)}")
         return None
     return value
-
-
-def read_duration(ctx: Context, node: Node, label: str) -> timedelta | None:
-    """A duration written as text ("30d") or parts ({days: 1, hours: 2})."""
-    parts = mapping(ctx, node, f"{label}: ") if isinstance(node, MappingNode) else None
-    try:
-        if parts is not None:
-            amounts: dict[str, object] = {}
-            for name, part in parts.values.items():
-                amount = ctx.scalar(part) if isinstance(part, ScalarNode) else None
-                if isinstance(amount, bool) or not isinstance(amount, int):
-                    raise DurationError(
-                        f"'{name}' must be a whole number, got {describe(part)}", key=name
-                    )
-                amounts[name] = amount
-            return duration_from_parts(amounts)
-        text = ctx.scalar(node) if isinstance(node, ScalarNode) else None
-        if isinstance(text, int | float) and not isinstance(text, bool):
-            raise DurationError(f"{node.value} needs a unit ({EXAMPLES})")
-        if not isinstance(text, str):
-            raise DurationError(f"expected a duration ({EXAMPLES}), got {describe(node)}")
-        return parse_duration(text)
-    except DurationError as exc:
-        where = parts.keys[exc.key] if parts is not None and exc.key in parts.keys else node
-        # durations.py words its messages for waits
-        ctx.error(where, f"{label}: {exc.message.replace('a wait must', 'it must')}")
-        return None
 
 
 OPERAND_READERS: dict[str, Callable[[Context, Node, str], Any]] = {

@@ -32,6 +32,7 @@ from connector.engine.yamlnodes import (
     Context,
     DefinitionError,
     DefinitionErrors,
+    definition_key,
     line_of,
     mapping,
     required,
@@ -192,19 +193,7 @@ def _parse(text: str, ctx: Context) -> _Parsed | None:
 
 
 def _key(ctx: Context, node: Node | None) -> tuple[str | None, int | None]:
-    if node is None:
-        stem = Path(ctx.source).stem
-        if not SEGMENT_ID.fullmatch(stem):
-            ctx.error(
-                None,
-                f"the file name '{stem}' is not a valid segment id "
-                "(lowercase letters, digits and '-'); rename the file or add 'id:'",
-            )
-        return stem, None
-    key = string(ctx, node, "id", "a segment id")
-    if key is not None and not SEGMENT_ID.fullmatch(key):
-        ctx.error(node, f"id: invalid segment id '{key}' (lowercase letters, digits and '-')")
-    return key, line_of(node)
+    return definition_key(ctx, node, kind="segment", pattern=SEGMENT_ID)
 
 
 def _reference_lines(rule_node: Node, references: frozenset[str]) -> dict[str, int]:

@@ -153,6 +153,11 @@ class WaitForStep(StepBase):
     def from_dict(cls, data: Mapping[str, Any]) -> WaitForStep:
         timeout = timedelta(seconds=data["timeout_seconds"])
         return cls(
-            data["id"], timeout, data["event"], data["where"], data["segment"], data["on_timeout"],
+            data["id"],
+            timeout,
+            data["event"],
+            data["where"],
+            data["segment"],
+            data["on_timeout"],
             data.get("since", "step"),
         )

@@ -7,12 +7,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from connector.engine.durations import did_you_mean
+from connector.engine.durations import (
+    EXAMPLES,
+    DurationError,
+    did_you_mean,
+    duration_from_parts,
+    parse_duration,
+)
 
 MAX_FILE_BYTES = 256 * 1024
 MAX_DEPTH = 32
@@ -250,3 +258,47 @@ def line_of(node: Node) -> int:
 
 def too_large(size: int, limit: int = MAX_FILE_BYTES) -> str:
     return f"the file is too large ({size} bytes; the limit is {limit // 1024} KiB)"
+
+
+def read_duration(ctx: Context, node: Node, label: str) -> timedelta | None:
+    """A positive duration: "1d12h" or {days: 1, hours: 12}."""
+    parts = mapping(ctx, node, f"{label}: ") if isinstance(node, MappingNode) else None
+    try:
+        if parts is not None:
+            amounts: dict[str, object] = {}
+            for unit, part in parts.values.items():
+                amount = ctx.scalar(part) if isinstance(part, ScalarNode) else None
+                if isinstance(amount, bool) or not isinstance(amount, int):
+                    message = f"'{unit}' must be a whole number, got {describe(part)}"
+                    raise DurationError(message, key=unit)
+                amounts[unit] = amount
+            return duration_from_parts(amounts)
+        text = ctx.scalar(node) if isinstance(node, ScalarNode) else None
+        if isinstance(text, int | float) and not isinstance(text, bool):
+            raise DurationError(f"{node.value} needs a unit ({EXAMPLES})")
+        if not isinstance(text, str):
+            raise DurationError(f"expected a duration ({EXAMPLES}), got {describe(node)}")
+        return parse_duration(text)
+    except DurationError as exc:
+        where = parts.keys[exc.key] if parts is not None and exc.key in parts.keys else node
+        ctx.error(where, f"{label}: {exc.message}")
+        return None
+
+
+def definition_key(
+    ctx: Context, node: Node | None, *, kind: str, pattern: re.Pattern[str]
+) -> tuple[str | None, int | None]:
+    """A flow's or segment's key: its `id:` or else the file's stem; returns (key, line)."""
+    if node is None:
+        stem = Path(ctx.source).stem
+        if not pattern.fullmatch(stem):
+            ctx.error(
+                None,
+                f"the file name '{stem}' is not a valid {kind} id "
+                "(lowercase letters, digits and '-'); rename the file or add 'id:'",
+            )
+        return stem, None
+    key = string(ctx, node, "id", f"a {kind} id")
+    if key is not None and not pattern.fullmatch(key):
+        ctx.error(node, f"id: invalid {kind} id '{key}' (lowercase letters, digits and '-')")
+    return key, line_of(node)

@@ -42,8 +42,8 @@ def test_parse_duration_accepts(text: str, expected: timedelta) -> None:
         ("2 days", "invalid duration '2 days' (e.g. '30s', '15m', '2h', '3d', '1w' or '1d12h')"),
         ("1.5h", "invalid duration '1.5h' (e.g. '30s', '15m', '2h', '3d', '1w' or '1d12h')"),
         ("2y", "invalid duration '2y' (e.g. '30s', '15m', '2h', '3d', '1w' or '1d12h')"),
-        ("-2d", "duration '-2d' is negative; a wait must be longer than zero"),
-        ("0d", "duration '0d' is zero; a wait must be longer than zero"),
+        ("-2d", "duration '-2d' is negative; it must be longer than zero"),
+        ("0d", "duration '0d' is zero; it must be longer than zero"),
         (
             "0s0m",
             "invalid duration '0s0m': use each unit once, largest first "
@@ -90,12 +90,12 @@ def test_duration_from_parts() -> None:
             "unknown duration unit 'years' (expected one of: weeks, days, hours, minutes, seconds)",
             "years",
         ),
-        ({"days": -1}, "'days' is negative; a wait must be longer than zero", "days"),
+        ({"days": -1}, "'days' is negative; it must be longer than zero", "days"),
         ({"days": 1.5}, "'days' must be a whole number, got 1.5", "days"),
         ({"days": True}, "'days' must be a whole number, got True", "days"),
         (
             {"days": 0, "hours": 0},
-            "duration {days: 0, hours: 0} is zero; a wait must be longer than zero",
+            "duration {days: 0, hours: 0} is zero; it must be longer than zero",
             None,
         ),
     ],

@@ -90,7 +90,7 @@ def test_collects_every_files_errors(tmp_path: Path) -> None:
         "(expected one of: contact.created, property.changed, segment.entered, "
         "segment.left, event, date, inactivity, engagement)",
         f"{tmp_path / 'two.yaml'}:4: step 1: wait: duration '0d' is zero; "
-        "a wait must be longer than zero",
+        "it must be longer than zero",
     ]
 
 

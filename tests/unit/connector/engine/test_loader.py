@@ -182,5 +182,5 @@ def test_all_problems_of_a_file_are_reported_in_line_order() -> None:
         "flows/welcome.yaml:6: step 1: unknown key 'subjet' for a send step "
         "(did you mean 'subject'?)",
         "flows/welcome.yaml:7: step 2: wait: duration '0d' is zero; "
-        "a wait must be longer than zero",
+        "it must be longer than zero",
     ]

@@ -307,13 +307,13 @@ CASES: dict[str, tuple[str, list[str]]] = {
     # -- durations ----------------------------------------------------------------------
     "zero wait": (
         HEAD + "steps:\n  - wait: 0s\n",
-        ["flows/f.yaml:4: step 1: wait: duration '0s' is zero; a wait must be longer than zero"],
+        ["flows/f.yaml:4: step 1: wait: duration '0s' is zero; it must be longer than zero"],
     ),
     "negative wait": (
         HEAD + "steps:\n  - wait: -1d\n",
         [
             "flows/f.yaml:4: step 1: wait: duration '-1d' is negative; "
-            "a wait must be longer than zero"
+            "it must be longer than zero"
         ],
     ),
     "garbage wait": (
@@ -338,13 +338,13 @@ CASES: dict[str, tuple[str, list[str]]] = {
     ),
     "wait mapping negative": (
         HEAD + "steps:\n  - wait:\n      days: -1\n",
-        ["flows/f.yaml:5: step 1: wait: 'days' is negative; a wait must be longer than zero"],
+        ["flows/f.yaml:5: step 1: wait: 'days' is negative; it must be longer than zero"],
     ),
     "wait mapping zero": (
         HEAD + "steps:\n  - wait: {days: 0}\n",
         [
             "flows/f.yaml:4: step 1: wait: duration {days: 0} is zero; "
-            "a wait must be longer than zero"
+            "it must be longer than zero"
         ],
     ),
     "wait too long": (

@@ -327,7 +327,7 @@ CASES: dict[str, tuple[str, list[str]]] = {
     "inactivity": (
         "name: x\ntrigger: {type: inactivity, for: 0d}\nsteps: [{send: a}]\n",
         [
-            "flows/f.yaml:2: trigger: for: duration '0d' is zero; a wait must be longer than zero",
+            "flows/f.yaml:2: trigger: for: duration '0d' is zero; it must be longer than zero",
         ],
     ),
     "inactivity none": (
@@ -384,7 +384,7 @@ CASES: dict[str, tuple[str, list[str]]] = {
         + "  exit_when: {property: a, eq: 1}\n"
         + "steps: [{send: a}]\n",
         [
-            "flows/f.yaml:4: settings: reentry: cooldown: duration '0d' is zero; a wait "
+            "flows/f.yaml:4: settings: reentry: cooldown: duration '0d' is zero; it "
             "must be longer than zero",
             "flows/f.yaml:5: settings: status: unsupported value 'live' (expected one of: "
             "active, paused, archived)",
