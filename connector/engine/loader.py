@@ -76,17 +76,8 @@ def load_flows(directory: Path) -> dict[str, Flow]:
 
 
 def _parse_file(path: Path, ctx: Context) -> tuple[Flow, int | None] | None:
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:  # checked before reading: never load a huge file
-        ctx.error(None, too_large(size))
-        return None
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        ctx.error(raw.count(b"\n", 0, exc.start) + 1, "the file is not UTF-8 text")
-        return None
-    return _parse_flow(text, ctx)
+    text = read_text(path, ctx)
+    return None if text is None else _parse_flow(text, ctx)
 
 
 def _parse_flow(text: str, ctx: Context) -> tuple[Flow, int | None] | None:

@@ -28,7 +28,6 @@ from connector.engine.rules import (
     rule_to_dict,
 )
 from connector.engine.yamlnodes import (
-    MAX_FILE_BYTES,
     Context,
     DefinitionError,
     DefinitionErrors,
@@ -37,7 +36,6 @@ from connector.engine.yamlnodes import (
     mapping,
     required,
     string,
-    too_large,
     unknown_keys,
     walk,
 )
@@ -162,17 +160,8 @@ def evaluate_all(
 
 
 def _read(path: Path, ctx: Context) -> _Parsed | None:
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:  # checked before reading: never load a huge file
-        ctx.error(None, too_large(size))
-        return None
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        ctx.error(raw.count(b"\n", 0, exc.start) + 1, "the file is not UTF-8 text")
-        return None
-    return _parse(text, ctx)
+    text = read_text(path, ctx)
+    return None if text is None else _parse(text, ctx)
 
 
 def _parse(text: str, ctx: Context) -> _Parsed | None:

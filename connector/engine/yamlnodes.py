@@ -302,3 +302,18 @@ def definition_key(
     if key is not None and not pattern.fullmatch(key):
         ctx.error(node, f"id: invalid {kind} id '{key}' (lowercase letters, digits and '-')")
     return key, line_of(node)
+
+
+def read_text(path: Path, ctx: Context) -> str | None:
+    """A definition file's text; too large (checked before reading) or not UTF-8 is an
+    error reported through ctx."""
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        ctx.error(None, too_large(size))
+        return None
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        ctx.error(raw.count(b"\n", 0, exc.start) + 1, "the file is not UTF-8 text")
+        return None
