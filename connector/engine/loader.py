@@ -24,6 +24,7 @@ from connector.engine.yamlnodes import (
     definition_key,
     line_of,
     mapping,
+    read_text,
     required,
     string,
     too_large,

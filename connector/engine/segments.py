@@ -34,6 +34,7 @@ from connector.engine.yamlnodes import (
     definition_key,
     line_of,
     mapping,
+    read_text,
     required,
     string,
     unknown_keys,
