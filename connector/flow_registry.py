@@ -15,7 +15,6 @@ from connector.db import Database
 from connector.engine import Flow, flow_from_dict, flow_to_dict, load_flows
 from connector.models import FlowState, FlowVersion
 
-
 STATUS_TTL_SECONDS = 1.0
 
 

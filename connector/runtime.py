@@ -9,6 +9,7 @@ once with `install()` and jobs read it with `current()`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -23,9 +24,12 @@ from connector.db import Database
 from connector.email.templates import TemplateStore
 from connector.email.transports import Transport, transport_from_url
 from connector.engine import Policy, parse_duration
+from connector.engine.lint import flow_rules
+from connector.engine.rules import history_window
 from connector.engine.segments import Segment, load_segments
 from connector.flow_registry import FlowRegistry
 from connector.queues import Queues
+from connector.services.facts import HISTORY
 from connector.settings import Settings
 from connector.tokens import TokenSigner
 
@@ -41,6 +45,8 @@ class Runtime:
     clock: Clock = field(default_factory=SystemClock)
     # One adapter per provider; the in-memory CRM stands in until the real adapters land.
     crm_adapters: dict[str, CRMAdapter] = field(default_factory=dict)
+    # False in `flows simulate`: outbound webhook steps are recorded, not POSTed.
+    outbound_webhooks: bool = True
     flows: FlowRegistry = field(init=False)
     segments: dict[str, Segment] = field(init=False)
 
@@ -53,6 +59,18 @@ class Runtime:
         # process at start-up, and no job ever loads them while holding a transaction.
         self.flows = FlowRegistry.load(self.settings.flows_dir, self.db)
         self.segments = load_segments(self.settings.segments_dir)
+
+    @cached_property
+    def history(self) -> timedelta | None:
+        """How far back contact facts are loaded: the longest window any rule in use looks
+        at (at least a year and a bit, for waits and caps), None when one counts over all
+        history."""
+        rules = [segment.rule for segment in self.segments.values()]
+        rules += [rule for flow in self.flows.all() for _, _, rule in flow_rules(flow)]
+        windows = [history_window(rule) for rule in rules]
+        if any(window is None for window in windows):
+            return None
+        return max([HISTORY, *[w for w in windows if w is not None]])
 
     @cached_property
     def policy(self) -> Policy:

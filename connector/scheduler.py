@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
@@ -48,11 +49,26 @@ def tick(rt: Runtime, now: datetime, *, batch: int = BATCH) -> TickReport:
     """Advance up to `batch` due enrollments and re-enqueue stale work."""
     token, ids = claim(rt.db, now, limit=batch)
     sends = run_claimed(rt, ids, token, now) if ids else 0
-    fired = fire_due_triggers(rt, now, limit=batch)
-    rechecked = recheck_segments(rt, now, limit=batch)
-    requeued = requeue_lost_work(rt, now)
-    return TickReport(advanced=len(ids), sends_queued=sends, triggers_fired=fired,
-                      segments_rechecked=rechecked, requeued=requeued)
+    # Each phase is independent: one failing (a bad row, a bug) must not stop the others,
+    # least of all the recovery of lost work.
+    fired = _guarded("scheduled triggers", fire_due_triggers, rt, now, limit=batch)
+    rechecked = _guarded("segment rechecks", recheck_segments, rt, now, limit=batch)
+    requeued = _guarded("recovery", requeue_lost_work, rt, now)
+    return TickReport(
+        advanced=len(ids),
+        sends_queued=sends,
+        triggers_fired=fired,
+        segments_rechecked=rechecked,
+        requeued=requeued,
+    )
+
+
+def _guarded(what: str, phase: Callable[..., int], *args: Any, **kwargs: Any) -> int:
+    try:
+        return phase(*args, **kwargs)
+    except Exception:
+        log.exception("scheduler: %s failed this tick", what)
+        return 0
 
 
 def requeue_lost_work(rt: Runtime, now: datetime) -> int:
@@ -72,15 +88,20 @@ def requeue_lost_work(rt: Runtime, now: datetime) -> int:
         ).all()
         engagements = session.scalars(
             select(EngagementEvent.id)
-            .where(EngagementEvent.processed_at.is_(None),
-                   EngagementEvent.kind.in_(("open", "click")),
-                   EngagementEvent.occurred_at < stale)
+            .where(
+                EngagementEvent.processed_at.is_(None),
+                EngagementEvent.kind.in_(("open", "click")),
+                EngagementEvent.occurred_at < stale,
+            )
             .limit(BATCH)
         ).all()
         webhooks = session.scalars(
             select(WebhookCall.id)
-            .where(WebhookCall.status == "pending", WebhookCall.next_attempt_at <= now,
-                   WebhookCall.created_at < stale)
+            .where(
+                WebhookCall.status == "pending",
+                WebhookCall.next_attempt_at <= now,
+                WebhookCall.created_at < stale,
+            )
             .limit(BATCH)
         ).all()
         accounts = accounts_with_due_writebacks(session, now)

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
 from cryptography.fernet import Fernet
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from connector.engine.durations import DurationError, parse_duration
 
 
 class SettingsError(RuntimeError):
@@ -50,7 +53,7 @@ class Settings(BaseSettings):
     templates_dir: Path = Field(Path("templates"), alias="TEMPLATES_DIR")
     segments_dir: Path = Field(Path("segments"), alias="SEGMENTS_DIR")
     # At most N marketing emails per contact per rolling window, across flows: "3/7d".
-    frequency_cap: str | None = Field(None, alias="FREQUENCY_CAP", pattern=r"^\d+/\w+$")
+    frequency_cap: str | None = Field(None, alias="FREQUENCY_CAP")
     scheduler_interval: float = Field(1.0, alias="SCHEDULER_INTERVAL", gt=0)
     max_event_bytes: int = Field(1024 * 1024, alias="MAX_EVENT_BYTES", gt=0)
 
@@ -63,6 +66,20 @@ class Settings(BaseSettings):
         if url and url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         return url
+
+    @field_validator("frequency_cap")
+    @classmethod
+    def _frequency_cap(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        count, _, window = value.partition("/")
+        try:
+            valid = int(count) > 0 and parse_duration(window) > timedelta(0)
+        except (ValueError, DurationError):
+            valid = False
+        if not valid:
+            raise ValueError(f"expected N/duration with N >= 1, e.g. 3/7d, got {value!r}")
+        return value
 
     @property
     def is_production(self) -> bool:

@@ -124,6 +124,7 @@ def _sandbox(settings: Settings, flow_file: Path, start: datetime) -> Iterator[R
                 "database_url": url, "flows_dir": flows, "mail_url": f"outbox://{home / 'outbox'}",
             })
             rt = build_runtime(sandboxed, redis_url=redis_server.url, clock=VirtualClock(start))
+            rt.outbound_webhooks = False  # a simulation calls nobody
             runtime_module.install(rt)
             try:
                 yield rt

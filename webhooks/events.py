@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from flask import Blueprint, Response, jsonify, request
 from pydantic import (
@@ -30,6 +30,7 @@ bp = Blueprint("events", __name__)
 EMAIL = re.compile(r"^[^@\s<>,;\"]{1,64}@[^@\s<>,;\"]{1,255}\.[^@\s<>,;\"]{1,63}$")
 EVENT_NAME = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$"
 MAX_PROPERTIES = 200
+LIST_KEY = r"^[a-z0-9][a-z0-9_-]{0,99}$"
 
 
 class ContactIn(BaseModel):
@@ -39,6 +40,9 @@ class ContactIn(BaseModel):
     crm_id: str | None = Field(None, min_length=1, max_length=64)
     timezone: str | None = Field(None, max_length=64)
     properties: dict[str, Any] = Field(default_factory=dict, max_length=MAX_PROPERTIES)
+    # Static lists the contact joins (segments and conditions test them with in_list).
+    lists: list[Annotated[str, Field(pattern=LIST_KEY)]] = Field(default_factory=list,
+                                                                 max_length=50)
 
     @field_validator("email")
     @classmethod

@@ -88,11 +88,12 @@ def check_goals_and_exit_criteria(
 
 
 def since_entered(facts: ContactFacts, entered_at: datetime) -> ContactFacts:
-    """The facts with the behaviour and engagement history cut at `entered_at`."""
+    """The facts with only what happened after `entered_at`: the event that started the
+    enrollment (at or before entry) never counts as reaching a goal."""
     return replace(
         facts,
-        events=tuple(e for e in facts.events if e.at >= entered_at),
-        engagements=tuple(e for e in facts.engagements if e.at >= entered_at),
+        events=tuple(e for e in facts.events if e.at > entered_at),
+        engagements=tuple(e for e in facts.engagements if e.at > entered_at),
     )
 
 

@@ -132,7 +132,8 @@ def _missing_templates(
 Use = tuple[str | None, str, str]  # (lines key, where, name)
 
 
-def _rules(flow: Flow) -> Iterator[tuple[str | None, str, Rule]]:
+def flow_rules(flow: Flow) -> Iterator[tuple[str | None, str, Rule]]:
+    """Every rule a flow evaluates: trigger `if:`, branch cases, goals, exit criteria."""
     if flow.trigger.condition is not None:
         yield "trigger", "trigger", flow.trigger.condition
     for step in flow.steps:
@@ -151,7 +152,7 @@ def _segment_uses(flow: Flow) -> Iterator[Use]:
     for step in flow.steps:
         if isinstance(step, WaitForStep) and step.segment is not None:
             yield f"step:{step.id}", f"step '{step.id}'", step.segment
-    for key, where, rule in _rules(flow):
+    for key, where, rule in flow_rules(flow):
         for segment in sorted(referenced_segments(rule)):
             yield key, where, segment
 
@@ -162,7 +163,7 @@ def _property_uses(flow: Flow) -> Iterator[Use]:
     for step in flow.steps:
         if isinstance(step, WaitUntilDateStep | UpdatePropertyStep) and step.property:
             yield f"step:{step.id}", f"step '{step.id}'", step.property
-    for key, where, rule in _rules(flow):
+    for key, where, rule in flow_rules(flow):
         for prop in sorted(referenced_properties(rule)):
             yield key, where, prop
 

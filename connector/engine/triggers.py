@@ -70,17 +70,20 @@ def flows_triggered(
     signal: Signal,
     facts: ContactFacts | None = None,
     now: datetime | None = None,
+    *,
+    statuses: Mapping[str, str] | None = None,
 ) -> list[Flow]:
     """The active flows whose trigger matches `signal` and whose `if:` holds, sorted by key.
 
-    A trigger with `if:` matches only when facts and now are given. Only the YAML status
-    is looked at; the services drop flows an operator paused or archived.
+    A trigger with `if:` matches only when facts and now are given. A flow is active by
+    `statuses` (the effective status, an operator's override included) when given, else
+    by its YAML status.
     """
     return sorted(
         (
             flow
             for flow in flows
-            if flow.settings.status == "active"
+            if (statuses or {}).get(flow.key, flow.settings.status) == "active"
             and trigger_matches(flow.trigger, signal)
             and trigger_condition_holds(flow, facts, now)
         ),

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from connector.models import Contact, Suppression
+from connector.models import Contact, ListMembership, Suppression
 
 # CRM opt-out flags honoured before every send (DESIGN §5.4).
 OPT_OUT_PROPERTIES = ("hs_email_optout", "HasOptedOutOfEmail")
@@ -98,3 +98,24 @@ def merge_context(contact: Contact) -> dict[str, Any]:
 
 def _truthy(value: object) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def join_lists(session: Session, contact: Contact, lists: list[str], now: datetime) -> None:
+    """Add the contact to static lists it is not in yet."""
+    if not lists:
+        return
+    present = set(
+        session.scalars(
+            select(ListMembership.list_key).where(
+                ListMembership.account_id == contact.account_id,
+                ListMembership.contact_id == contact.id,
+            )
+        )
+    )
+    for key in dict.fromkeys(lists):
+        if key not in present:
+            session.add(
+                ListMembership(
+                    account_id=contact.account_id, contact_id=contact.id, list_key=key, added_at=now
+                )
+            )

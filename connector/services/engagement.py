@@ -15,7 +15,7 @@ from connector.db import Database, after_commit
 from connector.engine import Signal
 from connector.models import Contact, EngagementEvent, Message
 from connector.services.enrollments import run_now
-from connector.services.facts import load_facts
+from connector.services.facts import facts_for
 from connector.services.reactions import react
 from connector.services.suppressions import suppress
 from connector.services.writeback import queue_message_writeback
@@ -76,7 +76,7 @@ def process_engagement(rt: Runtime, engagement_event_id: int) -> list[int]:
                 "url": engagement.url,
             },
         )
-        facts = load_facts(session, contact, now, transactional_flows=rt.flows.transactional_keys())
+        facts = facts_for(rt, session, contact, now)
         to_run = react(rt, session, contact, facts, [signal], now)
     run_now(rt, to_run, now)
     return to_run

@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.db import after_commit
@@ -30,7 +31,7 @@ from connector.engine import (
 )
 from connector.engine.facts import SendFact
 from connector.models import Contact, Enrollment, EnrollmentJournal, Message, WebhookCall
-from connector.services.facts import load_facts
+from connector.services.facts import facts_for
 from connector.services.leases import claim
 from connector.services.writeback import queue_writeback
 
@@ -78,7 +79,7 @@ def advance(rt: Runtime, enrollment_id: int, token: str, now: datetime) -> int:
             _hold_or_archive(session, enrollment, status, now)
             return 0
         contact = session.get_one(Contact, enrollment.contact_id)
-        facts = load_facts(session, contact, now, transactional_flows=rt.flows.transactional_keys())
+        facts = facts_for(rt, session, contact, now)
         return _run(session, rt, flow, enrollment, contact, facts, now)
 
 
@@ -116,8 +117,9 @@ def _run(
             enrollment.finished_at = now
             enrollment.next_run_at = enrollment.waiting_for = None
             return sends
-        if isinstance(decision, Send):
-            _queue_send(session, rt, enrollment, contact, decision, now)
+        if isinstance(decision, Send) and _queue_send(
+            session, rt, enrollment, contact, decision, now
+        ):
             facts = replace(
                 facts,
                 sends=(
@@ -126,6 +128,8 @@ def _run(
                 ),
             )
             sends += 1
+        elif isinstance(decision, Send):
+            pass  # revisited by a goto: journaled as skipped
         elif isinstance(decision, UpdateProperty):
             contact.properties = {**contact.properties, decision.property: decision.value}
             facts = replace(facts, properties=contact.properties)
@@ -157,7 +161,10 @@ def _run(
         enrollment.cursor = decision.next_cursor
         enrollment.step_started_at = now
         enrollment.waiting_for = None
-    enrollment.next_run_at = now  # resume at the next tick
+    # So many steps without a wait is a loop (the lint flags it): stop it, visibly.
+    enrollment.state, enrollment.exit_reason = "exited", "loop without a wait"
+    enrollment.finished_at, enrollment.next_run_at = now, None
+    _journal_row(session, enrollment, None, "exit", now, {"reason": "loop without a wait"})
     return sends
 
 
@@ -255,8 +262,19 @@ def _queue_send(
     contact: Contact,
     send: Send,
     now: datetime,
-) -> None:
-    # The ledger row is the promise to send at most once for (enrollment, step).
+) -> bool:
+    # The ledger row is the promise to send at most once for (enrollment, step): a goto
+    # that comes back to a send step does not send it again.
+    if _already(session, Message, enrollment, send.step_id):
+        _journal_row(
+            session,
+            enrollment,
+            send.step_id,
+            "skip",
+            now,
+            {"reason": "already sent in this enrollment"},
+        )
+        return False
     message = Message(
         account_id=enrollment.account_id,
         contact_id=contact.id,
@@ -277,6 +295,18 @@ def _queue_send(
 
     message_id = message.id
     after_commit(session, lambda: rt.queues.enqueue("send", jobs.deliver_message, message_id))
+    return True
+
+
+def _already(
+    session: Session, model: type[Message] | type[WebhookCall], enrollment: Enrollment, step_id: str
+) -> bool:
+    return (
+        session.scalar(
+            select(model.id).where(model.enrollment_id == enrollment.id, model.step_id == step_id)
+        )
+        is not None
+    )
 
 
 def _crm_write(
@@ -307,6 +337,16 @@ def _queue_webhook(
     call: CallWebhook,
     now: datetime,
 ) -> None:
+    if _already(session, WebhookCall, enrollment, call.step_id):
+        _journal_row(
+            session,
+            enrollment,
+            call.step_id,
+            "skip",
+            now,
+            {"reason": "already called in this enrollment"},
+        )
+        return
     payload = {
         "flow": flow.key,
         "step": call.step_id,

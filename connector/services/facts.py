@@ -6,7 +6,8 @@ far, and a bounded read keeps one decision well under a millisecond of evaluatio
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,6 +23,9 @@ from connector.models import (
 )
 from connector.services.contacts import is_suppressed
 
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
+
 HISTORY = timedelta(days=400)  # a year of "ordered in the last 365 days", plus slack
 MAX_ROWS = 1000  # per history, newest kept
 
@@ -31,10 +35,11 @@ def load_facts(
     contact: Contact,
     now: datetime,
     *,
-    history: timedelta = HISTORY,
+    history: timedelta | None = HISTORY,
     transactional_flows: frozenset[str] = frozenset(),
 ) -> ContactFacts:
-    since = now - history
+    # None: some rule counts over all history ("ordered at least once"): no time limit.
+    since = now - history if history is not None else datetime.min.replace(tzinfo=UTC)
     events = session.execute(
         select(ContactEvent.name, ContactEvent.occurred_at, ContactEvent.properties)
         .where(ContactEvent.contact_id == contact.id, ContactEvent.occurred_at >= since)
@@ -93,9 +98,7 @@ def load_facts(
         last_active_at=contact.last_active_at,
         events=tuple(EventFact(n, at, p) for n, at, p in reversed(events)),
         engagements=tuple(
-            EngagementFact(
-                action=kind, at=at, template=template, flow=flow, step=step, url=url
-            )
+            EngagementFact(action=kind, at=at, template=template, flow=flow, step=step, url=url)
             for kind, at, url, template, flow, step in reversed(engagements)
         ),
         sends=tuple(
@@ -106,3 +109,9 @@ def load_facts(
         segments=frozenset(segments),
     )
 
+
+def facts_for(rt: Runtime, session: Session, contact: Contact, now: datetime) -> ContactFacts:
+    """The contact's facts as this deployment's rules need them."""
+    return load_facts(
+        session, contact, now, history=rt.history, transactional_flows=rt.flows.transactional_keys()
+    )

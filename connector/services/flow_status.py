@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from connector.flow_registry import FlowRegistry
-from connector.models import Enrollment, FlowState
+from connector.models import Enrollment, FlowState, ScheduledTrigger
 
 STATUSES = ("active", "paused", "archived")
 
@@ -17,8 +17,9 @@ class FlowStatusError(ValueError):
     pass
 
 
-def set_flow_status(session: Session, registry: FlowRegistry, key: str, status: str,
-                    now: datetime) -> str:
+def set_flow_status(
+    session: Session, registry: FlowRegistry, key: str, status: str, now: datetime
+) -> str:
     """Store the override; resuming puts held enrollments back on the due index."""
     if status not in STATUSES:
         raise FlowStatusError(f"unknown status {status!r}; expected one of {', '.join(STATUSES)}")
@@ -36,12 +37,16 @@ def set_flow_status(session: Session, registry: FlowRegistry, key: str, status: 
         # what is next for each (a wait that ran out meanwhile is simply over).
         resumed = session.execute(
             update(Enrollment)
-            .where(Enrollment.flow_key == key, Enrollment.state == "active",
-                   Enrollment.next_run_at.is_(None))
+            .where(
+                Enrollment.flow_key == key,
+                Enrollment.state == "active",
+                Enrollment.next_run_at.is_(None),
+            )
             .values(next_run_at=now)
         ).rowcount
         return f"{key}: active ({resumed} held enrollment(s) resumed)"
     if status == "archived":
+        session.execute(delete(ScheduledTrigger).where(ScheduledTrigger.flow_key == key))
         # Contacts leave at their next run; make that run now.
         session.execute(
             update(Enrollment)

@@ -30,8 +30,13 @@ def record_inbox_event(
     no read-before-write, no savepoint, and concurrent duplicates cannot both win.
     """
     values = {
-        "account_id": account_id, "source": source, "dedup_key": dedup_key, "kind": kind,
-        "payload": payload, "occurred_at": occurred_at, "received_at": now,
+        "account_id": account_id,
+        "source": source,
+        "dedup_key": dedup_key,
+        "kind": kind,
+        "payload": payload,
+        "occurred_at": occurred_at,
+        "received_at": now,
     }
     dialect = session.get_bind().dialect.name
     insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]

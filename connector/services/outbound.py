@@ -30,8 +30,9 @@ class RetryLater(Exception):
 
 
 def webhook_secret(secret_key: str, account_id: int) -> str:
-    return hmac.new(secret_key.encode(), f"outbound-webhooks:{account_id}".encode(),
-                    hashlib.sha256).hexdigest()
+    return hmac.new(
+        secret_key.encode(), f"outbound-webhooks:{account_id}".encode(), hashlib.sha256
+    ).hexdigest()
 
 
 def sign(secret: str, body: bytes, at: datetime) -> str:
@@ -47,12 +48,21 @@ def call_webhook(rt: Runtime, call_id: int) -> str:
         call = session.get(WebhookCall, call_id)
         if call is None or call.status != "pending":
             return "skipped"
+        if not rt.outbound_webhooks:
+            call.status, call.done_at, call.last_error = "skipped", now, "not sent: simulation"
+            return "skipped"
         body = json.dumps(call.payload, separators=(",", ":"), default=str).encode()
         secret = webhook_secret(rt.settings.secret_key or "", call.account_id)
-        request = urllib.request.Request(call.url, data=body, method="POST", headers={
-            "Content-Type": "application/json", "User-Agent": "crm-drip-connector",
-            "X-Drip-Signature": sign(secret, body, now),
-        })
+        request = urllib.request.Request(
+            call.url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": "crm-drip-connector",
+                "X-Drip-Signature": sign(secret, body, now),
+            },
+        )
         call.attempts += 1
         status, error = _post(request)
         if status is not None and 200 <= status < 300:

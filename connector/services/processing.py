@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from connector.engine import Signal
 from connector.models import ContactEvent, InboxEvent
-from connector.services.contacts import upsert_contact
+from connector.services.contacts import join_lists, upsert_contact
 from connector.services.enrollments import run_now
-from connector.services.facts import load_facts
+from connector.services.facts import facts_for
 from connector.services.reactions import react
 
 if TYPE_CHECKING:
@@ -41,11 +41,16 @@ def process_inbox_event(rt: Runtime, inbox_event_id: int) -> Processed | None:
         payload = event.payload
         contact_in = payload["contact"]
         upsert = upsert_contact(
-            session, event.account_id, email=contact_in.get("email"),
-            crm_id=contact_in.get("crm_id"), properties=contact_in.get("properties") or {},
-            timezone=contact_in.get("timezone"), now=now,
+            session,
+            event.account_id,
+            email=contact_in.get("email"),
+            crm_id=contact_in.get("crm_id"),
+            properties=contact_in.get("properties") or {},
+            timezone=contact_in.get("timezone"),
+            now=now,
         )
         contact = upsert.contact
+        join_lists(session, contact, contact_in.get("lists") or [], now)
         signals = [Signal(kind="contact.created")] if upsert.created else []
         signals += [
             Signal(kind="property.changed", name=name, properties={"from": old, "to": new})
@@ -54,21 +59,28 @@ def process_inbox_event(rt: Runtime, inbox_event_id: int) -> Processed | None:
         context: dict[str, Any] = {}
         if event.kind != CONTACT_UPDATE:
             properties = payload.get("properties") or {}
-            session.add(ContactEvent(
-                account_id=event.account_id, contact_id=contact.id, name=event.kind,
-                occurred_at=event.occurred_at, properties=properties, inbox_event_id=event.id,
-            ))
+            session.add(
+                ContactEvent(
+                    account_id=event.account_id,
+                    contact_id=contact.id,
+                    name=event.kind,
+                    occurred_at=event.occurred_at,
+                    properties=properties,
+                    inbox_event_id=event.id,
+                )
+            )
             if contact.last_active_at is None or contact.last_active_at < event.occurred_at:
                 contact.last_active_at = event.occurred_at
             signals.append(Signal(kind="event", name=event.kind, properties=properties))
             # `at` lets a flow wait relative to the event ("a year after the purchase").
-            context = {"event": {"at": event.occurred_at.isoformat(), **properties,
-                                 "name": event.kind}}
+            context = {
+                "event": {"at": event.occurred_at.isoformat(), **properties, "name": event.kind}
+            }
         session.flush()
-        facts = load_facts(session, contact, now,
-                           transactional_flows=rt.flows.transactional_keys())
-        to_run = react(rt, session, contact, facts, signals, now,
-                        inbox_event_id=event.id, context=context)
+        facts = facts_for(rt, session, contact, now)
+        to_run = react(
+            rt, session, contact, facts, signals, now, inbox_event_id=event.id, context=context
+        )
         event.processed_at = now
         result = Processed(contact.id, upsert.created, to_run)
     # The first step runs now (a welcome within a minute), not at the next tick.

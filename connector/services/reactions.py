@@ -49,13 +49,20 @@ def react(
     Returns the enrollments to run now: the new ones and the waiting ones just woken.
     """
     facts, segment_signals = update_segments(rt, session, contact, facts, now)
+    statuses = rt.flows.statuses(session)
     flows = rt.flows.runnable(session)
     new: list[int] = []
     for signal in [*signals, *segment_signals]:
-        for flow in flows_triggered(flows, signal, facts, now):
+        for flow in flows_triggered(flows, signal, facts, now, statuses=statuses):
+            # Without an inbox event (a segment change, an open or click), the moment it
+            # fired tells re-entries apart.
             enrollment = enroll(
-                session, rt, flow, contact, now,
-                key=entry_key(flow, signal, inbox_event_id),
+                session,
+                rt,
+                flow,
+                contact,
+                now,
+                key=entry_key(flow, signal, inbox_event_id, fired_at=now),
                 context=context if signal.kind == "event" else {},
                 inbox_event_id=inbox_event_id,
             )
@@ -88,8 +95,12 @@ def update_segments(
         was_member = row is not None and row.left_at is None
         if member and not was_member:
             if row is None:
-                row = SegmentMembership(account_id=contact.account_id, contact_id=contact.id,
-                                        segment_key=key, entered_at=now)
+                row = SegmentMembership(
+                    account_id=contact.account_id,
+                    contact_id=contact.id,
+                    segment_key=key,
+                    entered_at=now,
+                )
                 session.add(row)
             row.entered_at, row.left_at = now, None
             signals.append(Signal(kind="segment.entered", name=key))
@@ -100,9 +111,16 @@ def update_segments(
             row.recheck_at = recheck
         elif recheck is not None:
             # Not a member, but time alone could make it one: remember when to look again.
-            session.add(SegmentMembership(account_id=contact.account_id, contact_id=contact.id,
-                                          segment_key=key, entered_at=now, left_at=now,
-                                          recheck_at=recheck))
+            session.add(
+                SegmentMembership(
+                    account_id=contact.account_id,
+                    contact_id=contact.id,
+                    segment_key=key,
+                    entered_at=now,
+                    left_at=now,
+                    recheck_at=recheck,
+                )
+            )
     for key, row in rows.items():
         if key not in results:  # a segment that no longer exists: leave it, stop rechecking
             row.recheck_at = None
@@ -154,30 +172,36 @@ def enroll(
     return enrollment
 
 
-def wake_waiting(session: Session, contact: Contact, signals: Iterable[Signal],
-                 now: datetime) -> list[int]:
+def wake_waiting(
+    session: Session, contact: Contact, signals: Iterable[Signal], now: datetime
+) -> list[int]:
     """Enrollments waiting for what just happened run now instead of at their timeout."""
     keys = {f"event:{s.name}" for s in signals if s.kind == "event"}
     keys |= {f"segment:{s.name}" for s in signals if s.kind == "segment.entered"}
     if not keys:
         return []
-    return list(session.scalars(
-        update(Enrollment)
-        .where(
-            Enrollment.account_id == contact.account_id,
-            Enrollment.contact_id == contact.id,
-            Enrollment.state == "active",
-            Enrollment.waiting_for.in_(keys),
-            or_(Enrollment.next_run_at.is_(None), Enrollment.next_run_at > now),
+    return list(
+        session.scalars(
+            update(Enrollment)
+            .where(
+                Enrollment.account_id == contact.account_id,
+                Enrollment.contact_id == contact.id,
+                Enrollment.state == "active",
+                Enrollment.waiting_for.in_(keys),
+                or_(Enrollment.next_run_at.is_(None), Enrollment.next_run_at > now),
+            )
+            .values(next_run_at=now)
+            .returning(Enrollment.id)
+            .execution_options(synchronize_session=False)
         )
-        .values(next_run_at=now)
-        .returning(Enrollment.id)
-        .execution_options(synchronize_session=False)
-    ))
+    )
 
 
 def schedule_time_triggers(
-    session: Session, contact: Contact, flows: Sequence[Flow], facts: ContactFacts,
+    session: Session,
+    contact: Contact,
+    flows: Sequence[Flow],
+    facts: ContactFacts,
     now: datetime,
 ) -> None:
     """Keep one row per (contact, date/inactivity flow) with its next fire time."""
@@ -195,8 +219,14 @@ def schedule_time_triggers(
             if row is not None:
                 session.execute(delete(ScheduledTrigger).where(*where))
         elif row is None:
-            session.add(ScheduledTrigger(account_id=contact.account_id, contact_id=contact.id,
-                                         flow_key=flow.key, fire_at=fire_at))
+            session.add(
+                ScheduledTrigger(
+                    account_id=contact.account_id,
+                    contact_id=contact.id,
+                    flow_key=flow.key,
+                    fire_at=fire_at,
+                )
+            )
         else:
             row.fire_at = fire_at
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from connector.engine import entry_key, next_fire_time, trigger_condition_holds
 from connector.models import Contact, ScheduledTrigger, SegmentMembership
 from connector.services.enrollments import run_now
-from connector.services.facts import load_facts
+from connector.services.facts import facts_for
 from connector.services.reactions import enroll, react
 
 if TYPE_CHECKING:
@@ -23,26 +23,34 @@ def fire_due_triggers(rt: Runtime, now: datetime, *, limit: int = 500) -> int:
     """Enroll contacts whose date or inactivity trigger is due; schedule the next firing."""
     to_run: list[int] = []
     with rt.db.session() as session:
+        # Only running flows' triggers are picked up: a paused flow's wait and fire (late)
+        # on resume; archiving deletes them (flow_status.py).
+        flows = {flow.key: flow for flow in rt.flows.runnable(session)}
         rows = session.scalars(
             select(ScheduledTrigger)
-            .where(ScheduledTrigger.fire_at <= now)
+            .where(ScheduledTrigger.fire_at <= now, ScheduledTrigger.flow_key.in_(flows))
             .order_by(ScheduledTrigger.fire_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
         ).all()
-        flows = {flow.key: flow for flow in rt.flows.runnable(session)}
         for row in rows:
-            flow = flows.get(row.flow_key)
+            flow = flows[row.flow_key]
             contact = session.get(Contact, row.contact_id)
-            if flow is None or contact is None:
-                session.delete(row)  # paused, archived or removed: react() re-adds it later
+            if contact is None:
+                session.delete(row)
                 continue
-            facts = load_facts(session, contact, now,
-                               transactional_flows=rt.flows.transactional_keys())
+            facts = facts_for(rt, session, contact, now)
             if trigger_condition_holds(flow, facts, now):
-                enrollment = enroll(session, rt, flow, contact, now,
-                                    key=entry_key(flow, None, None, fired_at=row.fire_at),
-                                    context={}, inbox_event_id=None)
+                enrollment = enroll(
+                    session,
+                    rt,
+                    flow,
+                    contact,
+                    now,
+                    key=entry_key(flow, None, None, fired_at=row.fire_at),
+                    context={},
+                    inbox_event_id=None,
+                )
                 if enrollment is not None:
                     to_run.append(enrollment.id)
             following = next_fire_time(flow, facts, row.fire_at)
@@ -65,8 +73,7 @@ def recheck_segments(rt: Runtime, now: datetime, *, limit: int = 500) -> int:
             .limit(limit)
         ).all()
         for contact in session.scalars(select(Contact).where(Contact.id.in_(contact_ids))):
-            facts = load_facts(session, contact, now,
-                               transactional_flows=rt.flows.transactional_keys())
+            facts = facts_for(rt, session, contact, now)
             to_run += react(rt, session, contact, facts, [], now)
     run_now(rt, to_run, now)
     return len(contact_ids)

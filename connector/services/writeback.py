@@ -142,25 +142,34 @@ def flush_writebacks(rt: Runtime, account_id: int) -> int:
     return written
 
 
-def _write(crm: CRMAdapter, rows: Sequence[CrmWriteback],
-           contacts: dict[int, Contact]) -> list[WriteResult]:
+def _write(
+    crm: CRMAdapter, rows: Sequence[CrmWriteback], contacts: dict[int, Contact]
+) -> list[WriteResult]:
     """One adapter call per kind of write in the batch."""
     by_kind: dict[str, list[CrmWriteback]] = {}
     for row in rows:
         by_kind.setdefault(_FAMILY.get(row.kind, "activity"), []).append(row)
     results: list[WriteResult] = []
     if "activity" in by_kind:
-        results += crm.write_activities(activities=[
-            _activity(row, contacts[row.contact_id]) for row in by_kind["activity"]])
+        results += crm.write_activities(
+            activities=[_activity(row, contacts[row.contact_id]) for row in by_kind["activity"]]
+        )
     if "property" in by_kind:
-        results += crm.update_properties(updates=[
-            PropertyUpdate(writeback_id=row.id, contact_crm_id=contacts[row.contact_id].crm_id,
-                           email=contacts[row.contact_id].email or "",
-                           properties={row.payload["property"]: row.payload["value"]})
-            for row in by_kind["property"]])
+        results += crm.update_properties(
+            updates=[
+                PropertyUpdate(
+                    writeback_id=row.id,
+                    contact_crm_id=contacts[row.contact_id].crm_id,
+                    email=contacts[row.contact_id].email or "",
+                    properties={row.payload["property"]: row.payload["value"]},
+                )
+                for row in by_kind["property"]
+            ]
+        )
     if "task" in by_kind:
-        results += crm.create_tasks(tasks=[_task(row, contacts[row.contact_id])
-                                           for row in by_kind["task"]])
+        results += crm.create_tasks(
+            tasks=[_task(row, contacts[row.contact_id]) for row in by_kind["task"]]
+        )
     return results
 
 
@@ -170,9 +179,14 @@ _FAMILY = {"update_property": "property", "create_task": "task"}
 def _task(row: CrmWriteback, contact: Contact) -> Task:
     created = datetime.fromisoformat(row.payload["occurred_at"])
     due = row.payload.get("due_seconds")
-    return Task(writeback_id=row.id, contact_crm_id=contact.crm_id, email=contact.email or "",
-                subject=row.payload["subject"], body=row.payload.get("body", ""),
-                due_at=created + timedelta(seconds=due) if due is not None else None)
+    return Task(
+        writeback_id=row.id,
+        contact_crm_id=contact.crm_id,
+        email=contact.email or "",
+        subject=row.payload["subject"],
+        body=row.payload.get("body", ""),
+        due_at=created + timedelta(seconds=due) if due is not None else None,
+    )
 
 
 def _activity(row: CrmWriteback, contact: Contact) -> EmailActivity:

@@ -52,9 +52,12 @@ def test_behaviour_before_entering_does_not_count() -> None:
     assert decide(FLOW, state(1, ENTERED), contact, NOW) == Send("two", "two", None, None, 2)
 
 
-def test_behaviour_at_the_entry_time_counts() -> None:
+def test_behaviour_at_the_entry_time_does_not_count() -> None:
+    # The event that started the enrollment happens at (or before) entry: never a goal.
     contact = facts(events=(purchase(ENTERED),))
-    assert decide(FLOW, state(1, ENTERED), contact, NOW) == Exit(None, "goal:purchased")
+    assert not isinstance(decide(FLOW, state(1, ENTERED), contact, NOW), Exit)
+    later = facts(events=(purchase(ENTERED + timedelta(seconds=1)),))
+    assert decide(FLOW, state(1, ENTERED), later, NOW) == Exit(None, "goal:purchased")
 
 
 def test_goals_are_checked_in_order_then_exit_criteria() -> None:

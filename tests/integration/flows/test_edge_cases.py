@@ -1,0 +1,132 @@
+"""Edge cases found in review: entries without an inbox event, loops back to a send,
+lists from the events API, simulations that must call nobody, flows paused in YAML."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from connector.clock import VirtualClock
+from connector.models import EngagementEvent, Enrollment, EnrollmentJournal, Message
+from connector.runtime import Runtime
+from connector.services.accounts import AccountView
+from connector.services.flow_status import set_flow_status
+from connector.settings import SettingsError, load_settings
+from connector.simulate import SimulatedEvent, simulate
+from tests.conftest import work
+from tests.integration.flows.test_event_to_email import post
+from tests.integration.flows.test_step_actions import Receiver, receiver, use_flows  # noqa: F401
+from tests.integration.flows.test_tracking_helpers import click_first_link
+
+
+def test_engagement_trigger_with_reentry_always_enrolls_on_each_click(
+    rt: Runtime, client: FlaskClient, account: AccountView, tmp_path: Path,
+    clock: VirtualClock,
+) -> None:
+    use_flows(rt, tmp_path, hello="""
+name: Hello
+trigger: {type: contact.created}
+steps: [{id: hi, send: getting-started}]
+""", again="""
+name: Clicked again
+trigger: {type: engagement, action: clicked, template: getting-started}
+settings: {reentry: always}
+steps: [{id: more, send: first-offer}]
+""")
+    post(client, account, {"contact": {"email": "e@example.com"}, "event": "signed_up"})
+    work(rt)
+    click_first_link(rt, client, "getting-started")
+    clock.advance(timedelta(minutes=5))
+    click_first_link(rt, client, "getting-started")
+    with rt.db.session() as session:
+        assert session.query(Enrollment).filter_by(flow_key="again").count() == 2
+        assert session.query(EngagementEvent).filter(
+            EngagementEvent.processed_at.is_(None)).count() == 0
+
+
+def test_goto_back_to_a_send_never_sends_twice_and_a_waitless_loop_exits(
+    rt: Runtime, client: FlaskClient, account: AccountView, tmp_path: Path
+) -> None:
+    use_flows(rt, tmp_path, loop="""
+name: Loop
+trigger: {type: event, event: loop.me}
+steps:
+  - {id: mail, send: welcome}
+  - {id: again, goto: mail}
+""")
+    post(client, account, {"contact": {"email": "l@example.com"}, "event": "loop.me"})
+    work(rt)
+    with rt.db.session() as session:
+        assert session.query(Message).count() == 1
+        enrollment = session.query(Enrollment).one()
+        skips = session.query(EnrollmentJournal).filter_by(action="skip").count()
+    assert (enrollment.state, enrollment.exit_reason) == ("exited", "loop without a wait")
+    assert skips > 0
+
+
+def test_lists_from_the_events_api_feed_in_list_rules(
+    rt: Runtime, client: FlaskClient, account: AccountView, tmp_path: Path
+) -> None:
+    use_flows(rt, tmp_path, news="""
+name: Newsletter welcome
+trigger: {type: event, event: signed_up, if: {in_list: newsletter}}
+steps: [{id: hi, send: welcome}]
+""")
+    post(client, account, {"contact": {"email": "n@example.com", "lists": ["newsletter"]},
+                           "event": "signed_up"})
+    post(client, account, {"contact": {"email": "o@example.com"}, "event": "signed_up"})
+    work(rt)
+    with rt.db.session() as session:
+        assert [m.to_email for m in session.query(Message)] == ["n@example.com"]
+
+
+def test_bad_list_names_are_422(client: FlaskClient, account: AccountView) -> None:
+    response = client.post("/v1/events", json={
+        "contact": {"email": "n@example.com", "lists": ["Not A Key!"]}, "event": "signed_up"},
+        headers={"Authorization": f"Bearer {account.api_key}"})
+    assert response.status_code == 422
+    assert response.get_json()["details"][0]["field"] == "contact.lists.0"
+
+
+def test_simulation_posts_no_webhooks(settings: object, tmp_path: Path, receiver: str) -> None:
+    flow = tmp_path / "hook.yaml"
+    flow.write_text(f"""
+name: Hook
+trigger: {{type: event, event: go}}
+steps: [{{id: call, webhook: {{url: "{receiver}"}}}}]
+""")
+    start = datetime(2026, 1, 5, tzinfo=UTC)
+    timeline = simulate(settings, flow, {"email": "s@example.com"},  # type: ignore[arg-type]
+                        [SimulatedEvent("go", start)], start=start, days=1)
+    assert [e.action for e in timeline] == ["webhook", "complete"]
+    assert Receiver.received == []
+
+
+def test_flow_paused_in_yaml_and_resumed_by_an_operator_takes_entries(
+    rt: Runtime, client: FlaskClient, account: AccountView, tmp_path: Path
+) -> None:
+    use_flows(rt, tmp_path, held="""
+name: Held
+trigger: {type: event, event: signed_up}
+settings: {status: paused}
+steps: [{id: hi, send: welcome}]
+""")
+    post(client, account, {"contact": {"email": "p@example.com"}, "event": "signed_up"})
+    work(rt)
+    with rt.db.session() as session:
+        assert session.query(Enrollment).count() == 0
+        set_flow_status(session, rt.flows, "held", "active", rt.clock.now())
+    post(client, account, {"contact": {"email": "q@example.com"}, "event": "signed_up"})
+    work(rt)
+    with rt.db.session() as session:
+        assert [m.to_email for m in session.query(Message)] == ["q@example.com"]
+
+
+@pytest.mark.parametrize("value", ["0/7d", "3/7days", "3/0d", "three/7d"])
+def test_a_bad_frequency_cap_stops_start_up_naming_the_variable(value: str,
+                                                                tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="FREQUENCY_CAP"):
+        load_settings(FREQUENCY_CAP=value, VAR_DIR=tmp_path)
