@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from yaml.nodes import MappingNode, Node
+from yaml.nodes import MappingNode, Node, ScalarNode
 
 from connector.engine.definitions import (
     Step,
@@ -27,7 +27,7 @@ from connector.engine.loader_values import (
     weekdays,
     where,
 )
-from connector.engine.yamlnodes import Context, read_duration, string, unknown_keys
+from connector.engine.yamlnodes import Context, describe, read_duration, string, unknown_keys
 
 WAIT_FORMS = ("until", "until_date")
 
@@ -63,17 +63,28 @@ def parse_wait(scope: StepScope, step_id: str, value: Node) -> Step | None:
     inner = scope.fields(node, "wait: until_date", "{property: renewal_date, offset: -7d}")
     if inner is None:
         return None
-    unknown_keys(ctx, inner.data, ("property", "event_property", "offset", "at"), inner.prefix)
+    unknown_keys(
+        ctx, inner.data, ("property", "event_property", "offset", "at", "years"), inner.prefix
+    )
     prop = inner.get("property", property_name)
     event_prop = inner.get("event_property", property_path)
     shift = inner.get("offset", offset, default=timedelta(0))
     at = inner.get("at", time_of_day)
+    years = inner.get("years", _years, default=0)
     if (inner.node("property") is None) == (inner.node("event_property") is None):
         ctx.error(inner.data.node, f"{inner.prefix}give either 'property' or 'event_property'")
         return None
     if inner.failed:
         return None
-    return WaitUntilDateStep(step_id, prop, event_prop, shift, at)
+    return WaitUntilDateStep(step_id, prop, event_prop, shift, at, years)
+
+
+def _years(ctx: Context, node: Node, label: str) -> int | None:
+    value = ctx.scalar(node) if isinstance(node, ScalarNode) else None
+    if isinstance(value, bool) or not isinstance(value, int) or not -100 <= value <= 100:
+        ctx.error(node, f"{label}: expected a whole number of years, got {describe(node)}")
+        return None
+    return value
 
 
 def parse_wait_for(scope: StepScope, step_id: str, value: Node) -> Step | None:

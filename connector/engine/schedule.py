@@ -113,7 +113,9 @@ def local_day(value: date | datetime, tz: tzinfo) -> date:
     return value.astimezone(tz).date() if isinstance(value, datetime) else value
 
 
-def date_target(value: date | datetime, tz: tzinfo, offset: timedelta, at: time | None) -> datetime:
+def date_target(
+    value: date | datetime, tz: tzinfo, offset: timedelta, at: time | None, years: int = 0
+) -> datetime:
     """When a date property (+ offset) falls due, in UTC.
 
     With `at`, or for a plain date: the local day at `at` (09:00 by default) plus the offset
@@ -124,6 +126,8 @@ def date_target(value: date | datetime, tz: tzinfo, offset: timedelta, at: time 
         local = value.astimezone(tz).replace(tzinfo=None)
     else:
         local = datetime.combine(local_day(value, tz), at or DEFAULT_AT)
+    if years:
+        local = datetime.combine(anniversary(local.date(), local.year + years), local.time())
     return local_to_utc(local + offset, tz)
 
 

@@ -168,7 +168,7 @@ def _wait_until_date(step: WaitUntilDateStep, ctx: StepContext) -> Decision:
     if value is None:
         return Jump(step.id, ctx.cursor + 1, f"date unreadable: {label} = {raw!r}")
     try:
-        until = date_target(value, ctx.tz, step.offset, step.at)
+        until = date_target(value, ctx.tz, step.offset, step.at, step.years)
     except OverflowError:  # dates at the edge of the calendar (year 1 or 9999)
         return Jump(step.id, ctx.cursor + 1, f"date unreadable: {label} = {raw!r}")
     if until <= ctx.now:

@@ -77,6 +77,7 @@ class WaitUntilDateStep(StepBase):
     event_property: str | None = None
     offset: timedelta = timedelta(0)
     at: time | None = None
+    years: int = 0  # calendar years added to the date first (29 Feb -> 28 Feb)
     kind: ClassVar[str] = "wait_until_date"
     waits: ClassVar[bool] = True
 
@@ -92,13 +93,16 @@ class WaitUntilDateStep(StepBase):
             "event_property": self.event_property,
             "offset_seconds": self.offset // SECOND,
             "at": None if self.at is None else format_time(self.at),
+            # Written only when set, so existing flows keep their version.
+            **({"years": self.years} if self.years else {}),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WaitUntilDateStep:
         at = None if data["at"] is None else parse_time(data["at"])
         offset = timedelta(seconds=data["offset_seconds"])
-        return cls(data["id"], data["property"], data["event_property"], offset, at)
+        return cls(data["id"], data["property"], data["event_property"], offset, at,
+                   data.get("years", 0))
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from connector.engine import (
     Complete,
@@ -172,3 +172,37 @@ def test_wait_for_since_step_misses_an_event_before_the_step() -> None:
     contact = facts(events=(event("order.shipped", 0.5, order_id="A1"),))
     trigger = {"name": "order.completed", "order_id": "A1"}
     assert simulate(flow, contact, trigger, days=40)[-1] == (31, "exit: wait_for timeout")
+
+
+def test_until_date_years_is_a_calendar_year_even_across_a_leap_day() -> None:
+    flow = parse_flow(
+        "name: Y\ntrigger: {type: event, event: order.completed}\nsteps:\n"
+        "  - {id: year, wait: {until_date: {event_property: at, years: 1, at: '10:00'}}}\n"
+        "  - {id: promo, send: purchase-anniversary}\n",
+        "flows/y.yaml",
+    )
+    bought = datetime(2027, 3, 2, 15, 0, tzinfo=UTC)  # 2028 has a 29 February
+    state = EnrollmentState(0, bought, bought, {"event": {"at": bought.isoformat()}})
+    decision = decide(flow, state, facts(), bought)
+    assert isinstance(decision, Sleep)
+    assert decision.until == datetime(2028, 3, 2, 10, 0, tzinfo=UTC)
+    leap = datetime(2028, 2, 29, 9, 0, tzinfo=UTC)
+    state = EnrollmentState(0, leap, leap, {"event": {"at": leap.isoformat()}})
+    decision = decide(flow, state, facts(), leap)
+    assert isinstance(decision, Sleep) and decision.until == datetime(2029, 2, 28, 10, 0,
+                                                                       tzinfo=UTC)
+
+
+def test_until_date_years_must_be_a_whole_number() -> None:
+    from connector.engine import FlowErrors
+
+    text = ("name: Y\ntrigger: {type: contact.created}\nsteps:\n"
+            "  - {wait: {until_date: {property: renewal_date, years: 1.5}}}\n")
+    try:
+        parse_flow(text, "flows/y.yaml")
+    except FlowErrors as exc:
+        assert [str(e) for e in exc.errors] == [
+            "flows/y.yaml:4: step 1: wait: until_date: years: expected a whole number of "
+            "years, got a number 1.5"]
+    else:
+        raise AssertionError("years: 1.5 was accepted")
