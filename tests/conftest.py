@@ -26,7 +26,7 @@ from connector.runtime import Runtime
 from connector.services.accounts import AccountView, connect_account
 from connector.settings import Settings, load_settings
 
-pytest_plugins = ["tests.support.redis", "tests.support.smtp"]
+pytest_plugins = ["tests.support.redis", "tests.support.smtp", "tests.support.receiver"]
 
 ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday morning

@@ -18,8 +18,9 @@ from connector.settings import SettingsError, load_settings
 from connector.simulate import SimulatedEvent, simulate
 from tests.conftest import work
 from tests.integration.flows.test_event_to_email import post
-from tests.integration.flows.test_step_actions import Receiver, receiver, use_flows  # noqa: F401
+from tests.integration.flows.test_step_actions import use_flows
 from tests.integration.flows.test_tracking_helpers import click_first_link
+from tests.support.receiver import Receiver
 
 
 def test_engagement_trigger_with_reentry_always_enrolls_on_each_click(
