@@ -197,6 +197,43 @@ def list_command(as_json: bool) -> None:
 
 
 @main.group()
+def contacts() -> None:
+    """The contact mirror."""
+
+
+@contacts.command()
+def refresh() -> None:
+    """Re-evaluate every contact's segments and date/inactivity schedules (run it after
+    adding a segment or a date or inactivity flow), with a progress bar."""
+    from rich.progress import Progress
+    from sqlalchemy import func, select
+
+    from connector import runtime as runtime_module
+    from connector.models import Contact
+    from connector.runtime import build_runtime
+    from connector.services.schedules import refresh_contacts
+
+    settings = _settings()
+    if not settings.redis_url:
+        raise click.ClickException("REDIS_URL is not set (first steps that fall due are queued)")
+    rt = build_runtime(settings)
+    runtime_module.install(rt)
+    try:
+        with rt.db.session() as session:
+            total = session.scalar(select(func.count()).select_from(Contact)) or 0
+        with Progress(console=console) as progress:
+            task = progress.add_task("contacts", total=total)
+            page = refresh_contacts(rt, rt.clock.now())
+            while page:
+                progress.advance(task, len(page))
+                page = refresh_contacts(rt, rt.clock.now(), after_id=page[-1])
+    finally:
+        runtime_module.install(None)
+        rt.close()
+    click.echo(f"{total} contact(s) refreshed")
+
+
+@main.group()
 def flows() -> None:
     """Flows as YAML files."""
 

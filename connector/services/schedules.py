@@ -77,3 +77,19 @@ def recheck_segments(rt: Runtime, now: datetime, *, limit: int = 500) -> int:
             to_run += react(rt, session, contact, facts, [], now)
     run_now(rt, to_run, now)
     return len(contact_ids)
+
+
+def refresh_contacts(rt: Runtime, now: datetime, *, after_id: int = 0,
+                     limit: int = 200) -> list[int]:
+    """Re-evaluate segments and time-trigger schedules for the page of contacts after
+    `after_id` (after adding a segment, or a date or inactivity flow); returns their ids."""
+    to_run: list[int] = []
+    with rt.db.session() as session:
+        contacts = session.scalars(
+            select(Contact).where(Contact.id > after_id).order_by(Contact.id).limit(limit)
+        ).all()
+        for contact in contacts:
+            to_run += react(rt, session, contact, facts_for(rt, session, contact, now), [], now)
+        ids = [contact.id for contact in contacts]
+    run_now(rt, to_run, now)
+    return ids

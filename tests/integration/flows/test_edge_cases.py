@@ -131,3 +131,28 @@ def test_a_bad_frequency_cap_stops_start_up_naming_the_variable(value: str,
                                                                 tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="FREQUENCY_CAP"):
         load_settings(FREQUENCY_CAP=value, VAR_DIR=tmp_path)
+
+
+def test_refresh_schedules_existing_contacts_for_a_new_date_flow(
+    rt: Runtime, client: FlaskClient, account: AccountView, tmp_path: Path,
+    clock: VirtualClock,
+) -> None:
+    from connector.models import ScheduledTrigger
+    from connector.services.schedules import refresh_contacts
+
+    post(client, account, {"contact": {"email": "old@example.com",
+                                       "properties": {"customer_since": "2020-01-20"}},
+                           "event": "contact.updated"})
+    work(rt)
+    use_flows(rt, tmp_path, yearly="""
+name: Yearly
+trigger: {type: date, property: customer_since, yearly: true}
+settings: {reentry: always}
+steps: [{id: hi, send: customer-anniversary}]
+""")
+    with rt.db.session() as session:  # nothing has happened to her since the flow came
+        assert session.query(ScheduledTrigger).filter_by(flow_key="yearly").count() == 0
+    assert len(refresh_contacts(rt, clock.now())) == 1
+    with rt.db.session() as session:
+        row = session.query(ScheduledTrigger).filter_by(flow_key="yearly").one()
+    assert (row.flow_key, row.fire_at.date().isoformat()) == ("yearly", "2026-01-20")
