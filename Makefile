@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/scheduler.py
 	$(BIN)/python -m bench.segments
+	$(BIN)/python bench/segment_update.py
 
 serve: $(STAMP)
 	$(BIN)/connector serve
