@@ -247,30 +247,50 @@ def validate(path: Path | None) -> None:
     from connector.validation import validate_flows
 
     settings = _settings()
-    report = validate_flows(path or settings.flows_dir, templates_dir=settings.templates_dir,
-                            segments_dir=settings.segments_dir, flows_dir=settings.flows_dir)
+    report = validate_flows(
+        path or settings.flows_dir,
+        templates_dir=settings.templates_dir,
+        segments_dir=settings.segments_dir,
+        flows_dir=settings.flows_dir,
+    )
     for line in report.lines:
         click.echo(line, err=not line.startswith("ok "))
     if report.errors:
-        raise click.ClickException(
-            f"{report.errors} error(s), {report.warnings} warning(s)")
+        raise click.ClickException(f"{report.errors} error(s), {report.warnings} warning(s)")
     click.echo(f"{report.flows} flow(s) valid, {report.warnings} warning(s)")
 
 
 @flows.command()
 @click.argument("flow")
-@click.option("--contact", "contact_file", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help='JSON: {"email", "timezone"?, "properties"?}')
+@click.option(
+    "--contact",
+    "contact_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='JSON: {"email", "timezone"?, "properties"?}',
+)
 @click.option("--days", required=True, type=click.IntRange(1, 3660))
-@click.option("--events", "events_file", type=click.Path(exists=True, dir_okay=False,
-                                                           path_type=Path),
-              help='JSON list: [{"event", "at" (ISO 8601), "properties"?}]')
+@click.option(
+    "--events",
+    "events_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='JSON list: [{"event", "at" (ISO 8601), "properties"?}]',
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
-@click.option("--svg", "svg_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also draw the timeline as an SVG picture into this file.")
-def simulate(flow: str, contact_file: Path, days: int, events_file: Path | None,
-             as_json: bool, svg_file: Path | None) -> None:
+@click.option(
+    "--svg",
+    "svg_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also draw the timeline as an SVG picture into this file.",
+)
+def simulate(
+    flow: str,
+    contact_file: Path,
+    days: int,
+    events_file: Path | None,
+    as_json: bool,
+    svg_file: Path | None,
+) -> None:
     """Run one contact through FLOW (a key in FLOWS_DIR or a file) on a virtual clock.
 
     Starts at the first event's time (or now) and prints what the contact would get and
@@ -327,9 +347,13 @@ def status_command() -> None:
 
     with _flow_registry() as (registry, session):
         statuses = registry.statuses(session)
-        counts = dict(session.execute(
-            select(Enrollment.flow_key, func.count()).where(Enrollment.state == "active")
-            .group_by(Enrollment.flow_key)).all())
+        counts = dict(
+            session.execute(
+                select(Enrollment.flow_key, func.count())
+                .where(Enrollment.state == "active")
+                .group_by(Enrollment.flow_key)
+            ).all()
+        )
     table = Table("flow", "status", "active enrollments", "version")
     for flow in registry.all():
         table.add_row(flow.key, statuses[flow.key], str(counts.get(flow.key, 0)), flow.version)

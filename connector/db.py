@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -88,3 +88,8 @@ def _drop_after_commit(session: Session, _previous_transaction: Any = None) -> N
 
 event.listen(Session, "after_commit", _run_after_commit)
 event.listen(Session, "after_soft_rollback", _drop_after_commit)
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE touched (typed: execute() returns the general Result)."""
+    return cast("CursorResult[Any]", result).rowcount

@@ -56,9 +56,10 @@ class Demo:
 
     def post(self, event: dict[str, Any]) -> None:
         request = urllib.request.Request(
-            f"{self.base_url}/v1/events", data=json.dumps(event).encode(), method="POST",
-            headers={"Content-Type": "application/json",
-                     "Authorization": f"Bearer {self.api_key}"},
+            f"{self.base_url}/v1/events",
+            data=json.dumps(event).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.api_key}"},
         )
         with urllib.request.urlopen(request) as response:
             if response.status != 202:
@@ -67,8 +68,11 @@ class Demo:
     def email(self, to: str, template: str) -> EmailMessage | None:
         """The rendered .eml of the first `template` email sent to `to`, if any."""
         with self.rt.db.session() as session:
-            row = session.query(Message).filter_by(to_email=to, template=template,
-                                                   status="sent").first()
+            row = (
+                session.query(Message)
+                .filter_by(to_email=to, template=template, status="sent")
+                .first()
+            )
         return _read_eml(self.rt, row.message_id_header or "") if row else None
 
     def step(self) -> None:
@@ -91,10 +95,13 @@ def run_demo(settings: Settings, console: Console, *, fresh: bool = True) -> int
     redis_dir = Path(tempfile.mkdtemp(prefix="crmdrip-demo-"))
     with EmbeddedRedis(redis_dir) as redis_server:
         server = WebServer()
-        settings = settings.model_copy(update={
-            "database_url": database_url, "mail_url": f"outbox://{outbox.resolve()}",
-            "public_base_url": server.base_url,
-        })
+        settings = settings.model_copy(
+            update={
+                "database_url": database_url,
+                "mail_url": f"outbox://{outbox.resolve()}",
+                "public_base_url": server.base_url,
+            }
+        )
         rt = build_runtime(settings, redis_url=redis_server.url, clock=clock)
         runtime_module.install(rt)
         try:
@@ -116,24 +123,36 @@ def run_demo(settings: Settings, console: Console, *, fresh: bool = True) -> int
 def _run(rt: Runtime, clock: VirtualClock, base_url: str, console: Console) -> int:
     with rt.db.session() as session:
         account, _ = connect_account(
-            session, rt.vault, provider="hubspot", external_id="1000001",
-            access_token="demo-private-app-token", refresh_token=None, instance_url=None,
-            name="Demo portal", now=clock.now(),
+            session,
+            rt.vault,
+            provider="hubspot",
+            external_id="1000001",
+            access_token="demo-private-app-token",
+            refresh_token=None,
+            instance_url=None,
+            name="Demo portal",
+            now=clock.now(),
         )
     demo = Demo(rt, clock, base_url, account.api_key, console, start=clock.now())
     events: list[dict[str, Any]] = json.loads(SAMPLE.read_text())
-    console.print(f"[bold]1.[/] {len(events)} events in through POST {base_url}/v1/events "
-                  "(sign-ups, orders, a product view, a cart; one order sent twice)")
+    console.print(
+        f"[bold]1.[/] {len(events)} events in through POST {base_url}/v1/events "
+        "(sign-ups, orders, a product view, a cart; one order sent twice)"
+    )
     for event in events:
         demo.post(event)
     drain(rt.queues)
-    console.print("[bold]2.[/] the first emails are out: Ada opens and clicks her welcome, "
-                  "Grace unsubscribes (one click)")
+    console.print(
+        "[bold]2.[/] the first emails are out: Ada opens and clicks her welcome, "
+        "Grace unsubscribes (one click)"
+    )
     _engage(demo)
     later: list[dict[str, Any]] = json.loads(LATER.read_text())
     steps = DEMO_DAYS * (timedelta(days=1) // STEP)
-    console.print(f"[bold]3.[/] {DEMO_DAYS} days pass on the virtual clock: the order ships "
-                  "and arrives, Alan clicks the product spotlight")
+    console.print(
+        f"[bold]3.[/] {DEMO_DAYS} days pass on the virtual clock: the order ships "
+        "and arrives, Alan clicks the product spotlight"
+    )
     clicked = False
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("virtual days", total=steps)
@@ -164,7 +183,9 @@ def _engage(demo: Demo) -> None:
     _get_without_redirect(next(u for u in urls if "/t/c/" in u))
     unsubscribe = str(goodbye["List-Unsubscribe"]).strip().strip("<>")
     request = urllib.request.Request(
-        unsubscribe, data=b"List-Unsubscribe=One-Click", method="POST",
+        unsubscribe,
+        data=b"List-Unsubscribe=One-Click",
+        method="POST",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     urllib.request.urlopen(request).read()
@@ -177,8 +198,11 @@ def _click_spotlight(demo: Demo) -> bool:
     if spotlight is None:
         return False
     with demo.rt.db.session() as session:
-        row = session.query(Message).filter_by(to_email="alan@example.com",
-                                               template="product-spotlight").one()
+        row = (
+            session.query(Message)
+            .filter_by(to_email="alan@example.com", template="product-spotlight")
+            .one()
+        )
     index = next(i for i, url in enumerate(row.links) if "linen-notebook" in url)
     tracked = [u for u in _urls(spotlight) if "/t/c/" in u]
     _get_without_redirect(tracked[index])
@@ -211,4 +235,3 @@ def _get_without_redirect(url: str) -> int:
         return int(opener.open(url).status)
     except urllib.error.HTTPError as exc:  # the 302 itself
         return exc.code
-

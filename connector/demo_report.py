@@ -40,25 +40,27 @@ def collect_report(rt: Runtime, account_id: int) -> DemoReport:
     mine = (InboxEvent.account_id == account_id,)
     with rt.db.session() as session:
         report.events_received = session.scalar(select(func.count()).where(*mine)) or 0
-        report.contacts = session.scalar(
-            select(func.count()).where(Contact.account_id == account_id)) or 0
+        report.contacts = (
+            session.scalar(select(func.count()).where(Contact.account_id == account_id)) or 0
+        )
         for flow, state, reason, count in session.execute(
             select(Enrollment.flow_key, Enrollment.state, Enrollment.exit_reason, func.count())
             .where(Enrollment.account_id == account_id)
             .group_by(Enrollment.flow_key, Enrollment.state, Enrollment.exit_reason)
         ):
-            outcome = f"{state} ({reason})" if reason else state
-            report.enrollments[(flow, outcome)] = count
-        for flow, step, template, status, count in session.execute(
-            select(Message.flow_key, Message.step_id, Message.template, Message.status,
-                   func.count())
+            report.enrollments[(flow, f"{state} ({reason})" if reason else state)] = count
+        for flow_key, step, template, status, count in session.execute(
+            select(
+                Message.flow_key, Message.step_id, Message.template, Message.status, func.count()
+            )
             .where(Message.account_id == account_id)
             .group_by(Message.flow_key, Message.step_id, Message.template, Message.status)
         ):
-            report.sends[(flow or "-", f"{step} ({template})", status)] = count
+            report.sends[(flow_key or "-", f"{step} ({template})", status)] = count
         for kind, count in session.execute(
             select(EngagementEvent.kind, func.count())
-            .where(EngagementEvent.account_id == account_id).group_by(EngagementEvent.kind)
+            .where(EngagementEvent.account_id == account_id)
+            .group_by(EngagementEvent.kind)
         ):
             report.engagement[kind] = count
         for kind, status, count in session.execute(
@@ -70,20 +72,24 @@ def collect_report(rt: Runtime, account_id: int) -> DemoReport:
     return report
 
 
-def print_report(console: Console, report: DemoReport, *, outbox: Path, files: int,
-                 timeline: Path) -> None:
+def print_report(
+    console: Console, report: DemoReport, *, outbox: Path, files: int, timeline: Path
+) -> None:
     console.print()
     overview = Table(title="CRM Drip Connector demo", show_header=False)
     overview.add_row("events received (dedup applied)", str(report.events_received))
     overview.add_row("contacts", str(report.contacts))
-    overview.add_row("emails sent", str(sum(n for (_, _, s), n in report.sends.items()
-                                            if s == "sent")))
+    overview.add_row(
+        "emails sent", str(sum(n for (_, _, s), n in report.sends.items() if s == "sent"))
+    )
     overview.add_row("opens", str(report.engagement["open"]))
     overview.add_row("clicks", str(report.engagement["click"]))
     overview.add_row("unsubscribes", str(report.engagement["unsubscribe"]))
     overview.add_row("CRM write-backs queued", str(sum(report.writebacks.values())))
-    overview.add_row("  of which written to the CRM",
-                     str(sum(n for (_, s), n in report.writebacks.items() if s == "done")))
+    overview.add_row(
+        "  of which written to the CRM",
+        str(sum(n for (_, s), n in report.writebacks.items() if s == "done")),
+    )
     console.print(overview)
 
     flows = Table("flow", "outcome", "enrollments", title="Flows")
@@ -104,21 +110,30 @@ def print_report(console: Console, report: DemoReport, *, outbox: Path, files: i
     console.print(f"Alan's flow timeline as a picture: [bold]{timeline.resolve()}[/]")
 
 
-def print_contact_timeline(console: Console, rt: Runtime, email: str, *, start: datetime,
-                           svg: Path) -> None:
+def print_contact_timeline(
+    console: Console, rt: Runtime, email: str, *, start: datetime, svg: Path
+) -> None:
     """Every decision the flows made for one contact, as a table and an SVG picture."""
     with rt.db.session() as session:
-        rows = session.execute(
-            select(EnrollmentJournal)
-            .join(Enrollment, Enrollment.id == EnrollmentJournal.enrollment_id)
-            .join(Contact, Contact.id == Enrollment.contact_id)
-            .where(Contact.email == email, EnrollmentJournal.action != "wait")
-            .order_by(EnrollmentJournal.at, EnrollmentJournal.id)
-        ).scalars().all()
+        rows = (
+            session.execute(
+                select(EnrollmentJournal)
+                .join(Enrollment, Enrollment.id == EnrollmentJournal.enrollment_id)
+                .join(Contact, Contact.id == Enrollment.contact_id)
+                .where(Contact.email == email, EnrollmentJournal.action != "wait")
+                .order_by(EnrollmentJournal.at, EnrollmentJournal.id)
+            )
+            .scalars()
+            .all()
+        )
     entries = [
-        TimelineEntry(at=r.at, step=f"{r.flow_key}/{r.step_id or '-'}", action=r.action,
-                      template=r.detail.get("template"),
-                      detail={k: v for k, v in r.detail.items() if k != "template"})
+        TimelineEntry(
+            at=r.at,
+            step=f"{r.flow_key}/{r.step_id or '-'}",
+            action=r.action,
+            template=r.detail.get("template"),
+            detail={k: v for k, v in r.detail.items() if k != "template"},
+        )
         for r in rows
     ]
     print_timeline(console, entries, start=start, title=f"{email}: what the flows did")

@@ -265,9 +265,7 @@ class ContactEvent(Base):
     """Behaviour history: what segments and conditions count ("ordered twice in 30 days")."""
 
     __tablename__ = "contact_events"
-    __table_args__ = (
-        Index("ix_contact_events_lookup", "contact_id", "occurred_at"),
-    )
+    __table_args__ = (Index("ix_contact_events_lookup", "contact_id", "occurred_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))

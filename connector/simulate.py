@@ -60,8 +60,11 @@ class TimelineEntry:
     detail: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
-        entry: dict[str, Any] = {"at": self.at.isoformat(), "step": self.step,
-                                 "action": self.action}
+        entry: dict[str, Any] = {
+            "at": self.at.isoformat(),
+            "step": self.step,
+            "action": self.action,
+        }
         if self.template:
             entry["template"] = self.template
         if self.detail:
@@ -83,9 +86,15 @@ def simulate(
     with _sandbox(settings, flow_file, start) as rt:
         with rt.db.session() as session:
             account, _ = connect_account(
-                session, rt.vault, provider="local", external_id="simulation",
-                access_token="simulation", refresh_token=None, instance_url=None,
-                name="simulation", now=start,
+                session,
+                rt.vault,
+                provider="local",
+                external_id="simulation",
+                access_token="simulation",
+                refresh_token=None,
+                instance_url=None,
+                name="simulation",
+                now=start,
             )
         clock: VirtualClock = rt.clock  # type: ignore[assignment]
         _ingest(rt, account.id, contact, CONTACT_UPDATE, {}, start)
@@ -106,7 +115,8 @@ def simulate(
         else:
             raise SimulationError(
                 f"the flow did not settle after {MAX_MOMENTS} scheduling moments "
-                "(a loop without a wait?)")
+                "(a loop without a wait?)"
+            )
         return _timeline(rt)
 
 
@@ -120,9 +130,13 @@ def _sandbox(settings: Settings, flow_file: Path, start: datetime) -> Iterator[R
         url = f"sqlite:///{home / 'simulation.sqlite3'}"
         upgrade(url)
         with EmbeddedRedis(home / "redis") as redis_server:
-            sandboxed = settings.model_copy(update={
-                "database_url": url, "flows_dir": flows, "mail_url": f"outbox://{home / 'outbox'}",
-            })
+            sandboxed = settings.model_copy(
+                update={
+                    "database_url": url,
+                    "flows_dir": flows,
+                    "mail_url": f"outbox://{home / 'outbox'}",
+                }
+            )
             rt = build_runtime(sandboxed, redis_url=redis_server.url, clock=VirtualClock(start))
             rt.outbound_webhooks = False  # a simulation calls nobody
             runtime_module.install(rt)
@@ -135,14 +149,25 @@ def _sandbox(settings: Settings, flow_file: Path, start: datetime) -> Iterator[R
         shutil.rmtree(home, ignore_errors=True)
 
 
-def _ingest(rt: Runtime, account_id: int, contact: dict[str, Any], name: str,
-            properties: dict[str, Any], at: datetime) -> None:
+def _ingest(
+    rt: Runtime,
+    account_id: int,
+    contact: dict[str, Any],
+    name: str,
+    properties: dict[str, Any],
+    at: datetime,
+) -> None:
     with rt.db.session() as session:
         payload = {"contact": contact, "event": name, "properties": properties}
         inbox_id, _ = record_inbox_event(
-            session, account_id=account_id, source="api",
-            dedup_key=f"sim:{uuid.uuid4().hex}", kind=name,
-            payload=payload, occurred_at=at, now=rt.clock.now(),
+            session,
+            account_id=account_id,
+            source="api",
+            dedup_key=f"sim:{uuid.uuid4().hex}",
+            kind=name,
+            payload=payload,
+            occurred_at=at,
+            now=rt.clock.now(),
         )
     process_inbox_event(rt, inbox_id)
     drain(rt.queues)
@@ -164,9 +189,13 @@ def _timeline(rt: Runtime) -> list[TimelineEntry]:
     with rt.db.session() as session:
         rows = session.scalars(select(EnrollmentJournal).order_by(EnrollmentJournal.id)).all()
     return [
-        TimelineEntry(at=row.at, step=row.step_id, action=row.action,
-                      template=row.detail.get("template"),
-                      detail={k: v for k, v in row.detail.items() if k != "template"})
+        TimelineEntry(
+            at=row.at,
+            step=row.step_id,
+            action=row.action,
+            template=row.detail.get("template"),
+            detail={k: v for k, v in row.detail.items() if k != "template"},
+        )
         for row in rows
     ]
 

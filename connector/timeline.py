@@ -10,10 +10,22 @@ from typing import Any, Protocol
 from rich.console import Console
 from rich.table import Table
 
-ACTION_STYLE = {"send": "green", "wait": "cyan", "exit": "red", "complete": "bold green",
-                "jump": "magenta", "hold": "yellow"}
-ACTION_COLOUR = {"send": "#2e7d32", "wait": "#0277bd", "exit": "#c62828",
-                 "complete": "#1b5e20", "jump": "#6a1b9a", "hold": "#f9a825"}
+ACTION_STYLE = {
+    "send": "green",
+    "wait": "cyan",
+    "exit": "red",
+    "complete": "bold green",
+    "jump": "magenta",
+    "hold": "yellow",
+}
+ACTION_COLOUR = {
+    "send": "#2e7d32",
+    "wait": "#0277bd",
+    "exit": "#c62828",
+    "complete": "#1b5e20",
+    "jump": "#6a1b9a",
+    "hold": "#f9a825",
+}
 
 
 class Entry(Protocol):
@@ -41,13 +53,18 @@ def offset(start: datetime, at: datetime) -> str:
     return f"day {days} +{rest // 3600:02d}:{rest % 3600 // 60:02d}"
 
 
-def print_timeline(console: Console, entries: Sequence[Entry], *, start: datetime,
-                   title: str) -> None:
+def print_timeline(
+    console: Console, entries: Sequence[Entry], *, start: datetime, title: str
+) -> None:
     table = Table("when", "step", "action", "template / reason", title=title)
     for entry in entries:
         style = ACTION_STYLE.get(entry.action, "")
-        table.add_row(offset(start, entry.at), entry.step or "-",
-                      f"[{style}]{entry.action}[/]" if style else entry.action, label(entry))
+        table.add_row(
+            offset(start, entry.at),
+            entry.step or "-",
+            f"[{style}]{entry.action}[/]" if style else entry.action,
+            label(entry),
+        )
     console.print(table)
     sends = sum(1 for e in entries if e.action == "send")
     last = max((e.at for e in entries), default=start)

@@ -23,8 +23,9 @@ class Report:
     warnings: int = 0
 
 
-def validate_flows(target: Path, *, templates_dir: Path, segments_dir: Path,
-                   flows_dir: Path | None = None) -> Report:
+def validate_flows(
+    target: Path, *, templates_dir: Path, segments_dir: Path, flows_dir: Path | None = None
+) -> Report:
     report = Report()
     flows = _load(target, report)
     segments = _segments(segments_dir, report)
@@ -34,15 +35,16 @@ def validate_flows(target: Path, *, templates_dir: Path, segments_dir: Path,
         properties = read_catalogue(flows_dir / CATALOGUE)
     templates = TemplateStore(templates_dir).names()
     for key, flow in sorted(flows.items()):
-        lints = lint_flow(flow, templates=templates, segments=segments,
-                          known_properties=properties)
+        lints = lint_flow(flow, templates=templates, segments=segments, known_properties=properties)
         for lint in lints:
             report.lines.append(str(lint))
             report.errors += lint.severity == "error"
             report.warnings += lint.severity == "warning"
-        report.lines.append(f"ok  {key}  ({len(flow.steps)} steps, version {flow.version})"
-                            if not any(lint.severity == "error" for lint in lints)
-                            else f"failed  {key}")
+        report.lines.append(
+            f"ok  {key}  ({len(flow.steps)} steps, version {flow.version})"
+            if not any(lint.severity == "error" for lint in lints)
+            else f"failed  {key}"
+        )
     report.flows = len(flows)
     return report
 

@@ -129,6 +129,7 @@ class EventRule(_Counted):
         return earliest(
             test.changes_on(item.properties, now)
             for item in self.candidates(facts)
+            if isinstance(item, EventFact)
             for test in tests
         )
 

@@ -101,8 +101,9 @@ class WaitUntilDateStep(StepBase):
     def from_dict(cls, data: Mapping[str, Any]) -> WaitUntilDateStep:
         at = None if data["at"] is None else parse_time(data["at"])
         offset = timedelta(seconds=data["offset_seconds"])
-        return cls(data["id"], data["property"], data["event_property"], offset, at,
-                   data.get("years", 0))
+        return cls(
+            data["id"], data["property"], data["event_property"], offset, at, data.get("years", 0)
+        )
 
 
 @dataclass(frozen=True)

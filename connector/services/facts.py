@@ -98,7 +98,14 @@ def load_facts(
         last_active_at=contact.last_active_at,
         events=tuple(EventFact(n, at, p) for n, at, p in reversed(events)),
         engagements=tuple(
-            EngagementFact(action=kind, at=at, template=template, flow=flow, step=step, url=url)
+            EngagementFact(
+                action="click" if kind == "click" else "open",
+                at=at,
+                template=template,
+                flow=flow,
+                step=step,
+                url=url,
+            )
             for kind, at, url, template, flow, step in reversed(engagements)
         ),
         sends=tuple(

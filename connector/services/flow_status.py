@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
+from connector.db import rowcount
 from connector.flow_registry import FlowRegistry
 from connector.models import Enrollment, FlowState, ScheduledTrigger
 
@@ -35,15 +36,17 @@ def set_flow_status(
     if status == "active":
         # Enrollments held while paused (next_run_at NULL) run now; the engine decides
         # what is next for each (a wait that ran out meanwhile is simply over).
-        resumed = session.execute(
-            update(Enrollment)
-            .where(
-                Enrollment.flow_key == key,
-                Enrollment.state == "active",
-                Enrollment.next_run_at.is_(None),
+        resumed = rowcount(
+            session.execute(
+                update(Enrollment)
+                .where(
+                    Enrollment.flow_key == key,
+                    Enrollment.state == "active",
+                    Enrollment.next_run_at.is_(None),
+                )
+                .values(next_run_at=now)
             )
-            .values(next_run_at=now)
-        ).rowcount
+        )
         return f"{key}: active ({resumed} held enrollment(s) resumed)"
     if status == "archived":
         session.execute(delete(ScheduledTrigger).where(ScheduledTrigger.flow_key == key))

@@ -38,11 +38,12 @@ def record_inbox_event(
         "occurred_at": occurred_at,
         "received_at": now,
     }
-    dialect = session.get_bind().dialect.name
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
-    inserted = session.scalar(
-        insert(InboxEvent).values(**values).on_conflict_do_nothing().returning(InboxEvent.id)
-    )
+    insert: postgresql.Insert | sqlite.Insert
+    if session.get_bind().dialect.name == "postgresql":
+        insert = postgresql.insert(InboxEvent).values(**values).on_conflict_do_nothing()
+    else:
+        insert = sqlite.insert(InboxEvent).values(**values).on_conflict_do_nothing()
+    inserted = session.scalar(insert.returning(InboxEvent.id))
     if inserted is not None:
         return inserted, True
     existing = session.scalar(

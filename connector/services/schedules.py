@@ -79,8 +79,9 @@ def recheck_segments(rt: Runtime, now: datetime, *, limit: int = 500) -> int:
     return len(contact_ids)
 
 
-def refresh_contacts(rt: Runtime, now: datetime, *, after_id: int = 0,
-                     limit: int = 200) -> list[int]:
+def refresh_contacts(
+    rt: Runtime, now: datetime, *, after_id: int = 0, limit: int = 200
+) -> list[int]:
     """Re-evaluate segments and time-trigger schedules for the page of contacts after
     `after_id` (after adding a segment, or a date or inactivity flow); returns their ids."""
     to_run: list[int] = []

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import update
 
+from connector.db import rowcount
 from connector.email.errors import (
     DeliveryUnknownError,
     PermanentTransportError,
@@ -48,11 +49,13 @@ class Prepared:
 def deliver(rt: Runtime, message_id: int) -> Outcome:
     now = rt.clock.now()
     with rt.db.session() as session:
-        claimed = session.execute(
-            update(Message)
-            .where(Message.id == message_id, Message.status == "pending")
-            .values(status="sending", sending_at=now, attempts=Message.attempts + 1)
-        ).rowcount
+        claimed = rowcount(
+            session.execute(
+                update(Message)
+                .where(Message.id == message_id, Message.status == "pending")
+                .values(status="sending", sending_at=now, attempts=Message.attempts + 1)
+            )
+        )
         if not claimed:
             return "skipped"  # sent, failed, or in flight elsewhere
         message = session.get_one(Message, message_id)
@@ -76,7 +79,7 @@ def deliver(rt: Runtime, message_id: int) -> Outcome:
         _finish(rt, message_id, status="uncertain", error=str(exc))
         return "uncertain"
     except PermanentTransportError as exc:
-        status = "bounced" if exc.hard_bounce else "failed"
+        status: Outcome = "bounced" if exc.hard_bounce else "failed"
         with rt.db.session() as session:
             message = session.get_one(Message, message_id)
             message.status, message.error = status, str(exc)
