@@ -3,14 +3,24 @@ key, before it has any effect (DESIGN §5.2)."""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.sql.dml import ReturningInsert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from connector.models import InboxEvent
+
+
+@functools.cache
+def _insert(dialect: str) -> ReturningInsert[tuple[int]]:
+    """Built once per dialect: the hot path skips statement construction and the ORM."""
+    table = InboxEvent.__table__
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    return insert.on_conflict_do_nothing().returning(table.c.id)  # type: ignore[return-value]
 
 
 def record_inbox_event(
@@ -38,12 +48,8 @@ def record_inbox_event(
         "occurred_at": occurred_at,
         "received_at": now,
     }
-    insert: postgresql.Insert | sqlite.Insert
-    if session.get_bind().dialect.name == "postgresql":
-        insert = postgresql.insert(InboxEvent).values(**values).on_conflict_do_nothing()
-    else:
-        insert = sqlite.insert(InboxEvent).values(**values).on_conflict_do_nothing()
-    inserted = session.scalar(insert.returning(InboxEvent.id))
+    connection = session.connection()
+    inserted = connection.execute(_insert(connection.dialect.name), values).scalar()
     if inserted is not None:
         return inserted, True
     existing = session.scalar(
