@@ -5,22 +5,22 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
-from sqlalchemy.sql.dml import ReturningInsert
+from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 
 from connector.models import InboxEvent
 
 
 @functools.cache
-def _insert(dialect: str) -> ReturningInsert[tuple[int]]:
+def _insert(dialect: str) -> ReturningInsert[Any]:
     """Built once per dialect: the hot path skips statement construction and the ORM."""
-    table = InboxEvent.__table__
+    table = cast(Table, InboxEvent.__table__)
     insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    return insert.on_conflict_do_nothing().returning(table.c.id)  # type: ignore[return-value]
+    return insert.on_conflict_do_nothing().returning(table.c.id)
 
 
 def record_inbox_event(
@@ -49,7 +49,7 @@ def record_inbox_event(
         "received_at": now,
     }
     connection = session.connection()
-    inserted = connection.execute(_insert(connection.dialect.name), values).scalar()
+    inserted: int | None = connection.execute(_insert(connection.dialect.name), values).scalar()
     if inserted is not None:
         return inserted, True
     existing = session.scalar(
