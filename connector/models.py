@@ -6,7 +6,7 @@ Times are stored as timezone-aware UTC.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -54,6 +54,31 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class OutboxRow:
+    """The columns of a durable outbox row: retried with backoff, failures kept visible."""
+
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|done|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+
+    def succeeded(self, now: datetime) -> None:
+        self.status, self.done_at, self.last_error = "done", now, None
+
+    def failed(self, now: datetime, error: str, *, permanent: bool,
+               backoff: tuple[int, ...]) -> None:
+        """Count the attempt; retry after the next backoff step, or fail for good once
+        permanent or out of steps (kept visible, never dropped)."""
+        self.attempts += 1
+        self.last_error = error
+        if permanent or self.attempts > len(backoff):
+            self.status = "failed"
+        else:
+            self.next_attempt_at = now + timedelta(seconds=backoff[self.attempts - 1])
 
 
 class Base(DeclarativeBase):
@@ -238,7 +263,7 @@ class Suppression(Base):
     created_at: Mapped[datetime]
 
 
-class CrmWriteback(Base):
+class CrmWriteback(OutboxRow, Base):
     """The durable outbox of writes to the CRM (DESIGN §5.5): nothing is dropped."""
 
     __tablename__ = "crm_writebacks"
@@ -253,12 +278,6 @@ class CrmWriteback(Base):
     kind: Mapped[str] = mapped_column(String(30))  # email_sent|email_opened|email_clicked|...
     dedup_key: Mapped[str] = mapped_column(String(200))
     payload: Mapped[dict[str, Any]]
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|done|failed
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime]
-    last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime]
-    done_at: Mapped[datetime | None]
 
 
 class ContactEvent(Base):
@@ -355,7 +374,7 @@ class FlowState(Base):
     updated_at: Mapped[datetime]
 
 
-class WebhookCall(Base):
+class WebhookCall(OutboxRow, Base):
     """Outbound webhook steps: an outbox row per (enrollment, step), signed when sent."""
 
     __tablename__ = "webhook_calls"
@@ -370,9 +389,3 @@ class WebhookCall(Base):
     step_id: Mapped[str] = mapped_column(String(100))
     url: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any]]
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|done|failed
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime]
-    last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime]
-    done_at: Mapped[datetime | None]

@@ -12,7 +12,7 @@ import hmac
 import json
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from connector.models import WebhookCall
@@ -21,8 +21,7 @@ if TYPE_CHECKING:
     from connector.runtime import Runtime
 
 TIMEOUT = 10.0
-MAX_ATTEMPTS = 8
-BACKOFF = (10, 60, 300, 1800, 3600, 6 * 3600, 12 * 3600)
+BACKOFF = (10, 60, 300, 1800, 3600, 6 * 3600, 12 * 3600)  # then failed, kept visible
 
 
 class RetryLater(Exception):
@@ -63,19 +62,14 @@ def call_webhook(rt: Runtime, call_id: int) -> str:
                 "X-Drip-Signature": sign(secret, body, now),
             },
         )
-        call.attempts += 1
         status, error = _post(request)
         if status is not None and 200 <= status < 300:
-            call.status, call.done_at, call.last_error = "done", now, None
+            call.attempts += 1
+            call.succeeded(now)
             return "done"
-        call.last_error = error
         permanent = status is not None and 400 <= status < 500 and status not in (408, 429)
-        if permanent or call.attempts >= MAX_ATTEMPTS:
-            call.status = "failed"  # kept visible, never dropped silently
-            return "failed"
-        delay = BACKOFF[min(call.attempts - 1, len(BACKOFF) - 1)]
-        call.next_attempt_at = now + timedelta(seconds=delay)
-        return "retry"
+        call.failed(now, error or f"HTTP {status}", permanent=permanent, backoff=BACKOFF)
+        return "failed" if call.status == "failed" else "retry"
 
 
 def _post(request: urllib.request.Request) -> tuple[int | None, str | None]:

@@ -21,8 +21,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH = 100
-MAX_ATTEMPTS = 8
-BACKOFF = (30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600)
+BACKOFF = (30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600)  # then failed, kept visible
 
 
 def queue_writeback(
@@ -127,18 +126,14 @@ def flush_writebacks(rt: Runtime, account_id: int) -> int:
         written = 0
         for row in rows:
             result = results.get(row.id)
-            row.attempts += 1
             if result is not None and result.ok:
-                row.status, row.done_at, row.last_error = "done", now, None
+                row.attempts += 1
+                row.succeeded(now)
                 written += 1
-            elif (result is not None and not result.retryable) or row.attempts >= MAX_ATTEMPTS:
-                # Permanent: kept visible, never dropped.
-                row.status = "failed"
-                row.last_error = result.error if result else "no result from adapter"
             else:
-                row.last_error = result.error if result else "no result from adapter"
-                delay = BACKOFF[min(row.attempts - 1, len(BACKOFF) - 1)]
-                row.next_attempt_at = now + timedelta(seconds=delay)
+                row.failed(now, (result.error if result else None) or "no result from adapter",
+                           permanent=result is not None and not result.retryable,
+                           backoff=BACKOFF)
     return written
 
 

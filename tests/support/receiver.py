@@ -11,12 +11,13 @@ import pytest
 
 
 class Receiver(BaseHTTPRequestHandler):
+    status: ClassVar[int] = 204  # what the receiver answers
     received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         Receiver.received.append((dict(self.headers), body))
-        self.send_response(204)
+        self.send_response(Receiver.status)
         self.end_headers()
 
     def log_message(self, *args: Any) -> None:
@@ -26,6 +27,7 @@ class Receiver(BaseHTTPRequestHandler):
 @pytest.fixture
 def receiver() -> Iterator[str]:
     Receiver.received = []
+    Receiver.status = 204
     server = HTTPServer(("127.0.0.1", 0), Receiver)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
