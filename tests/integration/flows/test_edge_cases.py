@@ -156,3 +156,28 @@ steps: [{id: hi, send: customer-anniversary}]
     with rt.db.session() as session:
         row = session.query(ScheduledTrigger).filter_by(flow_key="yearly").one()
     assert (row.flow_key, row.fire_at.date().isoformat()) == ("yearly", "2026-01-20")
+
+
+def test_one_broken_enrollment_does_not_hold_back_its_chunk(
+    rt: Runtime, client: FlaskClient, account: AccountView, clock: VirtualClock
+) -> None:
+    from connector.models import FlowVersion
+    from connector.scheduler import tick
+
+    for name in ("a", "b", "c"):
+        post(client, account, {"contact": {"email": f"{name}@example.com"}, "event": "x"})
+    work(rt)
+    with rt.db.session() as session:
+        broken = FlowVersion(flow_key="welcome", version="broken", definition={"format": 99},
+                             created_at=clock.now())
+        session.add(broken)
+        session.flush()
+        first = session.query(Enrollment).filter_by(flow_key="welcome").order_by(Enrollment.id)
+        first.first().flow_version_id = broken.id  # type: ignore[union-attr]
+    clock.advance(timedelta(days=2, minutes=1))
+    tick(rt, clock.now())
+    work(rt)
+    with rt.db.session() as session:
+        sent = sorted(m.to_email for m in session.query(Message)
+                      .filter_by(template="getting-started"))
+    assert sent == ["b@example.com", "c@example.com"]  # the others went on
