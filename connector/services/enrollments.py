@@ -83,15 +83,18 @@ def _advance(session: Session, rt: Runtime, enrollment_id: int, token: str, now:
     enrollment = session.get(Enrollment, enrollment_id, with_for_update=True)
     if enrollment is None or enrollment.lease_owner != token or enrollment.state != "active":
         return 0
-    enrollment.lease_owner, enrollment.lease_until = None, None
-    flow = _current_version(session, rt, enrollment, now)
-    status = rt.flows.statuses(session).get(flow.key, "archived")
-    if status != "active":
-        _hold_or_archive(session, enrollment, status, now)
-        return 0
-    contact = session.get_one(Contact, enrollment.contact_id)
-    facts = facts_for(rt, session, contact, now)
-    return _run(session, rt, flow, enrollment, contact, facts, now)
+    try:
+        flow = _current_version(session, rt, enrollment, now)
+        status = rt.flows.statuses(session).get(flow.key, "archived")
+        if status != "active":
+            _hold_or_archive(session, enrollment, status, now)
+            return 0
+        contact = session.get_one(Contact, enrollment.contact_id)
+        facts = facts_for(rt, session, contact, now)
+        return _run(session, rt, flow, enrollment, contact, facts, now)
+    finally:
+        # Released with the run's own changes: one UPDATE of the row, not two.
+        enrollment.lease_owner, enrollment.lease_until = None, None
 
 
 def _run(
