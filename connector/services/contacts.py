@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -77,18 +78,28 @@ def upsert_contact(
 
 
 def is_suppressed(session: Session, contact: Contact) -> bool:
-    if any(_truthy(contact.properties.get(name)) for name in OPT_OUT_PROPERTIES):
-        return True
+    return is_opted_out(contact) or bool(suppressed_emails(session, [contact]))
+
+
+def is_opted_out(contact: Contact) -> bool:
+    """A CRM opt-out flag, or no address to send to."""
     if not contact.email:
-        return True  # nothing to send to
-    return (
-        session.scalar(
-            select(Suppression.id).where(
-                Suppression.account_id == contact.account_id, Suppression.email == contact.email
-            )
+        return True
+    return any(_truthy(contact.properties.get(name)) for name in OPT_OUT_PROPERTIES)
+
+
+def suppressed_emails(session: Session, contacts: Sequence[Contact]) -> set[tuple[int, str]]:
+    """(account, email) pairs of these contacts that are on a suppression list."""
+    emails = {c.email for c in contacts if c.email}
+    if not emails:
+        return set()
+    rows = session.execute(
+        select(Suppression.account_id, Suppression.email).where(
+            Suppression.account_id.in_({c.account_id for c in contacts}),
+            Suppression.email.in_(emails),
         )
-        is not None
     )
+    return {(account_id, email) for account_id, email in rows}
 
 
 def merge_context(contact: Contact) -> dict[str, Any]:

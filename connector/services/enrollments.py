@@ -31,7 +31,7 @@ from connector.engine import (
 )
 from connector.engine.facts import SendFact
 from connector.models import Contact, Enrollment, EnrollmentJournal, Message, WebhookCall
-from connector.services.facts import facts_for
+from connector.services.facts import facts_for, load_facts_many
 from connector.services.leases import claim
 from connector.services.writeback import queue_writeback
 
@@ -67,19 +67,53 @@ def run_claimed(rt: Runtime, enrollment_ids: list[int], token: str, now: datetim
     expires and the scheduler retries it.
     """
     sends = 0
-    chunk = COMMIT_EVERY_SQLITE if rt.db.is_sqlite else COMMIT_EVERY
-    for start in range(0, len(enrollment_ids), chunk):
+    size = COMMIT_EVERY_SQLITE if rt.db.is_sqlite else COMMIT_EVERY
+    for start in range(0, len(enrollment_ids), size):
+        chunk = enrollment_ids[start : start + size]
         with rt.db.session() as session:
-            for enrollment_id in enrollment_ids[start : start + chunk]:
+            facts = _chunk_facts(session, rt, chunk, now)
+            for enrollment_id in chunk:
                 try:
                     with session.begin_nested():
-                        sends += _advance(session, rt, enrollment_id, token, now)
+                        sends += _advance(session, rt, enrollment_id, token, now, facts)
                 except Exception:
                     log.exception("enrollment %s failed to advance", enrollment_id)
+                    facts.clear()  # its changes are rolled back: read afresh
     return sends
 
 
-def _advance(session: Session, rt: Runtime, enrollment_id: int, token: str, now: datetime) -> int:
+def _chunk_facts(
+    session: Session, rt: Runtime, enrollment_ids: list[int], now: datetime
+) -> dict[int, ContactFacts]:
+    """The contacts of a chunk, and their facts, in one query per kind of fact."""
+    contacts = (
+        session.scalars(
+            select(Contact)
+            .join(Enrollment, Enrollment.contact_id == Contact.id)
+            .where(Enrollment.id.in_(enrollment_ids))
+        )
+        .unique()
+        .all()
+    )
+    return load_facts_many(
+        session,
+        contacts,
+        now,
+        history=rt.history,
+        transactional_flows=rt.flows.transactional_keys(),
+    )
+
+
+def _advance(
+    session: Session,
+    rt: Runtime,
+    enrollment_id: int,
+    token: str,
+    now: datetime,
+    cache: dict[int, ContactFacts],
+) -> int:
+    """Run one leased enrollment; `cache` holds the chunk's facts, kept current (a second
+    enrollment of the same contact sees the first one's sends)."""
     enrollment = session.get(Enrollment, enrollment_id, with_for_update=True)
     if enrollment is None or enrollment.lease_owner != token or enrollment.state != "active":
         return 0
@@ -90,8 +124,9 @@ def _advance(session: Session, rt: Runtime, enrollment_id: int, token: str, now:
             _hold_or_archive(session, enrollment, status, now)
             return 0
         contact = session.get_one(Contact, enrollment.contact_id)
-        facts = facts_for(rt, session, contact, now)
-        return _run(session, rt, flow, enrollment, contact, facts, now)
+        facts = cache.get(contact.id) or facts_for(rt, session, contact, now)
+        sends, cache[contact.id] = _run(session, rt, flow, enrollment, contact, facts, now)
+        return sends
     finally:
         # Released with the run's own changes: one UPDATE of the row, not two.
         enrollment.lease_owner, enrollment.lease_until = None, None
@@ -105,7 +140,7 @@ def _run(
     contact: Contact,
     facts: ContactFacts,
     now: datetime,
-) -> int:
+) -> tuple[int, ContactFacts]:
     sends = 0
     for _ in range(MAX_DECISIONS_PER_RUN):
         state = EnrollmentState(
@@ -124,13 +159,13 @@ def _run(
             enrollment.cursor = decision.next_cursor
             enrollment.next_run_at = decision.until
             enrollment.waiting_for = decision.waiting_for
-            return sends
+            return sends, facts
         if isinstance(decision, Exit | Complete):
             enrollment.state = "completed" if isinstance(decision, Complete) else "exited"
             enrollment.exit_reason = decision.reason if isinstance(decision, Exit) else None
             enrollment.finished_at = now
             enrollment.next_run_at = enrollment.waiting_for = None
-            return sends
+            return sends, facts
         if isinstance(decision, Send) and _queue_send(
             session, rt, enrollment, contact, decision, now
         ):
@@ -179,7 +214,7 @@ def _run(
     enrollment.state, enrollment.exit_reason = "exited", "loop without a wait"
     enrollment.finished_at, enrollment.next_run_at = now, None
     _journal_row(session, enrollment, None, "exit", now, {"reason": "loop without a wait"})
-    return sends
+    return sends, facts
 
 
 def _current_version(session: Session, rt: Runtime, enrollment: Enrollment, now: datetime) -> Flow:

@@ -131,9 +131,12 @@ def flush_writebacks(rt: Runtime, account_id: int) -> int:
                 row.succeeded(now)
                 written += 1
             else:
-                row.failed(now, (result.error if result else None) or "no result from adapter",
-                           permanent=result is not None and not result.retryable,
-                           backoff=BACKOFF)
+                row.failed(
+                    now,
+                    (result.error if result else None) or "no result from adapter",
+                    permanent=result is not None and not result.retryable,
+                    backoff=BACKOFF,
+                )
     return written
 
 
