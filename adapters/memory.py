@@ -37,7 +37,3 @@ class InMemoryCRM:
         with self._lock:
             self.tasks.extend(tasks)
         return [WriteResult(t.writeback_id, ok=True) for t in tasks]
-
-    def written(self) -> list[EmailActivity]:
-        with self._lock:
-            return [a for items in self.timeline.values() for a in items]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, TypeAlias
+from typing import Any, ClassVar, Self, TypeAlias
 
 from connector.engine.facts import ContactFacts
 from connector.engine.rule_history import EngagementRule, EventRule, earliest
@@ -28,8 +28,25 @@ def _latest_or_never(times: Iterable[datetime | None]) -> datetime | None:
 
 
 @dataclass(frozen=True)
-class All:
+class _Group:
+    """`all` and `any`: a list of rules, walked and serialised alike."""
+
     rules: tuple[Rule, ...]
+    kind: ClassVar[str]
+
+    def children(self) -> tuple[Rule, ...]:
+        return self.rules
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "rules": [rule.to_dict() for rule in self.rules]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        return cls(tuple(rule_from_dict(d) for d in data["rules"]))
+
+
+@dataclass(frozen=True)
+class All(_Group):
     kind: ClassVar[str] = "all"
 
     def holds(self, facts: ContactFacts, now: datetime) -> bool:
@@ -44,20 +61,9 @@ class All:
             return _latest_or_never(rule.changes_at(facts, now) for rule in failing)
         return earliest(rule.changes_at(facts, now) for rule in self.rules)
 
-    def children(self) -> tuple[Rule, ...]:
-        return self.rules
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "rules": [rule.to_dict() for rule in self.rules]}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> All:
-        return cls(tuple(rule_from_dict(d) for d in data["rules"]))
-
 
 @dataclass(frozen=True)
-class Any_:
-    rules: tuple[Rule, ...]
+class Any_(_Group):
     kind: ClassVar[str] = "any"
 
     def holds(self, facts: ContactFacts, now: datetime) -> bool:
@@ -71,16 +77,6 @@ class Any_:
         if passing:  # false only once every passing part has turned
             return _latest_or_never(rule.changes_at(facts, now) for rule in passing)
         return earliest(rule.changes_at(facts, now) for rule in self.rules)
-
-    def children(self) -> tuple[Rule, ...]:
-        return self.rules
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "rules": [rule.to_dict() for rule in self.rules]}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Any_:
-        return cls(tuple(rule_from_dict(d) for d in data["rules"]))
 
 
 @dataclass(frozen=True)
