@@ -346,7 +346,7 @@ def start_server(
     stack: contextlib.ExitStack,
 ) -> Server:
     """Spawn gunicorn (it dies with us), register its stop, and wait for GET /healthz."""
-    from connector.processes import spawn, terminate
+    from connector.local.processes import spawn, terminate
 
     log = tmp / f"gunicorn-{name}.log"
     process = spawn(gunicorn_argv(app, port, args, log), env=env, cwd=REPO, name=f"{name} app")
@@ -473,7 +473,7 @@ class Outcome:
 
 def run(args: argparse.Namespace) -> Outcome:
     """Set everything up, run warm-up and alternating rounds, tear everything down."""
-    from connector.redis_embedded import EmbeddedRedis
+    from connector.local.redis_embedded import EmbeddedRedis
 
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-ingest-")))

@@ -47,7 +47,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from connector.redis_embedded import EmbeddedRedis
+    from connector.local.redis_embedded import EmbeddedRedis
     from connector.runtime import Runtime
 
 REPO = Path(__file__).resolve().parent.parent
@@ -934,7 +934,7 @@ def sigterm_as_exit() -> Iterator[None]:
 
 
 def run(args: argparse.Namespace) -> float:
-    from connector.redis_embedded import EmbeddedRedis
+    from connector.local.redis_embedded import EmbeddedRedis
 
     root = Path(tempfile.mkdtemp(prefix="sched-bench-"))
     redis_server: EmbeddedRedis | None = None

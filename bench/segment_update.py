@@ -22,9 +22,9 @@ from redis import Redis
 
 from connector.clock import VirtualClock
 from connector.db import Database
+from connector.local.redis_embedded import EmbeddedRedis
 from connector.migrate import upgrade
 from connector.models import Contact, ContactEvent
-from connector.redis_embedded import EmbeddedRedis
 from connector.runtime import Runtime
 from connector.services.accounts import connect_account
 from connector.services.facts import facts_for

@@ -1,4 +1,8 @@
-"""RQ job functions: thin, take ids, idempotent; each calls the service that does the work."""
+"""RQ job functions: thin, take ids, idempotent; each calls the service that does the work.
+
+Enqueued by path through `connector.work.Work`, which names each one's queue
+(`connector.queues`): nothing in the services imports this module.
+"""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
-"""RQ queues by role. Redis holds only transport state: every job is re-derivable from the
-database (the scheduler re-enqueues what a Redis flush lost)."""
+"""RQ queues by role, and the jobs that run on them. Redis holds only transport state:
+every job is re-derivable from the database (the scheduler re-enqueues what a Redis flush
+lost)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from redis import Redis
 from rq import Queue, Retry
@@ -14,8 +14,35 @@ QUEUE_NAMES = ("events", "send", "crm", "scheduler")
 # Transient failures (SMTP 4xx, CRM 429) are retried by RQ; the ledger keeps retries safe.
 DEFAULT_RETRY = Retry(max=5, interval=[2, 10, 60, 300, 900])
 
-
 WAKE_MARKER_MS = 5000
+
+
+class Job(NamedTuple):
+    """A job function by import path (RQ imports it in the worker; nothing here imports
+    the jobs, so services can enqueue without depending on them) and the one queue it
+    runs on."""
+
+    function: str
+    queue: str
+
+
+PROCESS_INBOX = Job("connector.jobs.process_inbox", "events")
+PROCESS_INBOX_BATCH = Job("connector.jobs.process_inbox_batch", "events")
+PROCESS_ENGAGEMENT = Job("connector.jobs.process_engagement", "events")
+DELIVER_MESSAGE = Job("connector.jobs.deliver_message", "send")
+CALL_WEBHOOK = Job("connector.jobs.call_webhook", "crm")
+FLUSH_WRITEBACKS = Job("connector.jobs.flush_writebacks", "crm")
+DISPATCH_DUE = Job("connector.jobs.dispatch_due", "scheduler")
+
+JOBS = (
+    PROCESS_INBOX,
+    PROCESS_INBOX_BATCH,
+    PROCESS_ENGAGEMENT,
+    DELIVER_MESSAGE,
+    CALL_WEBHOOK,
+    FLUSH_WRITEBACKS,
+    DISPATCH_DUE,
+)
 
 
 class Queues:
@@ -29,8 +56,8 @@ class Queues:
     def all(self) -> list[Queue]:
         return list(self.by_name.values())
 
-    def wake(self, name: str, func: Callable[[], Any], *, marker: str) -> bool:
-        """Enqueue `func` unless a run of it is already queued and not yet started.
+    def wake(self, job: Job, *, marker: str) -> bool:
+        """Enqueue `job` unless a run of it is already queued and not yet started.
 
         The hot path's coalesced wake-up: one SET NX per request instead of one job per
         request. The job deletes `marker` BEFORE it looks for work, so a row committed
@@ -39,11 +66,11 @@ class Queues:
         """
         if not self.redis.set(marker, b"1", nx=True, px=WAKE_MARKER_MS):
             return False
-        self.enqueue(name, func)
+        self.enqueue(job)
         return True
 
-    def enqueue(self, name: str, func: Callable[..., Any], *args: Any, **options: Any) -> None:
+    def enqueue(self, job: Job, *args: Any, **options: Any) -> None:
         options.setdefault("retry", DEFAULT_RETRY)
         options.setdefault("result_ttl", 0)
         options.setdefault("failure_ttl", 7 * 24 * 3600)
-        self.by_name[name].enqueue(func, *args, **options)
+        self.by_name[job.queue].enqueue(job.function, *args, **options)

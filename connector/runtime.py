@@ -32,6 +32,7 @@ from connector.queues import Queues
 from connector.services.facts import HISTORY
 from connector.settings import Settings
 from connector.tokens import TokenSigner
+from connector.work import Work
 
 if TYPE_CHECKING:
     from connector.models import Account
@@ -53,6 +54,11 @@ class Runtime:
     @cached_property
     def queues(self) -> Queues:
         return Queues(self.redis)
+
+    @cached_property
+    def work(self) -> Work:
+        """Where services enqueue jobs (after commit)."""
+        return Work(self.queues)
 
     def __post_init__(self) -> None:
         # Loaded (and snapshotted) up front: a broken flow or segment file stops the

@@ -72,8 +72,6 @@ def _guarded(what: str, phase: Callable[..., int], *args: Any, **kwargs: Any) ->
 
 
 def requeue_lost_work(rt: Runtime, now: datetime) -> int:
-    from connector import jobs
-
     stale = now - STALE_AFTER
     with rt.db.session() as session:
         inbox = session.scalars(
@@ -114,15 +112,15 @@ def requeue_lost_work(rt: Runtime, now: datetime) -> int:
             )
         )
     for inbox_id in inbox:
-        rt.queues.enqueue("events", jobs.process_inbox, inbox_id)
+        rt.work.process_inbox(inbox_id)
     for message_id in pending:
-        rt.queues.enqueue("send", jobs.deliver_message, message_id)
+        rt.work.deliver_message(message_id)
     for engagement_id in engagements:
-        rt.queues.enqueue("events", jobs.process_engagement, engagement_id)
+        rt.work.process_engagement(engagement_id)
     for call_id in webhooks:
-        rt.queues.enqueue("crm", jobs.call_webhook, call_id)
+        rt.work.call_webhook(call_id)
     for account_id in accounts:
-        rt.queues.enqueue("crm", jobs.flush_writebacks, account_id)
+        rt.work.flush_writebacks(account_id)
     return len(inbox) + len(pending) + len(engagements) + len(webhooks)
 
 
@@ -136,13 +134,11 @@ class Ticker(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self) -> None:
-        from connector import jobs
-
         while not self.stopped.wait(self.interval):
             try:
                 lock_ms = max(int(self.interval * 1000), 100)
                 if self.rt.redis.set(TICK_LOCK, "1", nx=True, px=lock_ms):
-                    self.rt.queues.enqueue("scheduler", jobs.dispatch_due, retry=None)
+                    self.rt.work.dispatch_due()
             except Exception:
                 log.exception("scheduler tick could not be enqueued; retrying next interval")
 

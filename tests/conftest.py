@@ -19,7 +19,7 @@ from connector import runtime as runtime_module
 from connector.app import create_app
 from connector.clock import VirtualClock
 from connector.db import Database
-from connector.inprocess import drain
+from connector.local.inprocess import drain
 from connector.migrate import upgrade
 from connector.models import Base
 from connector.runtime import Runtime

@@ -19,10 +19,8 @@ from pydantic import (
     model_validator,
 )
 
-from connector import jobs
 from connector.db import after_commit
 from connector.services.inbox import record_inbox_event
-from connector.services.processing import INBOX_WAKE
 from webhooks.http import authenticated_account_id, error, runtime
 
 bp = Blueprint("events", __name__)
@@ -96,8 +94,7 @@ def post_event() -> Any:
             now=now,
         )
         if created:
-            after_commit(session, lambda: rt.queues.wake("events", jobs.process_inbox_batch,
-                                                         marker=INBOX_WAKE))
+            after_commit(session, rt.work.wake_inbox)
     return _accepted(created)
 
 

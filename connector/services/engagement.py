@@ -100,13 +100,9 @@ def _message(session: Session, public_id: str) -> Message:
 
 
 def _react_later(rt: Runtime, session: Session, engagement: EngagementEvent) -> None:
-    from connector import jobs
-
     session.flush()
     engagement_id = engagement.id
-    after_commit(
-        session, lambda: rt.queues.enqueue("events", jobs.process_engagement, engagement_id)
-    )
+    after_commit(session, lambda: rt.work.process_engagement(engagement_id))
 
 
 def _record(

@@ -340,10 +340,8 @@ def _queue_send(
     )
     session.add(message)
     session.flush()
-    from connector import jobs
-
     message_id = message.id
-    after_commit(session, lambda: rt.queues.enqueue("send", jobs.deliver_message, message_id))
+    after_commit(session, lambda: rt.work.deliver_message(message_id))
     return True
 
 
@@ -421,7 +419,5 @@ def _queue_webhook(
     )
     session.add(row)
     session.flush()
-    from connector import jobs
-
     row_id = row.id
-    after_commit(session, lambda: rt.queues.enqueue("crm", jobs.call_webhook, row_id))
+    after_commit(session, lambda: rt.work.call_webhook(row_id))

@@ -88,13 +88,12 @@ def process_inbox_event(rt: Runtime, inbox_event_id: int) -> Processed | None:
     return result
 
 
-INBOX_WAKE = "connector:wake:inbox"
 BATCH = 200
 
 
 def process_pending(rt: Runtime, *, limit: int = BATCH) -> int:
     """Process every unprocessed inbox event, oldest first, until none is left."""
-    rt.redis.delete(INBOX_WAKE)  # before looking: see Queues.wake
+    rt.work.inbox_batch_started()  # before looking: see Queues.wake
     done = 0
     while True:
         with rt.db.session() as session:

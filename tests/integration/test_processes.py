@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from connector.processes import Supervisor, die_with_parent
+from connector.local.processes import Supervisor, die_with_parent
 
 pytestmark = [
     pytest.mark.slow,
@@ -32,8 +32,8 @@ PARENT = textwrap.dedent(
     """
     import json, sys, threading
     from pathlib import Path
-    from connector.processes import Supervisor, install_shutdown_handlers
-    from connector.redis_embedded import EmbeddedRedis
+    from connector.local.processes import Supervisor, install_shutdown_handlers
+    from connector.local.redis_embedded import EmbeddedRedis
 
     stop = threading.Event()
     def on_signal(signum):

@@ -15,8 +15,8 @@ import pytest
 import redis
 from rq import Queue
 
-from connector.processes import Supervisor
-from connector.redis_embedded import MAX_UNIX_SOCKET_PATH, EmbeddedRedis, EmbeddedRedisError
+from connector.local.processes import Supervisor
+from connector.local.redis_embedded import MAX_UNIX_SOCKET_PATH, EmbeddedRedis, EmbeddedRedisError
 from tests.support.redis import check_test_redis_url
 
 pytestmark = pytest.mark.slow

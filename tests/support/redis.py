@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from connector.redis_embedded import EmbeddedRedis
+from connector.local.redis_embedded import EmbeddedRedis
 
 __all__ = ["check_test_redis_url", "redis_conn", "redis_url"]
 

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from flask.testing import FlaskClient
 
-from connector.inprocess import BurstWorker
+from connector.local.inprocess import BurstWorker
 from connector.models import CrmWriteback, EngagementEvent, Enrollment, Message, Suppression
 from connector.runtime import Runtime
 from connector.scheduler import tick

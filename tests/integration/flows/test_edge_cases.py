@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
+from connector.cli.simulate import SimulatedEvent, simulate
 from connector.clock import VirtualClock
 from connector.models import EngagementEvent, Enrollment, EnrollmentJournal, Message
 from connector.runtime import Runtime
 from connector.services.accounts import AccountView
 from connector.services.flow_status import set_flow_status
 from connector.settings import SettingsError, load_settings
-from connector.simulate import SimulatedEvent, simulate
 from tests.conftest import work
 from tests.integration.flows.test_event_to_email import post
 from tests.integration.flows.test_step_actions import use_flows

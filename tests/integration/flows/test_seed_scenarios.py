@@ -1,5 +1,5 @@
 """The shipped seed flows, each run over virtual time through the real stack
-(`connector.simulate`: services, jobs, engine, a real database and Redis)."""
+(`connector.cli.simulate`: services, jobs, engine, a real database and Redis)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from connector.cli.simulate import SimulatedEvent, TimelineEntry, simulate
 from connector.settings import Settings
-from connector.simulate import SimulatedEvent, TimelineEntry, simulate
 from tests.conftest import ROOT
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday

@@ -11,7 +11,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from connector.email.errors import RetryableTransportError
-from connector.inprocess import BurstWorker
+from connector.local.inprocess import BurstWorker
 from connector.models import CrmWriteback, Message, Suppression
 from connector.runtime import Runtime
 from connector.scheduler import tick

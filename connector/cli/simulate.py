@@ -21,7 +21,8 @@ from sqlalchemy import func, select
 
 from connector import runtime as runtime_module
 from connector.clock import VirtualClock
-from connector.inprocess import drain
+from connector.local.inprocess import drain
+from connector.local.redis_embedded import EmbeddedRedis
 from connector.migrate import upgrade
 from connector.models import (
     Enrollment,
@@ -29,7 +30,6 @@ from connector.models import (
     ScheduledTrigger,
     SegmentMembership,
 )
-from connector.redis_embedded import EmbeddedRedis
 from connector.runtime import Runtime, build_runtime
 from connector.scheduler import tick
 from connector.services.accounts import connect_account

@@ -25,19 +25,18 @@ from typing import Any
 from rich.console import Console
 from rich.progress import Progress
 
-from connector import jobs
 from connector import runtime as runtime_module
 from connector.app import create_app
+from connector.cli.demo_report import collect_report, print_contact_timeline, print_report
 from connector.clock import VirtualClock
-from connector.demo_report import collect_report, print_contact_timeline, print_report
-from connector.inprocess import drain
+from connector.local.inprocess import drain
+from connector.local.redis_embedded import EmbeddedRedis
+from connector.local.webserver import WebServer
 from connector.migrate import upgrade
 from connector.models import Message
-from connector.redis_embedded import EmbeddedRedis
 from connector.runtime import Runtime, build_runtime
 from connector.services.accounts import connect_account
 from connector.settings import Settings
-from connector.webserver import WebServer
 
 DEMO_DAYS = 12
 STEP = timedelta(hours=6)
@@ -77,7 +76,7 @@ class Demo:
 
     def step(self) -> None:
         self.clock.advance(STEP)
-        self.rt.queues.enqueue("scheduler", jobs.dispatch_due, retry=None)
+        self.rt.work.dispatch_due()
         drain(self.rt.queues)
 
 

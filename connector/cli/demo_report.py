@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
+from connector.cli.simulate import TimelineEntry
+from connector.cli.timeline import print_timeline, timeline_svg
 from connector.models import (
     Contact,
     CrmWriteback,
@@ -21,8 +23,6 @@ from connector.models import (
     Message,
 )
 from connector.runtime import Runtime
-from connector.simulate import TimelineEntry
-from connector.timeline import print_timeline, timeline_svg
 
 
 @dataclass

@@ -13,12 +13,12 @@ import threading
 from contextlib import ExitStack
 
 from connector.app import create_app
+from connector.local.processes import Supervisor, install_shutdown_handlers
+from connector.local.redis_embedded import EmbeddedRedis
+from connector.local.webserver import WebServer
 from connector.migrate import upgrade
-from connector.processes import Supervisor, install_shutdown_handlers
-from connector.redis_embedded import EmbeddedRedis
 from connector.runtime import build_runtime
 from connector.settings import Settings, child_environment
-from connector.webserver import WebServer
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,203 @@
+"""`connector flows`: validate, simulate, and operate (status, pause, resume, archive)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from connector.cli.context import CliContext, pass_cli
+from connector.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from connector.flow_registry import FlowRegistry
+
+console = Console()
+
+
+@click.group()
+def flows() -> None:
+    """Flows as YAML files."""
+
+
+@flows.command()
+@click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
+@pass_cli
+def validate(cli: CliContext, path: Path | None) -> None:
+    """Check every flow in PATH (default FLOWS_DIR): schema errors and lints (unreachable
+    steps, missing templates, unknown segments and properties, loops without a wait),
+    each naming file and line. Exits 1 when there is an error; warnings alone pass."""
+    from connector.cli.validation import validate_flows
+
+    settings = cli.settings
+    report = validate_flows(
+        path or settings.flows_dir,
+        templates_dir=settings.templates_dir,
+        segments_dir=settings.segments_dir,
+        flows_dir=settings.flows_dir,
+    )
+    for line in report.lines:
+        click.echo(line, err=not line.startswith("ok "))
+    if report.errors:
+        raise click.ClickException(f"{report.errors} error(s), {report.warnings} warning(s)")
+    click.echo(f"{report.flows} flow(s) valid, {report.warnings} warning(s)")
+
+
+@flows.command()
+@click.argument("flow")
+@click.option(
+    "--contact",
+    "contact_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='JSON: {"email", "timezone"?, "properties"?}',
+)
+@click.option("--days", required=True, type=click.IntRange(1, 3660))
+@click.option(
+    "--events",
+    "events_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='JSON list: [{"event", "at" (ISO 8601), "properties"?}]',
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
+@click.option(
+    "--svg",
+    "svg_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also draw the timeline as an SVG picture into this file.",
+)
+@pass_cli
+def simulate(
+    cli: CliContext,
+    flow: str,
+    contact_file: Path,
+    days: int,
+    events_file: Path | None,
+    as_json: bool,
+    svg_file: Path | None,
+) -> None:
+    """Run one contact through FLOW (a key in FLOWS_DIR or a file) on a virtual clock.
+
+    Starts at the first event's time (or now) and prints what the contact would get and
+    when. The real services and engine run against a throwaway database.
+    """
+    from connector.cli.simulate import SimulationError, parse_contact, parse_events
+    from connector.cli.simulate import simulate as run_simulation
+    from connector.clock import SystemClock
+
+    settings = cli.settings
+    flow_file = _flow_file(settings, flow)
+    try:
+        contact = parse_contact(_read_json(contact_file, "--contact"))
+        events = parse_events(_read_json(events_file, "--events")) if events_file else []
+        start = min((e.at for e in events), default=SystemClock().now())
+        timeline = run_simulation(settings, flow_file, contact, events, start=start, days=days)
+    except SimulationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    from connector.cli.timeline import print_timeline, timeline_svg
+
+    title = f"{flow_file.stem}: {contact['email']}"
+    if svg_file:
+        svg_file.write_text(timeline_svg(timeline, start=start, title=title))
+    if as_json:
+        click.echo(json.dumps([entry.as_json() for entry in timeline], indent=2))
+    else:
+        print_timeline(console, timeline, start=start, title=title)
+
+
+def _flow_file(settings: Settings, flow: str) -> Path:
+    candidate = Path(flow)
+    if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
+        return candidate
+    for suffix in (".yaml", ".yml"):
+        path = settings.flows_dir / f"{flow}{suffix}"
+        if path.is_file():
+            return path
+    raise click.ClickException(f"no flow {flow!r} in {settings.flows_dir} (give a key or a file)")
+
+
+def _read_json(path: Path, option: str) -> object:
+    try:
+        return json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{option} {path}: not valid JSON: {exc}") from exc
+
+
+@flows.command("status")
+@pass_cli
+def status_command(cli: CliContext) -> None:
+    """Each flow's status (active, paused, archived) and its enrollments."""
+    from sqlalchemy import func, select
+
+    from connector.models import Enrollment
+
+    with _flow_registry(cli) as (registry, session):
+        statuses = registry.statuses(session)
+        counts = dict(
+            session.execute(
+                select(Enrollment.flow_key, func.count())
+                .where(Enrollment.state == "active")
+                .group_by(Enrollment.flow_key)
+            ).all()
+        )
+    table = Table("flow", "status", "active enrollments", "version")
+    for flow in registry.all():
+        table.add_row(flow.key, statuses[flow.key], str(counts.get(flow.key, 0)), flow.version)
+    console.print(table)
+
+
+def _set_status(cli: CliContext, flow: str, status: str) -> None:
+    from connector.clock import SystemClock
+    from connector.services.flow_status import FlowStatusError, set_flow_status
+
+    with _flow_registry(cli, write=True) as (registry, session):
+        try:
+            message = set_flow_status(session, registry, flow, status, SystemClock().now())
+        except FlowStatusError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(message)
+
+
+@flows.command()
+@click.argument("flow")
+@pass_cli
+def pause(cli: CliContext, flow: str) -> None:
+    """No new entries; contacts already in the flow hold where they are."""
+    _set_status(cli, flow, "paused")
+
+
+@flows.command()
+@click.argument("flow")
+@pass_cli
+def resume(cli: CliContext, flow: str) -> None:
+    """Take new entries again; held contacts carry on."""
+    _set_status(cli, flow, "active")
+
+
+@flows.command()
+@click.argument("flow")
+@pass_cli
+def archive(cli: CliContext, flow: str) -> None:
+    """No new entries; contacts in the flow exit."""
+    _set_status(cli, flow, "archived")
+
+
+@contextmanager
+def _flow_registry(
+    cli: CliContext, *, write: bool = False
+) -> Iterator[tuple[FlowRegistry, Session]]:
+    """The flows and a database session (status changes touch only the database)."""
+    from connector.flow_registry import FlowRegistry
+
+    database = cli.database(migrate=write)
+    registry = FlowRegistry.load(cli.settings.flows_dir, database)
+    with database.session() as session:
+        yield registry, session

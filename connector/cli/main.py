@@ -1,0 +1,79 @@
+"""The `connector` command group: the process commands (demo, serve, worker, db) here, the
+rest in one module per noun (accounts, flows, contacts, deploy)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+
+from connector.cli.accounts import accounts
+from connector.cli.contacts import contacts
+from connector.cli.context import CliContext, pass_cli
+from connector.cli.flows import flows
+
+console = Console()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """CRM Drip Connector: drip flows and campaigns inside HubSpot and Salesforce."""
+    ctx.obj = CliContext(ctx)
+
+
+@main.command()
+@click.option("--keep", is_flag=True, help="Keep var/demo from a previous run.")
+@pass_cli
+def demo(cli: CliContext, keep: bool) -> None:
+    """Run the whole loop on embedded defaults on a virtual clock and print a summary."""
+    from connector.cli.demo import run_demo
+
+    sys.exit(run_demo(cli.settings, console, fresh=not keep))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 16))
+@pass_cli
+def serve(cli: CliContext, host: str, workers: int) -> None:
+    """Web + worker + scheduler in one command (embedded Redis unless REDIS_URL is set)."""
+    from connector.local.serve import run_serve
+
+    sys.exit(run_serve(cli.settings, host=host, workers=workers))
+
+
+@main.command()
+@click.argument("queues", nargs=-1)
+@click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
+@click.option("--no-ticker", is_flag=True, help="Do not enqueue scheduler ticks.")
+@pass_cli
+def worker(cli: CliContext, queues: tuple[str, ...], burst: bool, no_ticker: bool) -> None:
+    """An RQ worker for QUEUES (default: events send crm scheduler) with the scheduler."""
+    from connector.queues import QUEUE_NAMES
+    from connector.worker import run_worker
+
+    rt = cli.runtime(needs_redis="use `connector serve` locally")
+    try:
+        run_worker(rt, queues or QUEUE_NAMES, ticker=not no_ticker, burst=burst)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.group()
+def db() -> None:
+    """Database migrations."""
+
+
+@db.command()
+@pass_cli
+def upgrade(cli: CliContext) -> None:
+    """Apply every migration (the Procfile's release phase)."""
+    cli.database(migrate=True)
+    click.echo("database is up to date")
+
+
+main.add_command(accounts)
+main.add_command(contacts)
+main.add_command(flows)

@@ -1,0 +1,43 @@
+"""The port through which services ask the workers for work: jobs depend on services, never
+the reverse. Every call enqueues now; services call it from `db.after_commit` so a job
+never sees rows that were rolled back."""
+
+from __future__ import annotations
+
+from connector import queues
+from connector.queues import Queues
+
+INBOX_WAKE = "connector:wake:inbox"
+
+
+class Work:
+    def __init__(self, queues: Queues) -> None:
+        self._queues = queues
+
+    def process_inbox(self, inbox_event_id: int) -> None:
+        self._queues.enqueue(queues.PROCESS_INBOX, inbox_event_id)
+
+    def wake_inbox(self) -> bool:
+        """One batch run for every inbox row committed since the last one started."""
+        return self._queues.wake(queues.PROCESS_INBOX_BATCH, marker=INBOX_WAKE)
+
+    def inbox_batch_started(self) -> None:
+        """Called by the batch job before it looks for rows: a row committed from now on
+        wakes a new run."""
+        self._queues.redis.delete(INBOX_WAKE)
+
+    def process_engagement(self, engagement_event_id: int) -> None:
+        self._queues.enqueue(queues.PROCESS_ENGAGEMENT, engagement_event_id)
+
+    def deliver_message(self, message_id: int) -> None:
+        self._queues.enqueue(queues.DELIVER_MESSAGE, message_id)
+
+    def call_webhook(self, call_id: int) -> None:
+        self._queues.enqueue(queues.CALL_WEBHOOK, call_id)
+
+    def flush_writebacks(self, account_id: int) -> None:
+        self._queues.enqueue(queues.FLUSH_WRITEBACKS, account_id)
+
+    def dispatch_due(self) -> None:
+        """A scheduler tick; never retried (the next tick comes anyway)."""
+        self._queues.enqueue(queues.DISPATCH_DUE, retry=None)
