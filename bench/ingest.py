@@ -413,6 +413,7 @@ def create_account(values: dict[str, str]) -> tuple[str, str]:
     from connector.migrate import upgrade
     from connector.services.accounts import connect_account
     from connector.settings import load_settings
+    from connector.workspaces import deploy_default
 
     settings = load_settings(**values)
     # A new portal per run: on a reused scratch database an earlier run's account is
@@ -427,6 +428,7 @@ def create_account(values: dict[str, str]) -> tuple[str, str]:
                 external_id=portal_id, access_token="bench", refresh_token=None,
                 instance_url=None, name="bench", now=SystemClock().now(),
             )  # fmt: skip
+        deploy_default(db, settings, view.id, SystemClock().now())
     finally:
         db.dispose()
     return settings.sqlalchemy_url, view.api_key

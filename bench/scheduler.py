@@ -164,6 +164,7 @@ def build_world(
     from connector.runtime import Runtime
     from connector.services.accounts import connect_account
     from connector.settings import load_settings
+    from connector.workspaces import deploy_default
 
     setup: dict[str, float] = {}
     started = time.perf_counter()
@@ -208,7 +209,9 @@ def build_world(
                 name="Bench portal",
                 now=NOW,
             )
-        version_id = rt.flows.version_id(FLOW_KEY)
+        deploy_default(rt.db, settings, account.id, NOW)
+        with rt.db.session() as session:
+            version_id = rt.workspaces.live(session, account.id).flows.version_id(FLOW_KEY)
         load_rows(world, account.id, version_id, contacts, history)
     except BaseException:
         rt.close()

@@ -30,6 +30,7 @@ from connector.services.accounts import connect_account
 from connector.services.facts import facts_for
 from connector.services.reactions import update_segments
 from connector.settings import load_settings
+from connector.workspaces import deploy_default
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -50,6 +51,8 @@ def build(home: Path, redis_url: str, contacts: int, events: int) -> tuple[Runti
         account, _ = connect_account(session, rt.vault, provider="hubspot", external_id="1",
                                      access_token="t", refresh_token=None, instance_url=None,
                                      name=None, now=NOW)
+    deploy_default(rt.db, settings, account.id, NOW)
+    with rt.db.session() as session:
         ids = []
         for n in range(contacts):
             contact = Contact(account_id=account.id, email=f"c{n}@example.com",

@@ -102,6 +102,30 @@ class Account(Base):
     refresh_token_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     instance_url: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime]
+    # The live workspace (flows, segments, templates): a version number of this account's
+    # workspace_versions; NULL until one is deployed (then nothing runs for it).
+    workspace_version: Mapped[int | None] = mapped_column(Integer)
+    # Sending identity and policy; NULL falls back to the deployment's settings.
+    mail_from: Mapped[str | None] = mapped_column(String(320))
+    reply_to: Mapped[str | None] = mapped_column(String(320))
+    company_name: Mapped[str | None] = mapped_column(String(200))
+    company_address: Mapped[str | None] = mapped_column(String(500))
+    frequency_cap: Mapped[str | None] = mapped_column(String(40))
+
+
+class WorkspaceVersion(Base):
+    """One deployed version of an account's workspace, every file's text kept (so any
+    worker on any machine builds the same definitions); never changed, never deleted."""
+
+    __tablename__ = "workspace_versions"
+    __table_args__ = (UniqueConstraint("account_id", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(String(64))  # sha256 over paths and contents
+    files: Mapped[dict[str, Any]]  # relative path -> text
+    created_at: Mapped[datetime]
 
 
 class Contact(Base):
@@ -150,9 +174,10 @@ class FlowVersion(Base):
     """An immutable snapshot of a flow definition; enrollments keep the one they began on."""
 
     __tablename__ = "flow_versions"
-    __table_args__ = (UniqueConstraint("flow_key", "version"),)
+    __table_args__ = (UniqueConstraint("account_id", "flow_key", "version"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     flow_key: Mapped[str] = mapped_column(String(100))
     version: Mapped[str] = mapped_column(String(32))
     definition: Mapped[dict[str, Any]]
@@ -369,6 +394,9 @@ class FlowState(Base):
 
     __tablename__ = "flow_states"
 
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
     flow_key: Mapped[str] = mapped_column(String(100), primary_key=True)
     status: Mapped[str] = mapped_column(String(20))
     updated_at: Mapped[datetime]

@@ -1,5 +1,5 @@
-"""The wired object graph of one process: settings, database, Redis, queues, flows,
-templates, transport, clock, CRM adapters.
+"""The wired object graph of one process: settings, database, Redis, queues, each
+account's workspace, transport, clock, CRM adapters.
 
 Built in two places only: the app factory and the worker bootstrap (CONVENTIONS: explicit
 dependencies). RQ imports job functions by path, so a worker process installs its runtime
@@ -9,7 +9,6 @@ once with `install()` and jobs read it with `current()`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -21,18 +20,12 @@ from connector.api_keys import ApiKeyCache
 from connector.clock import Clock, SystemClock
 from connector.crypto import Vault
 from connector.db import Database
-from connector.email.templates import TemplateStore
 from connector.email.transports import Transport, transport_from_url
-from connector.engine import Policy, parse_duration
-from connector.engine.lint import flow_rules
-from connector.engine.rules import history_window
-from connector.engine.segments import Segment, load_segments
-from connector.flow_registry import FlowRegistry
 from connector.queues import Queues
-from connector.services.facts import HISTORY
 from connector.settings import Settings
 from connector.tokens import TokenSigner
 from connector.work import Work
+from connector.workspaces import Workspaces
 
 if TYPE_CHECKING:
     from connector.models import Account
@@ -48,8 +41,6 @@ class Runtime:
     crm_adapters: dict[str, CRMAdapter] = field(default_factory=dict)
     # False in `flows simulate`: outbound webhook steps are recorded, not POSTed.
     outbound_webhooks: bool = True
-    flows: FlowRegistry = field(init=False)
-    segments: dict[str, Segment] = field(init=False)
 
     @cached_property
     def queues(self) -> Queues:
@@ -60,35 +51,10 @@ class Runtime:
         """Where services enqueue jobs (after commit)."""
         return Work(self.queues)
 
-    def __post_init__(self) -> None:
-        # Loaded (and snapshotted) up front: a broken flow or segment file stops the
-        # process at start-up, and no job ever loads them while holding a transaction.
-        self.flows = FlowRegistry.load(self.settings.flows_dir, self.db)
-        self.segments = load_segments(self.settings.segments_dir)
-
     @cached_property
-    def history(self) -> timedelta | None:
-        """How far back contact facts are loaded: the longest window any rule in use looks
-        at (at least a year and a bit, for waits and caps), None when one counts over all
-        history."""
-        rules = [segment.rule for segment in self.segments.values()]
-        rules += [rule for flow in self.flows.all() for _, _, rule in flow_rules(flow)]
-        windows = [history_window(rule) for rule in rules]
-        if any(window is None for window in windows):
-            return None
-        return max([HISTORY, *[w for w in windows if w is not None]])
-
-    @cached_property
-    def policy(self) -> Policy:
-        """Deployment-wide sending rules the engine applies to marketing flows."""
-        if not self.settings.frequency_cap:
-            return Policy()
-        count, window = self.settings.frequency_cap.split("/", 1)
-        return Policy(frequency_cap=(int(count), parse_duration(window)))
-
-    @cached_property
-    def templates(self) -> TemplateStore:
-        return TemplateStore(self.settings.templates_dir)
+    def workspaces(self) -> Workspaces:
+        """Each account's live definitions, built once per version and reused."""
+        return Workspaces(self.settings)
 
     @cached_property
     def transport(self) -> Transport:

@@ -72,13 +72,7 @@ class Settings(BaseSettings):
     def _frequency_cap(cls, value: str | None) -> str | None:
         if not value:
             return None
-        count, _, window = value.partition("/")
-        try:
-            valid = int(count) > 0 and parse_duration(window) > timedelta(0)
-        except (ValueError, DurationError):
-            valid = False
-        if not valid:
-            raise ValueError(f"expected N/duration with N >= 1, e.g. 3/7d, got {value!r}")
+        parse_frequency_cap(value)
         return value
 
     @property
@@ -114,6 +108,18 @@ class Settings(BaseSettings):
                 raise SettingsError(f"{name} is required when APP_ENV=production")
             setattr(self, attr, _dev_secret(self.var_dir / f".{attr}", make))
         return self
+
+
+def parse_frequency_cap(value: str) -> tuple[int, timedelta]:
+    """"3/7d" -> (3, 7 days): at most N marketing emails per contact per rolling window."""
+    count, _, window = value.partition("/")
+    try:
+        cap = (int(count), parse_duration(window))
+    except (ValueError, DurationError):
+        cap = (0, timedelta(0))
+    if cap[0] < 1 or cap[1] <= timedelta(0):
+        raise ValueError(f"expected N/duration with N >= 1, e.g. 3/7d, got {value!r}")
+    return cap
 
 
 def _dev_secret(path: Path, make: object) -> str:

@@ -4,9 +4,10 @@ TEST_DATABASE_URL names one), the real app, a virtual clock."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -19,16 +20,16 @@ from connector import runtime as runtime_module
 from connector.app import create_app
 from connector.clock import VirtualClock
 from connector.db import Database
-from connector.local.inprocess import drain
 from connector.migrate import upgrade
 from connector.models import Base
 from connector.runtime import Runtime
 from connector.services.accounts import AccountView, connect_account
 from connector.settings import Settings, load_settings
+from connector.workspaces import deploy_default
+from tests.support.paths import ROOT
 
 pytest_plugins = ["tests.support.redis", "tests.support.smtp", "tests.support.receiver"]
 
-ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday morning
 
 
@@ -96,19 +97,41 @@ def clock() -> VirtualClock:
     return VirtualClock(START)
 
 
+MakeRuntime = Callable[..., Runtime]
+
+
 @pytest.fixture
-def rt(
+def make_runtime(
     settings: Settings,
     db: Database,
     redis_conn: redis.Redis,
     clock: VirtualClock,
-) -> Iterator[Runtime]:
-    runtime = Runtime(settings=settings, db=db, redis=redis_conn, clock=clock)
-    runtime_module.install(runtime)
-    yield runtime
+) -> Iterator[MakeRuntime]:
+    """Runtimes on the test's database, Redis and clock, with settings overridden by
+    keyword (`make_runtime(mail_url=...)`); the newest one is the process's current."""
+    made: list[Runtime] = []
+
+    def make(**overrides: Any) -> Runtime:
+        runtime = Runtime(
+            settings=settings.model_copy(update=overrides) if overrides else settings,
+            db=db,
+            redis=redis_conn,
+            clock=clock,
+        )
+        made.append(runtime)
+        runtime_module.install(runtime)
+        return runtime
+
+    yield make
     runtime_module.install(None)
-    if "transport" in runtime.__dict__:
-        runtime.transport.close()
+    for runtime in made:
+        if "transport" in runtime.__dict__:
+            runtime.transport.close()
+
+
+@pytest.fixture
+def rt(make_runtime: MakeRuntime) -> Runtime:
+    return make_runtime()
 
 
 @pytest.fixture
@@ -121,23 +144,35 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
+MakeAccount = Callable[..., AccountView]
+
+
 @pytest.fixture
-def account(rt: Runtime) -> AccountView:
-    with rt.db.session() as session:
-        view, _ = connect_account(
-            session,
-            rt.vault,
-            provider="hubspot",
-            external_id="1000001",
-            access_token="pat-test-token",
-            refresh_token=None,
-            instance_url=None,
-            name="Test portal",
-            now=rt.clock.now(),
-        )
-    return view
+def make_account(rt: Runtime) -> MakeAccount:
+    """Connect a HubSpot portal with the repo's own workspace deployed, as
+    `connector accounts connect` does (`deploy=False`: none)."""
+
+    def make(portal_id: str = "1000001", *, name: str = "Test portal", deploy: bool = True
+             ) -> AccountView:
+        with rt.db.session() as session:
+            view, _ = connect_account(
+                session,
+                rt.vault,
+                provider="hubspot",
+                external_id=portal_id,
+                access_token="pat-test-token",
+                refresh_token=None,
+                instance_url=None,
+                name=name,
+                now=rt.clock.now(),
+            )
+        if deploy:
+            deploy_default(rt.db, rt.settings, view.id, rt.clock.now())
+        return view
+
+    return make
 
 
-def work(rt: Runtime) -> None:
-    """Run every queued job to completion in this process (an RQ burst worker)."""
-    drain(rt.queues)
+@pytest.fixture
+def account(make_account: MakeAccount) -> AccountView:
+    return make_account()

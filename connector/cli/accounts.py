@@ -1,4 +1,5 @@
-"""`connector accounts`: connect CRM accounts with a token and list them."""
+"""`connector accounts`: connect CRM accounts with a token (a new one gets the default
+workspace), list them, set their sending identity and policy."""
 
 from __future__ import annotations
 
@@ -65,8 +66,10 @@ def _connect(
     from connector.clock import SystemClock
     from connector.crypto import Vault
     from connector.services.accounts import AccountError, connect_account
+    from connector.workspaces import WorkspaceError, deploy_default
 
     database = cli.database(migrate=True)
+    now = SystemClock().now()
     try:
         with database.session() as session:
             view, created = connect_account(
@@ -78,12 +81,21 @@ def _connect(
                 refresh_token=refresh_token,
                 instance_url=instance_url,
                 name=name,
-                now=SystemClock().now(),
+                now=now,
             )
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     verb = "connected" if created else "updated tokens of"
     click.echo(f"{verb} account {view.id} ({provider} {external_id})")
+    if view.workspace_version is None:
+        try:
+            report = deploy_default(database, cli.settings, view.id, now)
+        except WorkspaceError as exc:
+            raise click.ClickException(
+                f"the default workspace is invalid, nothing deployed:\n{exc}"
+            ) from exc
+        click.echo(f"deployed the default workspace as version {report.version} "
+                   f"({len(report.flows.added)} flow(s))")
     click.echo(f"API key for /v1/events: {view.api_key}")
 
 
@@ -107,11 +119,69 @@ def list_command(cli: CliContext, as_json: bool) -> None:
                         "crm_id": v.external_id,
                         "name": v.name,
                         "api_key": v.api_key,
+                        "workspace_version": v.workspace_version,
+                        "mail_from": v.mail_from,
+                        "reply_to": v.reply_to,
+                        "company_name": v.company_name,
+                        "company_address": v.company_address,
+                        "frequency_cap": v.frequency_cap,
                     }
                 )
             )
         return
-    table = Table("id", "provider", "CRM id", "name", "API key")
+    table = Table("id", "provider", "CRM id", "name", "workspace", "sender", "API key")
     for v in views:
-        table.add_row(str(v.id), v.provider, v.external_id, v.name, v.api_key)
+        workspace = "-" if v.workspace_version is None else f"v{v.workspace_version}"
+        table.add_row(str(v.id), v.provider, v.external_id, v.name, workspace,
+                      v.mail_from or "(default)", v.api_key)
     console.print(table if views else "no accounts yet: `connector accounts connect ...`")
+
+
+@accounts.command("set")
+@click.argument("account_id", type=int)
+@click.option("--from", "mail_from", help="Sender, e.g. 'Acme <hello@acme.example>'.")
+@click.option("--reply-to", help="Reply-To address.")
+@click.option("--company", "company_name", help="Company name in the footer.")
+@click.option("--address", "company_address", help="Postal address in the footer.")
+@click.option("--frequency-cap", help="At most N marketing emails per window, e.g. 3/7d.")
+@pass_cli
+def set_command(
+    cli: CliContext,
+    account_id: int,
+    mail_from: str | None,
+    reply_to: str | None,
+    company_name: str | None,
+    company_address: str | None,
+    frequency_cap: str | None,
+) -> None:
+    """An account's sending identity and policy; unset values fall back to the
+    deployment's settings, and "" clears one."""
+    from connector.crypto import Vault
+    from connector.services.accounts import AccountError, set_identity
+
+    values = {
+        "mail_from": mail_from,
+        "reply_to": reply_to,
+        "company_name": company_name,
+        "company_address": company_address,
+        "frequency_cap": frequency_cap,
+    }
+    if all(value is None for value in values.values()):
+        raise click.UsageError("give at least one of --from, --reply-to, --company, "
+                               "--address, --frequency-cap")
+    try:
+        with cli.database(migrate=True).session() as session:
+            view = set_identity(session, Vault(cli.settings.fernet_keys), account_id, **values)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    settings = cli.settings
+    click.echo(f"account {view.id}:")
+    for label, value, default in (
+        ("from", view.mail_from, settings.mail_from),
+        ("reply-to", view.reply_to, None),
+        ("company", view.company_name, settings.company_name),
+        ("address", view.company_address, settings.company_address),
+        ("frequency cap", view.frequency_cap, settings.frequency_cap),
+    ):
+        shown = value if value is not None else f"{default or 'none'} (deployment default)"
+        click.echo(f"  {label}: {shown}")

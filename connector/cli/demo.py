@@ -37,6 +37,7 @@ from connector.models import Message
 from connector.runtime import Runtime, build_runtime
 from connector.services.accounts import connect_account
 from connector.settings import Settings
+from connector.workspaces import deploy_default
 
 DEMO_DAYS = 12
 STEP = timedelta(hours=6)
@@ -132,6 +133,7 @@ def _run(rt: Runtime, clock: VirtualClock, base_url: str, console: Console) -> i
             name="Demo portal",
             now=clock.now(),
         )
+    deploy_default(rt.db, rt.settings, account.id, clock.now())
     demo = Demo(rt, clock, base_url, account.api_key, console, start=clock.now())
     events: list[dict[str, Any]] = json.loads(SAMPLE.read_text())
     console.print(

@@ -18,7 +18,7 @@ from connector.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from connector.flow_registry import FlowRegistry
+    from connector.workspaces import FlowRegistry
 
 console = Console()
 
@@ -131,20 +131,29 @@ def _read_json(path: Path, option: str) -> object:
         raise click.ClickException(f"{option} {path}: not valid JSON: {exc}") from exc
 
 
+ACCOUNT = click.option(
+    "--account",
+    "account_id",
+    type=int,
+    help="The account whose flows these are (may be left out when there is only one).",
+)
+
+
 @flows.command("status")
+@ACCOUNT
 @pass_cli
-def status_command(cli: CliContext) -> None:
+def status_command(cli: CliContext, account_id: int | None) -> None:
     """Each flow's status (active, paused, archived) and its enrollments."""
     from sqlalchemy import func, select
 
     from connector.models import Enrollment
 
-    with _flow_registry(cli) as (registry, session):
+    with _flow_registry(cli, account_id) as (registry, session):
         statuses = registry.statuses(session)
         counts = dict(
             session.execute(
                 select(Enrollment.flow_key, func.count())
-                .where(Enrollment.state == "active")
+                .where(Enrollment.account_id == registry.account_id, Enrollment.state == "active")
                 .group_by(Enrollment.flow_key)
             ).all()
         )
@@ -154,11 +163,11 @@ def status_command(cli: CliContext) -> None:
     console.print(table)
 
 
-def _set_status(cli: CliContext, flow: str, status: str) -> None:
+def _set_status(cli: CliContext, account_id: int | None, flow: str, status: str) -> None:
     from connector.clock import SystemClock
     from connector.services.flow_status import FlowStatusError, set_flow_status
 
-    with _flow_registry(cli, write=True) as (registry, session):
+    with _flow_registry(cli, account_id, write=True) as (registry, session):
         try:
             message = set_flow_status(session, registry, flow, status, SystemClock().now())
         except FlowStatusError as exc:
@@ -168,36 +177,52 @@ def _set_status(cli: CliContext, flow: str, status: str) -> None:
 
 @flows.command()
 @click.argument("flow")
+@ACCOUNT
 @pass_cli
-def pause(cli: CliContext, flow: str) -> None:
+def pause(cli: CliContext, flow: str, account_id: int | None) -> None:
     """No new entries; contacts already in the flow hold where they are."""
-    _set_status(cli, flow, "paused")
+    _set_status(cli, account_id, flow, "paused")
 
 
 @flows.command()
 @click.argument("flow")
+@ACCOUNT
 @pass_cli
-def resume(cli: CliContext, flow: str) -> None:
+def resume(cli: CliContext, flow: str, account_id: int | None) -> None:
     """Take new entries again; held contacts carry on."""
-    _set_status(cli, flow, "active")
+    _set_status(cli, account_id, flow, "active")
 
 
 @flows.command()
 @click.argument("flow")
+@ACCOUNT
 @pass_cli
-def archive(cli: CliContext, flow: str) -> None:
+def archive(cli: CliContext, flow: str, account_id: int | None) -> None:
     """No new entries; contacts in the flow exit."""
-    _set_status(cli, flow, "archived")
+    _set_status(cli, account_id, flow, "archived")
 
 
 @contextmanager
 def _flow_registry(
-    cli: CliContext, *, write: bool = False
+    cli: CliContext, account_id: int | None, *, write: bool = False
 ) -> Iterator[tuple[FlowRegistry, Session]]:
-    """The flows and a database session (status changes touch only the database)."""
-    from connector.flow_registry import FlowRegistry
+    """The account's live flows and a database session (status changes touch only the
+    database)."""
+    from sqlalchemy import select
+
+    from connector.models import Account
+    from connector.workspaces import Workspaces
 
     database = cli.database(migrate=write)
-    registry = FlowRegistry.load(cli.settings.flows_dir, database)
     with database.session() as session:
-        yield registry, session
+        if account_id is None:
+            ids = session.scalars(select(Account.id).order_by(Account.id)).all()
+            if len(ids) != 1:
+                known = ", ".join(map(str, ids)) or "none yet"
+                raise click.UsageError(f"give --account (accounts: {known})")
+            account_id = ids[0]
+        try:
+            live = Workspaces(cli.settings).live(session, account_id)
+        except LookupError as exc:
+            raise click.ClickException(str(exc)) from exc
+        yield live.flows, session

@@ -1,5 +1,5 @@
 """The `connector` command group: the process commands (demo, serve, worker, db) here, the
-rest in one module per noun (accounts, flows, contacts, deploy)."""
+rest in one module per noun (accounts, contacts, deploy, flows)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from rich.console import Console
 from connector.cli.accounts import accounts
 from connector.cli.contacts import contacts
 from connector.cli.context import CliContext, pass_cli
+from connector.cli.deploy import deploy
 from connector.cli.flows import flows
 
 console = Console()
@@ -76,4 +77,5 @@ def upgrade(cli: CliContext) -> None:
 
 main.add_command(accounts)
 main.add_command(contacts)
+main.add_command(deploy)
 main.add_command(flows)

@@ -36,6 +36,7 @@ from connector.services.accounts import connect_account
 from connector.services.inbox import record_inbox_event
 from connector.services.processing import CONTACT_UPDATE, process_inbox_event
 from connector.settings import Settings
+from connector.workspaces import WorkspaceError, deploy_default
 
 MAX_MOMENTS = 5000
 
@@ -96,6 +97,10 @@ def simulate(
                 name="simulation",
                 now=start,
             )
+        try:
+            deploy_default(rt.db, rt.settings, account.id, start)
+        except WorkspaceError as exc:
+            raise SimulationError(f"the flow cannot run:\n{exc}") from exc
         clock: VirtualClock = rt.clock  # type: ignore[assignment]
         _ingest(rt, account.id, contact, CONTACT_UPDATE, {}, start)
         pending = sorted(events, key=lambda e: e.at)

@@ -33,7 +33,7 @@ def validate_flows(
     properties = read_catalogue(catalogue_dir / CATALOGUE)
     if properties is None and flows_dir is not None:
         properties = read_catalogue(flows_dir / CATALOGUE)
-    templates = TemplateStore(templates_dir).names()
+    templates = TemplateStore.from_directory(templates_dir).names()
     for key, flow in sorted(flows.items()):
         lints = lint_flow(flow, templates=templates, segments=segments, known_properties=properties)
         for lint in lints:

@@ -1,8 +1,10 @@
 """Email templates: user content rendered in Jinja's sandbox, then compiled from MJML.
 
 A template is a folder ``<root>/<name>/`` holding ``subject.txt``, ``body.mjml`` and
-optionally ``body.txt``; ``_layouts/`` and ``_partials/`` hold shared pieces. Every
-failure surfaces as TemplateError so one bad template fails one message, never the batch.
+optionally ``body.txt``; ``_layouts/`` and ``_partials/`` hold shared pieces. A store works
+on the files' texts (an account's workspace lives in the database, not on a disk), read
+from a folder by `TemplateStore.from_directory`. Every failure surfaces as TemplateError so
+one bad template fails one message, never the batch.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from jinja2 import FileSystemLoader, TemplateNotFound, TemplateSyntaxError, select_autoescape
+from jinja2 import BaseLoader, Environment, TemplateNotFound, TemplateSyntaxError, select_autoescape
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -100,14 +102,37 @@ def _refuse_mjml_include(path: str) -> str:
     raise ValueError(f"<mj-include> is not supported ({path})")
 
 
-class TemplateStore:
-    """Templates under ``root``. Long-lived: parsed templates are cached by Jinja and
-    reloaded when a file's mtime changes."""
+# Where Jinja says a template's code lives: tracebacks name files under it, which is how an
+# error is traced back to a template file and line (see _location).
+_ROOT = "/<templates>"
+MAX_TEMPLATE_FILE_BYTES = 512 * 1024
 
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
+
+class _FilesLoader(BaseLoader):
+    """Template sources from a mapping of relative paths to texts."""
+
+    def __init__(self, files: Mapping[str, str]) -> None:
+        self.files = files
+
+    def get_source(self, environment: Environment, template: str) -> tuple[str, str, Any]:
+        source = self.files.get(template)
+        if source is None:
+            raise TemplateNotFound(template)
+        return source, f"{_ROOT}/{template}", lambda: True
+
+    def list_templates(self) -> list[str]:
+        return sorted(self.files)
+
+
+class TemplateStore:
+    """Templates from ``files`` (``welcome/subject.txt`` -> text). Long-lived: Jinja
+    caches each parsed template, and MJML is compiled per recipient (it follows Jinja)."""
+
+    def __init__(self, files: Mapping[str, str]) -> None:
+        self.files = dict(files)
+        self.root = Path(_ROOT)
         self._environment = _EmailEnvironment(
-            loader=FileSystemLoader(self.root),
+            loader=_FilesLoader(self.files),
             autoescape=select_autoescape(
                 enabled_extensions=("mjml", "html", "htm", "xml"),
                 disabled_extensions=("txt",),
@@ -117,21 +142,39 @@ class TemplateStore:
             finalize=_finalize,
             trim_blocks=True,
             lstrip_blocks=True,
-            auto_reload=True,
+            auto_reload=False,
             cache_size=1000,
         )
 
+    @classmethod
+    def from_directory(cls, root: Path) -> TemplateStore:
+        """Every text file under ``root`` (a missing folder has no templates)."""
+        return cls(read_template_files(Path(root)))
+
     def names(self) -> list[str]:
         """Names of the complete templates, without the shared ``_`` folders."""
-        if not self.root.is_dir():
-            return []
-        return sorted(entry.name for entry in self.root.iterdir() if self.exists(entry.name))
+        folders = {path.partition("/")[0] for path in self.files if "/" in path}
+        return sorted(name for name in folders if self.exists(name))
 
     def exists(self, name: str) -> bool:
         if not _NAME.fullmatch(name):
             return False
-        folder = self.root / name
-        return (folder / SUBJECT_FILE).is_file() and (folder / HTML_FILE).is_file()
+        return f"{name}/{SUBJECT_FILE}" in self.files and f"{name}/{HTML_FILE}" in self.files
+
+    def check_syntax(self) -> list[TemplateError]:
+        """A syntax error in any file (shared ones included), without rendering."""
+        errors = []
+        for path in sorted(self.files):
+            name = path.partition("/")[0]
+            try:
+                self._environment.get_template(path)
+            except TemplateSyntaxError as exc:
+                errors.append(
+                    TemplateError(name, f"syntax error: {exc.message}",
+                                  source=self._source_label(name, exc.name) or path,
+                                  line=exc.lineno)
+                )
+        return errors
 
     def render(self, name: str, context: Mapping[str, Any]) -> RenderedEmail:
         """Subject, HTML and text for one recipient; raises TemplateError on any failure."""
@@ -147,7 +190,7 @@ class TemplateStore:
         if not subject:
             raise TemplateError(name, "subject is empty", source=SUBJECT_FILE)
         html = self._compile_mjml(name, self._render(name, HTML_FILE, values))
-        if os.path.isfile(self.root / name / TEXT_FILE):
+        if f"{name}/{TEXT_FILE}" in self.files:
             text = self._render(name, TEXT_FILE, values).strip() + "\n"
         else:
             text = html_to_text(html)
@@ -214,3 +257,15 @@ def _one_line(subject: str) -> str:
     if len(line) > MAX_SUBJECT_LENGTH:
         line = line[: MAX_SUBJECT_LENGTH - 1].rstrip() + "\u2026"
     return line
+
+
+def read_template_files(root: Path) -> dict[str, str]:
+    """``relative/path`` -> text for every file under ``root`` (hidden ones skipped)."""
+    if not root.is_dir():
+        return {}
+    files = {}
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root).as_posix()
+        if path.is_file() and not any(part.startswith(".") for part in relative.split("/")):
+            files[relative] = path.read_text(encoding="utf-8")
+    return files

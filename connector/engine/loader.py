@@ -8,6 +8,7 @@ loader_steps (with loader_waits and loader_routes); loader_values reads single v
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from connector.engine.definitions import Flow
@@ -56,29 +57,45 @@ def load_flows(directory: Path) -> dict[str, Flow]:
     if not directory.is_dir():
         raise FlowErrors([FlowError(str(directory), None, "flows directory not found")])
     errors: list[FlowError] = []
-    flows: dict[str, tuple[Flow, Path]] = {}
+    texts: dict[str, str] = {}
     for path in sorted(directory.iterdir()):
         # Dot-files are editor leftovers (".#welcome.yaml"), not flows.
         if path.suffix not in (".yaml", ".yml") or path.name.startswith(".") or not path.is_file():
             continue
         ctx = Context(str(path))
-        parsed = _parse_file(path, ctx)
+        text = read_text(path, ctx)
+        if text is None:
+            errors.extend(ctx.sorted_errors())
+        else:
+            texts[str(path)] = text
+    try:
+        flows = load_flow_texts(texts)
+    except FlowErrors as exc:
+        errors.extend(exc.errors)
+    if errors:
+        raise FlowErrors(sorted(errors, key=lambda e: (e.path, e.line or 0)))
+    return flows
+
+
+def load_flow_texts(texts: Mapping[str, str]) -> dict[str, Flow]:
+    """The flows of `texts` (source -> YAML), keyed and sorted by key; FlowErrors with every
+    problem of every text, including flow ids used twice."""
+    errors: list[FlowError] = []
+    flows: dict[str, tuple[Flow, str]] = {}
+    for source in sorted(texts):
+        ctx = Context(source)
+        parsed = _parse_flow(texts[source], ctx)
         if parsed is None:
             errors.extend(ctx.sorted_errors())
         elif parsed[0].key in flows:
             flow, id_line = parsed
             message = f"duplicate flow id '{flow.key}' (also in {flows[flow.key][1]})"
-            errors.append(FlowError(str(path), id_line, message))
+            errors.append(FlowError(source, id_line, message))
         else:
-            flows[parsed[0].key] = (parsed[0], path)
+            flows[parsed[0].key] = (parsed[0], source)
     if errors:
         raise FlowErrors(errors)
     return {key: flows[key][0] for key in sorted(flows)}
-
-
-def _parse_file(path: Path, ctx: Context) -> tuple[Flow, int | None] | None:
-    text = read_text(path, ctx)
-    return None if text is None else _parse_flow(text, ctx)
 
 
 def _parse_flow(text: str, ctx: Context) -> tuple[Flow, int | None] | None:
@@ -126,6 +143,7 @@ __all__ = [
     "TRIGGER_SYNTAX",
     "FlowError",
     "FlowErrors",
+    "load_flow_texts",
     "load_flows",
     "parse_flow",
 ]

@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
@@ -92,20 +92,45 @@ def load_segments(directory: Path) -> dict[str, Segment]:
     if not directory.is_dir():
         return {}
     errors: list[DefinitionError] = []
-    parsed: dict[str, _Parsed] = {}
-    broken: set[str] = set()  # stems of unreadable files: references to them are not news
+    texts: dict[str, str] = {}
+    unreadable: set[str] = set()
     for path in sorted(directory.iterdir()):
         if path.suffix not in (".yaml", ".yml") or path.name.startswith(".") or not path.is_file():
             continue
         ctx = Context(str(path))
-        found = _read(path, ctx)
+        text = read_text(path, ctx)
+        if text is None:
+            errors.extend(ctx.sorted_errors())
+            unreadable.add(str(path))
+        texts[str(path)] = text or ""
+    return load_segment_texts(texts, errors=errors, unreadable=unreadable)
+
+
+def load_segment_texts(
+    texts: Mapping[str, str],
+    *,
+    errors: list[DefinitionError] | None = None,
+    unreadable: set[str] | None = None,
+) -> dict[str, Segment]:
+    """The segments of `texts` (source -> YAML), as load_segments; `errors` and
+    `unreadable` carry what reading the files already found."""
+    errors = list(errors or [])
+    parsed: dict[str, _Parsed] = {}
+    broken: set[str] = set()  # stems of unreadable files: references to them are not news
+    for source in sorted(texts):
+        stem = PurePath(source).stem
+        if unreadable and source in unreadable:
+            broken.add(stem)
+            continue
+        ctx = Context(source)
+        found = _parse(texts[source], ctx)
         if found is None:
             errors.extend(ctx.sorted_errors())
-            broken.add(path.stem)
+            broken.add(stem)
         elif found.segment.key in parsed:
             other = parsed[found.segment.key].segment.source
             message = f"duplicate segment id '{found.segment.key}' (also in {other})"
-            errors.append(DefinitionError(str(path), found.id_line, message))
+            errors.append(DefinitionError(source, found.id_line, message))
         else:
             parsed[found.segment.key] = found
     errors.extend(_reference_errors(parsed, broken))
@@ -158,11 +183,6 @@ def evaluate_all(
 
 
 # -- files ------------------------------------------------------------------------------
-
-
-def _read(path: Path, ctx: Context) -> _Parsed | None:
-    text = read_text(path, ctx)
-    return None if text is None else _parse(text, ctx)
 
 
 def _parse(text: str, ctx: Context) -> _Parsed | None:

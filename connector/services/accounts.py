@@ -1,16 +1,19 @@
-"""Connected accounts: tokens encrypted at rest, one API key each for /v1/events."""
+"""Connected accounts: tokens encrypted at rest, one API key each for /v1/events, and each
+account's sending identity and policy."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import parseaddr
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.crypto import Vault, hash_api_key, new_api_key
 from connector.models import Account
+from connector.settings import parse_frequency_cap
 
 PORTAL_ID = re.compile(r"^[0-9]{1,20}$")
 # Salesforce ids come as 15 (case-sensitive) or 18 characters; org ids start with 00D.
@@ -31,6 +34,12 @@ class AccountView:
     api_key: str
     has_refresh_token: bool
     created_at: datetime
+    workspace_version: int | None
+    mail_from: str | None
+    reply_to: str | None
+    company_name: str | None
+    company_address: str | None
+    frequency_cap: str | None
 
 
 def connect_account(
@@ -82,6 +91,12 @@ def _view(account: Account, vault: Vault) -> AccountView:
         api_key=vault.decrypt(account.api_key_encrypted),
         has_refresh_token=account.refresh_token_encrypted is not None,
         created_at=account.created_at,
+        workspace_version=account.workspace_version,
+        mail_from=account.mail_from,
+        reply_to=account.reply_to,
+        company_name=account.company_name,
+        company_address=account.company_address,
+        frequency_cap=account.frequency_cap,
     )
 
 
@@ -103,3 +118,51 @@ def _validate(provider: str, external_id: str, access_token: str, instance_url: 
         or any(c.isspace() for c in access_token)
     ):
         raise AccountError("--access-token must be a non-empty token without spaces")
+
+
+# What `accounts set` may change; None leaves a value as it is, "" clears it (back to the
+# deployment's setting).
+IDENTITY_FIELDS = ("mail_from", "reply_to", "company_name", "company_address", "frequency_cap")
+_MAX_LENGTHS = {"mail_from": 320, "reply_to": 320, "company_name": 200,
+                "company_address": 500, "frequency_cap": 40}
+
+
+def set_identity(session: Session, vault: Vault, account_id: int, **values: str | None
+                 ) -> AccountView:
+    """Set an account's sending identity and policy; AccountError names a bad value."""
+    account = session.get(Account, account_id)
+    if account is None:
+        raise AccountError(f"no account {account_id}")
+    for name, value in values.items():
+        if name not in IDENTITY_FIELDS:
+            raise AccountError(f"unknown setting {name!r}")
+        if value is None:
+            continue
+        option = "--" + name.replace("_", "-").replace("mail-", "")
+        cleaned = value.strip()
+        if any(ch in cleaned for ch in "\r\n") or len(cleaned) > _MAX_LENGTHS[name]:
+            raise AccountError(f"{option}: one line of at most {_MAX_LENGTHS[name]} characters")
+        if cleaned and name in ("mail_from", "reply_to") and not _is_mailbox(cleaned):
+            raise AccountError(
+                f"{option}: expected an address such as 'Acme <hello@acme.example>', "
+                f"got {value!r}"
+            )
+        if cleaned and name == "frequency_cap":
+            cleaned = _frequency_cap(cleaned)
+        setattr(account, name, cleaned or None)
+    session.flush()
+    return _view(account, vault)
+
+
+def _is_mailbox(value: str) -> bool:
+    name, address = parseaddr(value)
+    local, _, domain = address.rpartition("@")
+    return bool(local) and "." in domain and " " not in address and (name or address) != ""
+
+
+def _frequency_cap(value: str) -> str:
+    try:
+        parse_frequency_cap(value)
+    except ValueError as exc:
+        raise AccountError(f"--frequency-cap: {exc}") from exc
+    return value

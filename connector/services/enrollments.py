@@ -36,8 +36,9 @@ from connector.services.leases import claim
 from connector.services.writeback import queue_writeback
 
 if TYPE_CHECKING:
-    from connector.engine import Flow
+    from connector.engine import Flow, Policy
     from connector.runtime import Runtime
+    from connector.workspaces import FlowRegistry
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,8 @@ def run_claimed(rt: Runtime, enrollment_ids: list[int], token: str, now: datetim
 def _chunk_facts(
     session: Session, rt: Runtime, enrollment_ids: list[int], now: datetime
 ) -> dict[int, ContactFacts]:
-    """The contacts of a chunk, and their facts, in one query per kind of fact."""
+    """The contacts of a chunk, and their facts, in one query per kind of fact (per
+    account: each account's rules say how much history they need)."""
     contacts = (
         session.scalars(
             select(Contact)
@@ -95,13 +97,20 @@ def _chunk_facts(
         .unique()
         .all()
     )
-    return load_facts_many(
-        session,
-        contacts,
-        now,
-        history=rt.history,
-        transactional_flows=rt.flows.transactional_keys(),
-    )
+    by_account: dict[int, list[Contact]] = {}
+    for contact in contacts:
+        by_account.setdefault(contact.account_id, []).append(contact)
+    facts: dict[int, ContactFacts] = {}
+    for account_id, members in by_account.items():
+        workspace = rt.workspaces.live(session, account_id).workspace
+        facts |= load_facts_many(
+            session,
+            members,
+            now,
+            history=workspace.history,
+            transactional_flows=workspace.transactional_keys,
+        )
+    return facts
 
 
 def _advance(
@@ -118,8 +127,9 @@ def _advance(
     if enrollment is None or enrollment.lease_owner != token or enrollment.state != "active":
         return 0
     try:
-        flow = _current_version(session, rt, enrollment, now)
-        status = rt.flows.statuses(session).get(flow.key, "archived")
+        flows = rt.workspaces.live(session, enrollment.account_id).flows
+        flow = _current_version(session, flows, enrollment, now)
+        status = flows.statuses(session).get(flow.key, "archived")
         if status != "active":
             _hold_or_archive(session, enrollment, status, now)
             return 0
@@ -149,7 +159,7 @@ def _run(
             step_started_at=enrollment.step_started_at,
             context=enrollment.context,
         )
-        decision = decide(flow, state, facts, now, rt.policy)
+        decision = decide(flow, state, facts, now, _policy(session, rt, enrollment))
         _journal(session, enrollment, decision, now)
         if isinstance(decision, Sleep):
             if decision.next_cursor != enrollment.cursor:
@@ -217,17 +227,20 @@ def _run(
     return sends, facts
 
 
-def _current_version(session: Session, rt: Runtime, enrollment: Enrollment, now: datetime) -> Flow:
+def _policy(session: Session, rt: Runtime, enrollment: Enrollment) -> Policy:
+    return rt.workspaces.profile(session, enrollment.account_id).policy
+
+
+def _current_version(
+    session: Session, flows: FlowRegistry, enrollment: Enrollment, now: datetime
+) -> Flow:
     """A running enrollment keeps the version it started on, unless its current step
     maps by id into the newest version: then it moves there (lazily, when it next runs)."""
-    flow = rt.flows.by_version(session, enrollment.flow_version_id)
-    if (
-        rt.flows.get(flow.key) is None
-        or rt.flows.version_id(flow.key) == enrollment.flow_version_id
-    ):
+    flow = flows.by_version(session, enrollment.flow_version_id)
+    if flows.get(flow.key) is None or flows.version_id(flow.key) == enrollment.flow_version_id:
         return flow
-    newest_id = rt.flows.version_id(flow.key)
-    newest = rt.flows.by_version(session, newest_id)
+    newest_id = flows.version_id(flow.key)
+    newest = flows.by_version(session, newest_id)
     cursor = migrate_cursor(flow, newest, enrollment.cursor)
     if cursor is None:
         return flow

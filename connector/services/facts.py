@@ -188,7 +188,12 @@ def _grouped(rows: Any) -> dict[int, list[tuple[Any, ...]]]:
 
 
 def facts_for(rt: Runtime, session: Session, contact: Contact, now: datetime) -> ContactFacts:
-    """The contact's facts as this deployment's rules need them."""
+    """The contact's facts as its account's rules need them."""
+    workspace = rt.workspaces.live(session, contact.account_id).workspace
     return load_facts(
-        session, contact, now, history=rt.history, transactional_flows=rt.flows.transactional_keys()
+        session,
+        contact,
+        now,
+        history=workspace.history,
+        transactional_flows=workspace.transactional_keys,
     )

@@ -8,8 +8,8 @@ from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from connector.db import rowcount
-from connector.flow_registry import FlowRegistry
 from connector.models import Enrollment, FlowState, ScheduledTrigger
+from connector.workspaces import FlowRegistry
 
 STATUSES = ("active", "paused", "archived")
 
@@ -28,9 +28,10 @@ def set_flow_status(
         known = ", ".join(f.key for f in registry.all()) or "none"
         raise FlowStatusError(f"no flow {key!r} (known: {known})")
     registry.forget_statuses()
-    row = session.get(FlowState, key)
+    account_id = registry.account_id
+    row = session.get(FlowState, (account_id, key))
     if row is None:
-        session.add(FlowState(flow_key=key, status=status, updated_at=now))
+        session.add(FlowState(account_id=account_id, flow_key=key, status=status, updated_at=now))
     else:
         row.status, row.updated_at = status, now
     if status == "active":
@@ -40,6 +41,7 @@ def set_flow_status(
             session.execute(
                 update(Enrollment)
                 .where(
+                    Enrollment.account_id == account_id,
                     Enrollment.flow_key == key,
                     Enrollment.state == "active",
                     Enrollment.next_run_at.is_(None),
@@ -49,11 +51,19 @@ def set_flow_status(
         )
         return f"{key}: active ({resumed} held enrollment(s) resumed)"
     if status == "archived":
-        session.execute(delete(ScheduledTrigger).where(ScheduledTrigger.flow_key == key))
+        session.execute(
+            delete(ScheduledTrigger).where(
+                ScheduledTrigger.account_id == account_id, ScheduledTrigger.flow_key == key
+            )
+        )
         # Contacts leave at their next run; make that run now.
         session.execute(
             update(Enrollment)
-            .where(Enrollment.flow_key == key, Enrollment.state == "active")
+            .where(
+                Enrollment.account_id == account_id,
+                Enrollment.flow_key == key,
+                Enrollment.state == "active",
+            )
             .values(next_run_at=now)
         )
     return f"{key}: {status}"

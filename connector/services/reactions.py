@@ -31,6 +31,7 @@ from connector.models import Contact, Enrollment, ScheduledTrigger, SegmentMembe
 
 if TYPE_CHECKING:
     from connector.runtime import Runtime
+    from connector.workspaces import FlowRegistry, Live
 
 
 def react(
@@ -48,9 +49,10 @@ def react(
 
     Returns the enrollments to run now: the new ones and the waiting ones just woken.
     """
-    facts, segment_signals = update_segments(rt, session, contact, facts, now)
-    statuses = rt.flows.statuses(session)
-    flows = rt.flows.runnable(session)
+    live = rt.workspaces.live(session, contact.account_id)
+    facts, segment_signals = update_segments(live, session, contact, facts, now)
+    statuses = live.flows.statuses(session)
+    flows = live.flows.runnable(session)
     new: list[int] = []
     for signal in [*signals, *segment_signals]:
         for flow in flows_triggered(flows, signal, facts, now, statuses=statuses):
@@ -58,7 +60,7 @@ def react(
             # fired tells re-entries apart.
             enrollment = enroll(
                 session,
-                rt,
+                live.flows,
                 flow,
                 contact,
                 now,
@@ -74,10 +76,12 @@ def react(
 
 
 def update_segments(
-    rt: Runtime, session: Session, contact: Contact, facts: ContactFacts, now: datetime
+    live: Live, session: Session, contact: Contact, facts: ContactFacts, now: datetime
 ) -> tuple[ContactFacts, list[Signal]]:
-    """Re-evaluate every segment for the contact; store entered/left and recheck times."""
-    if not rt.segments:
+    """Re-evaluate every segment of the contact's account; store entered/left and recheck
+    times."""
+    segments = live.workspace.segments
+    if not segments:
         return facts, []
     rows = {
         row.segment_key: row
@@ -88,7 +92,7 @@ def update_segments(
             )
         )
     }
-    results = evaluate_all(rt.segments, facts, now)
+    results = evaluate_all(segments, facts, now)
     signals: list[Signal] = []
     for key, (member, recheck) in results.items():
         row = rows.get(key)
@@ -131,7 +135,7 @@ def update_segments(
 
 def enroll(
     session: Session,
-    rt: Runtime,
+    flows: FlowRegistry,
     flow: Flow,
     contact: Contact,
     now: datetime,
@@ -158,7 +162,7 @@ def enroll(
         account_id=contact.account_id,
         contact_id=contact.id,
         flow_key=flow.key,
-        flow_version_id=rt.flows.version_id(flow.key),
+        flow_version_id=flows.version_id(flow.key),
         entry_key=key,
         state="active",
         cursor=0,

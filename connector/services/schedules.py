@@ -16,49 +16,71 @@ from connector.services.reactions import enroll, react
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from sqlalchemy.orm import Session
+
     from connector.runtime import Runtime
+    from connector.workspaces import Live
 
 
 def fire_due_triggers(rt: Runtime, now: datetime, *, limit: int = 500) -> int:
     """Enroll contacts whose date or inactivity trigger is due; schedule the next firing."""
     to_run: list[int] = []
+    fired = 0
     with rt.db.session() as session:
-        # Only running flows' triggers are picked up: a paused flow's wait and fire (late)
-        # on resume; archiving deletes them (flow_status.py).
-        flows = {flow.key: flow for flow in rt.flows.runnable(session)}
-        rows = session.scalars(
-            select(ScheduledTrigger)
-            .where(ScheduledTrigger.fire_at <= now, ScheduledTrigger.flow_key.in_(flows))
-            .order_by(ScheduledTrigger.fire_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+        accounts = session.scalars(
+            select(ScheduledTrigger.account_id).where(ScheduledTrigger.fire_at <= now).distinct()
         ).all()
-        for row in rows:
-            flow = flows[row.flow_key]
-            contact = session.get(Contact, row.contact_id)
-            if contact is None:
-                session.delete(row)
-                continue
-            facts = facts_for(rt, session, contact, now)
-            if trigger_condition_holds(flow, facts, now):
-                enrollment = enroll(
-                    session,
-                    rt,
-                    flow,
-                    contact,
-                    now,
-                    key=entry_key(flow, None, None, fired_at=row.fire_at),
-                    context={},
-                    inbox_event_id=None,
-                )
-                if enrollment is not None:
-                    to_run.append(enrollment.id)
-            following = next_fire_time(flow, facts, row.fire_at)
-            if following is None:
-                session.delete(row)
-            else:
-                row.fire_at = following
+        for account_id in accounts:
+            if fired >= limit:
+                break
+            live = rt.workspaces.live(session, account_id)
+            fired += _fire_account(rt, session, live, now, limit - fired, to_run)
     run_now(rt, to_run, now)
+    return fired
+
+
+def _fire_account(
+    rt: Runtime, session: Session, live: Live, now: datetime, limit: int, to_run: list[int]
+) -> int:
+    # Only running flows' triggers are picked up: a paused flow's wait and fire (late)
+    # on resume; archiving deletes them (flow_status.py).
+    flows = {flow.key: flow for flow in live.flows.runnable(session)}
+    rows = session.scalars(
+        select(ScheduledTrigger)
+        .where(
+            ScheduledTrigger.account_id == live.account_id,
+            ScheduledTrigger.fire_at <= now,
+            ScheduledTrigger.flow_key.in_(flows),
+        )
+        .order_by(ScheduledTrigger.fire_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for row in rows:
+        flow = flows[row.flow_key]
+        contact = session.get(Contact, row.contact_id)
+        if contact is None:
+            session.delete(row)
+            continue
+        facts = facts_for(rt, session, contact, now)
+        if trigger_condition_holds(flow, facts, now):
+            enrollment = enroll(
+                session,
+                live.flows,
+                flow,
+                contact,
+                now,
+                key=entry_key(flow, None, None, fired_at=row.fire_at),
+                context={},
+                inbox_event_id=None,
+            )
+            if enrollment is not None:
+                to_run.append(enrollment.id)
+        following = next_fire_time(flow, facts, row.fire_at)
+        if following is None:
+            session.delete(row)
+        else:
+            row.fire_at = following
     return len(rows)
 
 

@@ -106,20 +106,22 @@ def _prepare(session: Session, rt: Runtime, message: Message, contact: Contact) 
     if message.enrollment_id is not None:
         enrollment = session.get_one(Enrollment, message.enrollment_id)
         event = enrollment.context.get("event")
-    rendered = rt.templates.render(
+    live = rt.workspaces.live(session, message.account_id)
+    identity = live.profile.identity
+    rendered = live.workspace.templates.render(
         message.template,
         {
             "contact": merge_context(contact),
             "event": event,
             "unsubscribe_url": unsubscribe_url,
             "preferences_url": unsubscribe_url,
-            "company": {"name": rt.settings.company_name, "address": rt.settings.company_address},
+            "company": {"name": identity.company_name, "address": identity.company_address},
         },
     )
     html, links = track_links(rendered.html, lambda index, _url: url("click", "t/c", index))
     html = add_open_pixel(html, url("open", "t/o"))
     subject = message.subject_override or rendered.subject
-    sender = message.sender_override or rt.settings.mail_from
+    sender = message.sender_override or identity.mail_from
     domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
     message_id_header = make_message_id(domain)
     mime = build_message(
@@ -130,6 +132,7 @@ def _prepare(session: Session, rt: Runtime, message: Message, contact: Contact) 
         text=rendered.text,
         message_id=message_id_header,
         unsubscribe_url=unsubscribe_url,
+        extra_headers={"Reply-To": identity.reply_to} if identity.reply_to else None,
     )
     message.subject, message.links, message.message_id_header = subject, links, message_id_header
     return Prepared(mime, subject)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
 from tests.functional.test_serve import alive, descendants
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.slow
 

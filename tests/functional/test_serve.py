@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 from tests.support.smtp import SmtpServer, free_port
 
 pytestmark = pytest.mark.slow

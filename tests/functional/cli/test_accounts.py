@@ -13,7 +13,7 @@ from connector.cli import main
 from connector.crypto import Vault
 from connector.db import Database
 from connector.models import Account
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 
 @pytest.fixture

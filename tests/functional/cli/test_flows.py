@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from connector.cli import main
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 
 @pytest.fixture
@@ -80,14 +80,44 @@ def test_simulate_unknown_flow(env: dict[str, str], tmp_path: Path) -> None:
     assert "no flow 'nope'" in result.output
 
 
-def test_pause_resume_archive_and_status(env: dict[str, str]) -> None:
+def connect(runner: CliRunner, env: dict[str, str], portal: str) -> None:
+    result = runner.invoke(main, ["accounts", "connect", "hubspot", "--portal-id", portal,
+                                  "--access-token", "pat-x"], env=env)
+    assert result.exit_code == 0, result.output
+
+
+def flows(runner: CliRunner, env: dict[str, str], *args: str) -> str:
+    return runner.invoke(main, ["flows", *args], env=env).output
+
+
+def status_of(output: str, key: str) -> str:
+    line = next(line for line in output.splitlines() if f" {key} " in f" {line} ")
+    return next(s for s in ("active", "paused", "archived") if s in line)
+
+
+def test_pause_resume_archive_and_status_per_account(env: dict[str, str]) -> None:
     runner = CliRunner()
-    assert "welcome: paused" in runner.invoke(main, ["flows", "pause", "welcome"], env=env).output
-    status = runner.invoke(main, ["flows", "status"], env=env).output
-    assert any("welcome" in line and "paused" in line for line in status.splitlines())
-    resumed = runner.invoke(main, ["flows", "resume", "welcome"], env=env).output
+    connect(runner, env, "1")
+    assert "welcome: paused" in flows(runner, env, "pause", "welcome")  # the only account
+    connect(runner, env, "2")
+    ambiguous = runner.invoke(main, ["flows", "pause", "welcome"], env=env)
+    assert ambiguous.exit_code == 2 and "give --account (accounts: 1, 2)" in ambiguous.output
+    assert status_of(flows(runner, env, "status", "--account", "1"), "welcome") == "paused"
+    assert status_of(flows(runner, env, "status", "--account", "2"), "welcome") == "active"
+    resumed = flows(runner, env, "resume", "welcome", "--account", "1")
     assert "welcome: active (0 held enrollment(s) resumed)" in resumed
-    assert "welcome: archived" in runner.invoke(main, ["flows", "archive", "welcome"],
-                                                env=env).output
-    bad = runner.invoke(main, ["flows", "pause", "nope"], env=env)
+    assert "welcome: archived" in flows(runner, env, "archive", "welcome", "--account", "2")
+    assert status_of(flows(runner, env, "status", "--account", "1"), "welcome") == "active"
+    bad = runner.invoke(main, ["flows", "pause", "nope", "--account", "1"], env=env)
     assert bad.exit_code == 1 and "no flow 'nope'" in bad.output
+    unknown = runner.invoke(main, ["flows", "status", "--account", "9"], env=env)
+    assert unknown.exit_code == 1 and "account 9 does not exist" in unknown.output
+
+
+def test_read_only_commands_do_not_migrate(env: dict[str, str], tmp_path: Path) -> None:
+    runner = CliRunner()
+    for args in (["flows", "status"], ["accounts", "list"]):
+        result = runner.invoke(main, args, env=env)
+        assert result.exit_code == 1, result.output
+        assert "the database was never migrated: run `connector db upgrade`" in result.output
+    assert not (tmp_path / "cli.sqlite3").exists()

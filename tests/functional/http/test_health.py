@@ -6,8 +6,8 @@ from flask.testing import FlaskClient
 
 from connector.runtime import Runtime
 from connector.services.accounts import AccountView
-from tests.conftest import work
-from tests.integration.flows.test_event_to_email import post
+from tests.support.http import post
+from tests.support.jobs import work
 
 
 def test_healthz(client: FlaskClient) -> None:

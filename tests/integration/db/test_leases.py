@@ -23,7 +23,8 @@ def seed(db: Database, due: int, later: int) -> None:
         session.flush()
         contact = Contact(account_id=account.id, email="c@example.com", properties={},
                           created_at=NOW, updated_at=NOW)
-        version = FlowVersion(flow_key="f", version="v", definition={}, created_at=NOW)
+        version = FlowVersion(account_id=account.id, flow_key="f", version="v", definition={},
+                              created_at=NOW)
         session.add_all([contact, version])
         session.flush()
         rows = [

@@ -14,8 +14,9 @@ from connector.models import Message, SegmentMembership
 from connector.runtime import Runtime
 from connector.scheduler import tick
 from connector.services.accounts import AccountView
-from tests.conftest import work
-from tests.integration.flows.test_event_to_email import outbox, post
+from tests.support.http import post
+from tests.support.jobs import work
+from tests.support.mail import outbox
 
 ORDER = {"contact": {"email": "kate@example.com", "properties": {"firstname": "Kate"}},
          "event": "order.completed",

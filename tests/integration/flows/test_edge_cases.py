@@ -16,18 +16,18 @@ from connector.runtime import Runtime
 from connector.services.accounts import AccountView
 from connector.services.flow_status import set_flow_status
 from connector.settings import SettingsError, load_settings
-from tests.conftest import work
-from tests.integration.flows.test_event_to_email import post
-from tests.integration.flows.test_step_actions import use_flows
 from tests.integration.flows.test_tracking_helpers import click_first_link
+from tests.support.http import post
+from tests.support.jobs import work
 from tests.support.receiver import Receiver
+from tests.support.workspaces import use_flows
 
 
 def test_engagement_trigger_with_reentry_always_enrolls_on_each_click(
     rt: Runtime, client: FlaskClient, account: AccountView, tmp_path: Path,
     clock: VirtualClock,
 ) -> None:
-    use_flows(rt, tmp_path, hello="""
+    use_flows(rt, account.id, tmp_path, hello="""
 name: Hello
 trigger: {type: contact.created}
 steps: [{id: hi, send: getting-started}]
@@ -51,7 +51,7 @@ steps: [{id: more, send: first-offer}]
 def test_goto_back_to_a_send_never_sends_twice_and_a_waitless_loop_exits(
     rt: Runtime, client: FlaskClient, account: AccountView, tmp_path: Path
 ) -> None:
-    use_flows(rt, tmp_path, loop="""
+    use_flows(rt, account.id, tmp_path, lint=False, loop="""
 name: Loop
 trigger: {type: event, event: loop.me}
 steps:
@@ -71,7 +71,7 @@ steps:
 def test_lists_from_the_events_api_feed_in_list_rules(
     rt: Runtime, client: FlaskClient, account: AccountView, tmp_path: Path
 ) -> None:
-    use_flows(rt, tmp_path, news="""
+    use_flows(rt, account.id, tmp_path, news="""
 name: Newsletter welcome
 trigger: {type: event, event: signed_up, if: {in_list: newsletter}}
 steps: [{id: hi, send: welcome}]
@@ -109,7 +109,7 @@ steps: [{{id: call, webhook: {{url: "{receiver}"}}}}]
 def test_flow_paused_in_yaml_and_resumed_by_an_operator_takes_entries(
     rt: Runtime, client: FlaskClient, account: AccountView, tmp_path: Path
 ) -> None:
-    use_flows(rt, tmp_path, held="""
+    use_flows(rt, account.id, tmp_path, held="""
 name: Held
 trigger: {type: event, event: signed_up}
 settings: {status: paused}
@@ -119,7 +119,8 @@ steps: [{id: hi, send: welcome}]
     work(rt)
     with rt.db.session() as session:
         assert session.query(Enrollment).count() == 0
-        set_flow_status(session, rt.flows, "held", "active", rt.clock.now())
+        flows = rt.workspaces.live(session, account.id).flows
+        set_flow_status(session, flows, "held", "active", rt.clock.now())
     post(client, account, {"contact": {"email": "q@example.com"}, "event": "signed_up"})
     work(rt)
     with rt.db.session() as session:
@@ -144,7 +145,7 @@ def test_refresh_schedules_existing_contacts_for_a_new_date_flow(
                                        "properties": {"customer_since": "2020-01-20"}},
                            "event": "contact.updated"})
     work(rt)
-    use_flows(rt, tmp_path, yearly="""
+    use_flows(rt, account.id, tmp_path, yearly="""
 name: Yearly
 trigger: {type: date, property: customer_since, yearly: true}
 settings: {reentry: always}
@@ -168,7 +169,8 @@ def test_one_broken_enrollment_does_not_hold_back_its_chunk(
         post(client, account, {"contact": {"email": f"{name}@example.com"}, "event": "x"})
     work(rt)
     with rt.db.session() as session:
-        broken = FlowVersion(flow_key="welcome", version="broken", definition={"format": 99},
+        broken = FlowVersion(account_id=account.id, flow_key="welcome", version="broken",
+                             definition={"format": 99},
                              created_at=clock.now())
         session.add(broken)
         session.flush()

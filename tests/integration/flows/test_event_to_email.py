@@ -3,34 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from email import message_from_bytes, policy
-from pathlib import Path
 
 from flask.testing import FlaskClient
 
 from connector.models import Enrollment, Message
 from connector.runtime import Runtime
 from connector.services.accounts import AccountView
-from tests.conftest import work
-
-
-def post(client: FlaskClient, account: AccountView, body: dict, **headers: str):  # type: ignore[no-untyped-def]
-    return client.post(
-        "/v1/events", json=body, headers={"Authorization": f"Bearer {account.api_key}", **headers}
-    )
-
-
-def outbox(rt: Runtime) -> list:  # type: ignore[type-arg]
-    folder = Path(rt.settings.mail.removeprefix("outbox://"))
-    return (
-        [
-            message_from_bytes(p.read_bytes(), policy=policy.default)
-            for p in sorted(folder.glob("*.eml"))
-        ]
-        if folder.exists()
-        else []
-    )
-
+from tests.support.http import post
+from tests.support.jobs import work
+from tests.support.mail import outbox
 
 ORDER = {
     "contact": {"email": "Alan@Example.com", "properties": {"firstname": "Alan"}},

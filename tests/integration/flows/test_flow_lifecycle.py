@@ -9,21 +9,22 @@ from pathlib import Path
 from flask.testing import FlaskClient
 
 from connector.clock import VirtualClock
-from connector.flow_registry import FlowRegistry
 from connector.models import Enrollment, EnrollmentJournal, Message
 from connector.runtime import Runtime
 from connector.scheduler import tick
 from connector.services.accounts import AccountView
 from connector.services.flow_status import set_flow_status
-from tests.conftest import work
-from tests.integration.flows.test_event_to_email import post
+from tests.support.http import post
+from tests.support.jobs import work
+from tests.support.workspaces import deploy
 
 SIGNUP = {"contact": {"email": "p@example.com"}, "event": "signed_up"}
 
 
-def set_status(rt: Runtime, key: str, status: str) -> None:
+def set_status(rt: Runtime, account: AccountView, key: str, status: str) -> None:
     with rt.db.session() as session:
-        set_flow_status(session, rt.flows, key, status, rt.clock.now())
+        flows = rt.workspaces.live(session, account.id).flows
+        set_flow_status(session, flows, key, status, rt.clock.now())
 
 
 def advance(rt: Runtime, clock: VirtualClock, delta: timedelta) -> None:
@@ -44,7 +45,7 @@ def sent(rt: Runtime) -> list[str]:
 
 def test_paused_flow_takes_no_entries(rt: Runtime, client: FlaskClient,
                                       account: AccountView) -> None:
-    set_status(rt, "welcome", "paused")
+    set_status(rt, account, "welcome", "paused")
     post(client, account, SIGNUP)
     work(rt)
     with rt.db.session() as session:
@@ -57,11 +58,11 @@ def test_pause_holds_waiting_contacts_and_resume_carries_on(
     post(client, account, SIGNUP)
     work(rt)
     assert sent(rt) == ["welcome"]
-    set_status(rt, "welcome", "paused")
+    set_status(rt, account, "welcome", "paused")
     advance(rt, clock, timedelta(days=3))
     assert sent(rt) == ["welcome"]  # held: the getting-started email waits
     assert welcome(rt).next_run_at is None and welcome(rt).state == "active"
-    set_status(rt, "welcome", "active")
+    set_status(rt, account, "welcome", "active")
     advance(rt, clock, timedelta(seconds=1))
     assert sent(rt) == ["welcome", "getting-started"]
 
@@ -70,7 +71,7 @@ def test_archive_exits_everyone(rt: Runtime, client: FlaskClient, account: Accou
                                 clock: VirtualClock) -> None:
     post(client, account, SIGNUP)
     work(rt)
-    set_status(rt, "welcome", "archived")
+    set_status(rt, account, "welcome", "archived")
     advance(rt, clock, timedelta(seconds=1))
     assert (welcome(rt).state, welcome(rt).exit_reason) == ("exited", "flow archived")
 
@@ -86,7 +87,7 @@ def test_new_version_takes_over_by_step_id(rt: Runtime, client: FlaskClient,
     text = (flows / "welcome.yaml").read_text()
     # The marketer swaps the offer email; the step ids before it are unchanged.
     (flows / "welcome.yaml").write_text(text.replace("send: first-offer", "send: winback-offer"))
-    rt.flows = FlowRegistry.load(flows, rt.db)
+    deploy(rt, account.id, flows=flows)
     advance(rt, clock, timedelta(days=2, minutes=1))
     advance(rt, clock, timedelta(days=3, minutes=1))
     assert sent(rt) == ["welcome", "getting-started", "winback-offer"]
@@ -107,7 +108,7 @@ def test_enrollment_keeps_its_version_when_its_step_is_gone(
     (flows / "welcome.yaml").write_text(
         "name: Welcome v2\ntrigger: {type: contact.created}\n"
         "steps:\n  - {id: hello-again, send: welcome}\n")
-    rt.flows = FlowRegistry.load(flows, rt.db)
+    deploy(rt, account.id, flows=flows)
     advance(rt, clock, timedelta(days=2, minutes=1))
     assert sent(rt) == ["welcome", "getting-started"]  # still the version it began on
     assert welcome(rt).flow_version_id == started_on

@@ -13,14 +13,14 @@ from connector.models import CrmWriteback, WebhookCall
 from connector.runtime import Runtime
 from connector.services.accounts import AccountView
 from connector.services.outbound import BACKOFF, call_webhook
-from tests.conftest import work
-from tests.integration.flows.test_event_to_email import post
-from tests.integration.flows.test_step_actions import use_flows
+from tests.support.http import post
+from tests.support.jobs import work
 from tests.support.receiver import Receiver
+from tests.support.workspaces import use_flows
 
 
-def hook_flow(rt: Runtime, tmp_path: Path, url: str) -> None:
-    use_flows(rt, tmp_path, hook=f"""
+def hook_flow(rt: Runtime, account: AccountView, tmp_path: Path, url: str) -> None:
+    use_flows(rt, account.id, tmp_path, hook=f"""
 name: Hook
 trigger: {{type: event, event: go}}
 steps: [{{id: call, webhook: {{url: "{url}"}}}}]
@@ -37,7 +37,7 @@ def test_a_5xx_is_retried_with_backoff_then_delivered(
     clock: VirtualClock,
 ) -> None:
     Receiver.status = 503
-    hook_flow(rt, tmp_path, receiver)
+    hook_flow(rt, account, tmp_path, receiver)
     post(client, account, {"contact": {"email": "w@example.com"}, "event": "go"})
     work(rt)
     call = the_call(rt)
@@ -52,7 +52,7 @@ def test_a_4xx_fails_for_good_and_stays_visible(
     rt: Runtime, client: FlaskClient, account: AccountView, tmp_path: Path, receiver: str
 ) -> None:
     Receiver.status = 410
-    hook_flow(rt, tmp_path, receiver)
+    hook_flow(rt, account, tmp_path, receiver)
     post(client, account, {"contact": {"email": "w@example.com"}, "event": "go"})
     work(rt)
     assert (the_call(rt).status, the_call(rt).last_error) == ("failed", "HTTP 410")

@@ -11,7 +11,7 @@ import pytest
 
 from connector.cli.simulate import SimulatedEvent, TimelineEntry, simulate
 from connector.settings import Settings
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday
 CONTACT = {"email": "alan@example.com", "timezone": "Europe/London",

@@ -10,27 +10,22 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 
+from connector.app import create_app
 from connector.clock import VirtualClock
-from connector.flow_registry import FlowRegistry
 from connector.models import Contact, CrmWriteback, Enrollment, Message, WebhookCall
 from connector.runtime import Runtime
 from connector.scheduler import tick
-from connector.services.accounts import AccountView
+from connector.services.accounts import AccountView, set_identity
 from connector.services.outbound import webhook_secret
-from tests.conftest import work
-from tests.integration.flows.test_event_to_email import outbox, post
+from tests.conftest import MakeAccount, MakeRuntime
+from tests.support.http import post
+from tests.support.jobs import work
+from tests.support.mail import outbox
 from tests.support.receiver import Receiver
-
-
-def use_flows(rt: Runtime, tmp_path: Path, **flows: str) -> None:
-    directory = tmp_path / "flows"
-    directory.mkdir()
-    for key, text in flows.items():
-        (directory / f"{key}.yaml").write_text(text)
-    rt.settings = rt.settings.model_copy(update={"flows_dir": directory})
-    rt.flows = FlowRegistry.load(directory, rt.db)
+from tests.support.workspaces import use_flows
 
 
 def contact_update(email: str, **properties: str) -> dict[str, Any]:
@@ -40,7 +35,7 @@ def contact_update(email: str, **properties: str) -> dict[str, Any]:
 def test_property_change_updates_the_crm_and_calls_a_signed_webhook(
     rt: Runtime, client: FlaskClient, account: AccountView, tmp_path: Path, receiver: str
 ) -> None:
-    use_flows(rt, tmp_path, **{"became-customer": f"""
+    use_flows(rt, account.id, tmp_path, **{"became-customer": f"""
 name: Became customer
 trigger: {{type: property.changed, property: lifecyclestage, to: customer}}
 steps:
@@ -72,7 +67,7 @@ steps:
 
 def test_holdout_is_recorded_and_stable(rt: Runtime, client: FlaskClient,
                                         account: AccountView, tmp_path: Path) -> None:
-    use_flows(rt, tmp_path, promo="""
+    use_flows(rt, account.id, tmp_path, promo="""
 name: Promo
 trigger: {type: event, event: promo.eligible}
 settings: {reentry: always}
@@ -91,12 +86,18 @@ steps:
     assert 3 <= held <= 25  # about a fifth, recorded as an exit reason
 
 
+@pytest.mark.parametrize("capped_by", ["deployment", "account"])
 def test_sender_override_and_frequency_cap_across_flows(
-    rt: Runtime, client: FlaskClient, account: AccountView, tmp_path: Path,
-    clock: VirtualClock,
+    make_runtime: MakeRuntime, make_account: MakeAccount, tmp_path: Path,
+    clock: VirtualClock, capped_by: str,
 ) -> None:
-    rt.settings = rt.settings.model_copy(update={"frequency_cap": "2/1d"})
-    rt.__dict__.pop("policy", None)
+    # FREQUENCY_CAP for the whole deployment, or `accounts set --frequency-cap` for one.
+    rt = make_runtime(frequency_cap="2/1d") if capped_by == "deployment" else make_runtime()
+    client = create_app(rt).test_client()
+    account = make_account()
+    if capped_by == "account":
+        with rt.db.session() as session:
+            set_identity(session, rt.vault, account.id, frequency_cap="2/1d")
     flow = """
 name: {name}
 trigger: {{type: event, event: {event}}}
@@ -104,7 +105,7 @@ settings: {{transactional: {transactional}}}
 steps:
   - {{id: mail, send: welcome, from: "Ann <ann@shop.example>"}}
 """
-    use_flows(rt, tmp_path,
+    use_flows(rt, account.id, tmp_path,
               a=flow.format(name="A", event="a.happened", transactional="false"),
               b=flow.format(name="B", event="b.happened", transactional="false"),
               c=flow.format(name="C", event="c.happened", transactional="false"),

@@ -9,8 +9,8 @@ from flask.testing import FlaskClient
 
 from connector.models import Message
 from connector.runtime import Runtime
-from tests.conftest import work
-from tests.integration.flows.test_event_to_email import outbox
+from tests.support.jobs import work
+from tests.support.mail import outbox
 
 
 def click_first_link(rt: Runtime, client: FlaskClient, template: str) -> None:

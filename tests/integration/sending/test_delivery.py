@@ -17,9 +17,12 @@ from connector.runtime import Runtime
 from connector.scheduler import tick
 from connector.services.accounts import AccountView
 from connector.services.sending import deliver
-from tests.conftest import ROOT, work
-from tests.integration.flows.test_event_to_email import post
+from tests.conftest import MakeRuntime
+from tests.support.http import post
+from tests.support.jobs import work
+from tests.support.paths import ROOT
 from tests.support.smtp import SmtpServer
+from tests.support.workspaces import deploy
 
 SIGNUP = {
     "contact": {"email": "grace@example.com", "properties": {"firstname": "Grace"}},
@@ -28,9 +31,9 @@ SIGNUP = {
 
 
 @pytest.fixture
-def smtp_rt(rt: Runtime, smtp_server: SmtpServer) -> Runtime:
-    rt.settings = rt.settings.model_copy(update={"mail_url": smtp_server.url})
-    return rt
+def smtp_rt(rt: Runtime, make_runtime: MakeRuntime, smtp_server: SmtpServer) -> Runtime:
+    # After `rt` (which the web app uses): the jobs run on this one.
+    return make_runtime(mail_url=smtp_server.url)
 
 
 def ledger(rt: Runtime) -> list[tuple[str, str]]:
@@ -151,10 +154,7 @@ def test_sandbox_escape_fails_that_message_and_the_worker_carries_on(
             f"name: {name}\ntrigger: {{type: event, event: test.fired}}\n"
             f"steps:\n  - send: {template}\n"
         )
-    rt.settings = rt.settings.model_copy(update={"templates_dir": templates, "flows_dir": flows})
-    from connector.flow_registry import FlowRegistry
-
-    rt.flows = FlowRegistry.load(flows, rt.db)
+    deploy(rt, account.id, flows=flows, templates=templates)
     post(client, account, {"contact": {"email": "x@example.com"}, "event": "test.fired"})
     work(rt)
     with rt.db.session() as session:

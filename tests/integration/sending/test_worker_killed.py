@@ -20,8 +20,8 @@ from connector.runtime import Runtime
 from connector.scheduler import tick
 from connector.services.accounts import AccountView
 from connector.services.sending import deliver
-from tests.conftest import work
-from tests.integration.flows.test_event_to_email import post
+from tests.support.http import post
+from tests.support.jobs import work
 from tests.support.smtp import SmtpServer
 
 pytestmark = pytest.mark.slow

@@ -149,7 +149,7 @@ NEW_RENDER_CASES = [case for case in RENDER_CASES if case.values[0] not in ORIGI
 
 @pytest.fixture(scope="module")
 def store() -> TemplateStore:
-    return TemplateStore(TEMPLATES)
+    return TemplateStore.from_directory(TEMPLATES)
 
 
 def links(rendered: RenderedEmail) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -54,9 +53,19 @@ def root(tmp_path: Path) -> Path:
     return tmp_path
 
 
+class FolderStore:
+    """The templates of `root` as they are at each call (tests write files as they go)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(TemplateStore.from_directory(self.root), name)
+
+
 @pytest.fixture
-def store(root: Path) -> TemplateStore:
-    return TemplateStore(root)
+def store(root: Path) -> FolderStore:
+    return FolderStore(root)
 
 
 def context(**contact: Any) -> dict[str, Any]:
@@ -69,7 +78,7 @@ def context(**contact: Any) -> dict[str, Any]:
     }
 
 
-def test_merge_tags_defaults_and_missing_values(store: TemplateStore, root: Path) -> None:
+def test_merge_tags_defaults_and_missing_values(store: FolderStore, root: Path) -> None:
     write(
         root,
         "hi",
@@ -84,7 +93,7 @@ def test_merge_tags_defaults_and_missing_values(store: TemplateStore, root: Path
     assert "ada@example.com" in rendered.html
 
 
-def test_html_is_autoescaped_but_subject_and_text_are_not(store: TemplateStore, root: Path) -> None:
+def test_html_is_autoescaped_but_subject_and_text_are_not(store: FolderStore, root: Path) -> None:
     write(
         root,
         "esc",
@@ -100,13 +109,13 @@ def test_html_is_autoescaped_but_subject_and_text_are_not(store: TemplateStore, 
     assert rendered.text == "Dear <script>alert(1)</script> & co\n"
 
 
-def test_autoescape_covers_attributes(store: TemplateStore, root: Path) -> None:
+def test_autoescape_covers_attributes(store: FolderStore, root: Path) -> None:
     write(root, "attr", mjml=body('<a href="https://example.com/?n={{ contact.firstname }}">x</a>'))
     html = store.render("attr", context(firstname='"><script>x</script>')).html
     assert 'href="https://example.com/?n=&#34;&gt;&lt;script&gt;x&lt;/script&gt;"' in html
 
 
-def test_layout_and_partial_are_used(store: TemplateStore, root: Path) -> None:
+def test_layout_and_partial_are_used(store: FolderStore, root: Path) -> None:
     write(root, "news", mjml=body("Body text"))
     rendered = store.render("news", context())
 
@@ -116,7 +125,7 @@ def test_layout_and_partial_are_used(store: TemplateStore, root: Path) -> None:
     assert "Acme &amp; Co" in rendered.html
 
 
-def test_subject_is_one_line_and_capped(store: TemplateStore, root: Path) -> None:
+def test_subject_is_one_line_and_capped(store: FolderStore, root: Path) -> None:
     write(root, "inj", subject="Hi {{ contact.firstname }}\n\n  there\n")
     evil = store.render("inj", context(firstname="Ada\r\nBcc: all@example.com\x00\x0b"))
     assert evil.subject == "Hi Ada Bcc: all@example.com there"
@@ -125,13 +134,13 @@ def test_subject_is_one_line_and_capped(store: TemplateStore, root: Path) -> Non
     assert len(long.subject) == MAX_SUBJECT_LENGTH and long.subject.endswith("\u2026")
 
 
-def test_empty_subject_is_an_error(store: TemplateStore, root: Path) -> None:
+def test_empty_subject_is_an_error(store: FolderStore, root: Path) -> None:
     write(root, "blank", subject="{{ contact.nothing }}\n")
     with pytest.raises(TemplateError, match="subject is empty"):
         store.render("blank", context())
 
 
-def test_text_is_derived_from_html_without_body_txt(store: TemplateStore, root: Path) -> None:
+def test_text_is_derived_from_html_without_body_txt(store: FolderStore, root: Path) -> None:
     write(root, "plain", mjml=body('Read <a href="https://example.com/guide">the guide</a>.'))
     text = store.render("plain", context()).text
 
@@ -141,7 +150,7 @@ def test_text_is_derived_from_html_without_body_txt(store: TemplateStore, root: 
     assert "<" not in text
 
 
-def test_body_txt_overrides_derived_text(store: TemplateStore, root: Path) -> None:
+def test_body_txt_overrides_derived_text(store: FolderStore, root: Path) -> None:
     write(
         root,
         "own",
@@ -153,7 +162,7 @@ def test_body_txt_overrides_derived_text(store: TemplateStore, root: Path) -> No
     )
 
 
-def test_mapping_properties_win_over_dict_methods(store: TemplateStore, root: Path) -> None:
+def test_mapping_properties_win_over_dict_methods(store: FolderStore, root: Path) -> None:
     write(
         root,
         "loop",
@@ -172,7 +181,7 @@ def test_mapping_properties_win_over_dict_methods(store: TemplateStore, root: Pa
     assert "[Mug x2][Tea x1]K" in html
 
 
-def test_missing_keys_are_undefined_never_dict_methods(store: TemplateStore, root: Path) -> None:
+def test_missing_keys_are_undefined_never_dict_methods(store: FolderStore, root: Path) -> None:
     write(
         root,
         "bare",
@@ -202,7 +211,7 @@ def test_missing_keys_are_undefined_never_dict_methods(store: TemplateStore, roo
     ],
 )
 def test_sandbox_escapes_raise_template_error(
-    store: TemplateStore, root: Path, expression: str
+    store: FolderStore, root: Path, expression: str
 ) -> None:
     write(root, "evil", mjml=body(expression))
     with pytest.raises(TemplateError) as caught:
@@ -212,7 +221,7 @@ def test_sandbox_escapes_raise_template_error(
     assert caught.value.template == "evil"
 
 
-def test_missing_and_invalid_templates(store: TemplateStore, root: Path) -> None:
+def test_missing_and_invalid_templates(store: FolderStore, root: Path) -> None:
     with pytest.raises(TemplateError, match="template 'nope': no such template"):
         store.render("nope", context())
     for name in ("../etc", "_layouts", "", "a/b"):
@@ -226,7 +235,7 @@ def test_missing_and_invalid_templates(store: TemplateStore, root: Path) -> None
     assert store.exists("whole") and not store.exists("half")
 
 
-def test_syntax_error_names_file_and_line(store: TemplateStore, root: Path) -> None:
+def test_syntax_error_names_file_and_line(store: FolderStore, root: Path) -> None:
     write(
         root,
         "broken",
@@ -239,7 +248,7 @@ def test_syntax_error_names_file_and_line(store: TemplateStore, root: Path) -> N
     assert str(caught.value).startswith("template 'broken' (body.mjml, line 3): syntax error")
 
 
-def test_runtime_errors_name_the_line_even_in_a_layout(store: TemplateStore, root: Path) -> None:
+def test_runtime_errors_name_the_line_even_in_a_layout(store: FolderStore, root: Path) -> None:
     write(root, "calls", mjml=body("\n\n{{ contact.email() }}"))
     with pytest.raises(TemplateError) as caught:
         store.render("calls", context())
@@ -256,7 +265,7 @@ def test_runtime_errors_name_the_line_even_in_a_layout(store: TemplateStore, roo
     assert "ZeroDivisionError" in str(in_layout.value)
 
 
-def test_missing_include_is_a_template_error(store: TemplateStore, root: Path) -> None:
+def test_missing_include_is_a_template_error(store: FolderStore, root: Path) -> None:
     write(root, "inc", mjml=body('{% include "_partials/nope.mjml" %}'))
     with pytest.raises(TemplateError, match=r"included template '_partials/nope\.mjml' not found"):
         store.render("inc", context())
@@ -270,20 +279,29 @@ def test_missing_include_is_a_template_error(store: TemplateStore, root: Path) -
         '<mjml><mj-body><mj-include path="/etc/passwd" /></mj-body></mjml>',
     ],
 )
-def test_mjml_errors_are_template_errors(store: TemplateStore, root: Path, mjml: str) -> None:
+def test_mjml_errors_are_template_errors(store: FolderStore, root: Path, mjml: str) -> None:
     write(root, "bad", mjml=mjml)
     with pytest.raises(TemplateError, match=r"template 'bad' \(body\.mjml\): invalid MJML"):
         store.render("bad", context())
 
 
-def test_edited_template_is_picked_up(store: TemplateStore, root: Path) -> None:
+def test_a_store_is_a_snapshot_of_the_files_it_was_given(root: Path) -> None:
     write(root, "edit", subject="First")
-    assert store.render("edit", context()).subject == "First"
-    subject = root / "edit" / "subject.txt"
-    subject.write_text("Second")
-    later = subject.stat().st_mtime + 5
-    os.utime(subject, (later, later))
-    assert store.render("edit", context()).subject == "Second"
+    snapshot = TemplateStore.from_directory(root)
+    (root / "edit" / "subject.txt").write_text("Second")
+    assert snapshot.render("edit", context()).subject == "First"
+    assert TemplateStore.from_directory(root).render("edit", context()).subject == "Second"
+
+
+def test_check_syntax_finds_errors_in_every_file_without_rendering(root: Path) -> None:
+    write(root, "good")
+    write(root, "bad", subject="Hi {{ contact.firstname ")
+    (root / "_partials" / "broken.mjml").write_text("{% if %}")
+    errors = TemplateStore.from_directory(root).check_syntax()
+    assert [(e.template, e.source) for e in errors] == [
+        ("_partials", "broken.mjml"),
+        ("bad", "subject.txt"),
+    ]
 
 
 def test_template_error_survives_pickling() -> None:

@@ -1,44 +1,55 @@
-"""The flows this process runs: loaded from FLOWS_DIR, each version snapshotted in the
-database so a running enrollment keeps the definition it started on."""
+"""The flows one account runs: the live workspace's flows with their snapshot ids, the
+operator's statuses, and older versions (read from the database) for enrollments that
+started on them."""
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
+from collections.abc import Mapping
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from connector.clock import SystemClock
-from connector.db import Database
-from connector.engine import Flow, flow_from_dict, flow_to_dict, load_flows
+from connector.engine import Flow, flow_from_dict
 from connector.models import FlowState, FlowVersion
 
 STATUS_TTL_SECONDS = 1.0
 
 
 class FlowRegistry:
-    def __init__(self, flows: dict[str, Flow], version_ids: dict[str, int]) -> None:
-        self._flows = flows
-        self._version_ids = version_ids
+    def __init__(
+        self, account_id: int, flows: Mapping[str, Flow], version_ids: Mapping[str, int]
+    ) -> None:
+        self.account_id = account_id
+        self._flows = dict(flows)
+        self._version_ids = dict(version_ids)
         self._by_version_id: dict[int, Flow] = {version_ids[k]: f for k, f in flows.items()}
         self._statuses: tuple[float, dict[str, str]] | None = None
 
     @classmethod
-    def load(cls, directory: Path, db: Database) -> FlowRegistry:
-        flows = load_flows(directory) if directory.is_dir() else {}
-        version_ids = {key: _snapshot(db, flow) for key, flow in flows.items()}
-        return cls(flows, version_ids)
+    def load(cls, session: Session, account_id: int, flows: Mapping[str, Flow]) -> FlowRegistry:
+        """The registry of `flows`, whose snapshots the deploy wrote."""
+        if not flows:
+            return cls(account_id, {}, {})
+        rows = session.execute(
+            select(FlowVersion.flow_key, FlowVersion.version, FlowVersion.id).where(
+                FlowVersion.account_id == account_id, FlowVersion.flow_key.in_(flows)
+            )
+        ).all()
+        ids = {(key, version): id_ for key, version, id_ in rows}
+        missing = [k for k, f in flows.items() if (k, f.version) not in ids]
+        if missing:
+            raise LookupError(
+                f"account {account_id}: no snapshot of flow(s) {', '.join(missing)}; "
+                "deploy the workspace again"
+            )
+        return cls(account_id, flows, {k: ids[(k, f.version)] for k, f in flows.items()})
 
     def all(self) -> list[Flow]:
         return [self._flows[k] for k in sorted(self._flows)]
 
     def get(self, key: str) -> Flow | None:
         return self._flows.get(key)
-
-    def transactional_keys(self) -> frozenset[str]:
-        return frozenset(k for k, f in self._flows.items() if f.settings.transactional)
 
     def statuses(self, session: Session) -> dict[str, str]:
         """Each flow's effective status: an operator's override, else the YAML's.
@@ -48,7 +59,13 @@ class FlowRegistry:
         """
         now = time.monotonic()
         if self._statuses is None or now - self._statuses[0] > STATUS_TTL_SECONDS:
-            overrides = dict(session.execute(select(FlowState.flow_key, FlowState.status)).all())
+            overrides = dict(
+                session.execute(
+                    select(FlowState.flow_key, FlowState.status).where(
+                        FlowState.account_id == self.account_id
+                    )
+                ).all()
+            )
             statuses = {k: overrides.get(k, f.settings.status) for k, f in self._flows.items()}
             self._statuses = (now, statuses)
         return self._statuses[1]
@@ -70,32 +87,7 @@ class FlowRegistry:
         flow = self._by_version_id.get(version_id)
         if flow is None:
             row = session.get(FlowVersion, version_id)
-            if row is None:
+            if row is None or row.account_id != self.account_id:
                 raise LookupError(f"flow version {version_id} does not exist")
             flow = self._by_version_id[version_id] = flow_from_dict(row.definition)
         return flow
-
-
-def _snapshot(db: Database, flow: Flow) -> int:
-    query = select(FlowVersion.id).where(
-        FlowVersion.flow_key == flow.key, FlowVersion.version == flow.version
-    )
-    for _attempt in range(2):
-        with db.session() as session:
-            existing = session.scalar(query)
-            if existing is not None:
-                return existing
-            try:
-                row = FlowVersion(
-                    flow_key=flow.key,
-                    version=flow.version,
-                    definition=flow_to_dict(flow),
-                    created_at=SystemClock().now(),
-                )
-                session.add(row)
-                session.flush()
-                return row.id
-            except IntegrityError:
-                # Another process snapshotted the same version at the same moment.
-                session.rollback()
-    raise RuntimeError(f"could not snapshot flow {flow.key} version {flow.version}")

@@ -1,0 +1,153 @@
+"""An account's definitions built from its workspace files: flows, segments and templates,
+parsed once per version, and the checks `deploy` and `flows validate` run over them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import cached_property
+
+from connector.email.errors import TemplateError
+from connector.email.templates import TemplateStore
+from connector.engine import Flow, FlowErrors
+from connector.engine.lint import flow_rules, lint_flow
+from connector.engine.loader import load_flow_texts
+from connector.engine.rules import history_window
+from connector.engine.segments import Segment, load_segment_texts
+from connector.engine.yamlnodes import DefinitionErrors
+from connector.services.facts import HISTORY
+from connector.workspaces.files import (
+    CATALOGUE,
+    FLOWS,
+    SEGMENTS,
+    TEMPLATES,
+    WorkspaceError,
+    digest,
+    part,
+)
+
+# A recipient as bare as they come: every template must render for one (merge tags with
+# no value print as nothing), so a template that cannot is caught at deploy time.
+SAMPLE_CONTEXT = {
+    "contact": {"email": "sample@example.com", "crm_id": None},
+    "event": None,
+    "unsubscribe_url": "https://example.com/u/sample",
+    "preferences_url": "https://example.com/u/sample",
+    "company": {"name": "Example Co.", "address": "1 Example Street"},
+}
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """One version of an account's definitions; immutable, shared by every job that
+    runs for the account while the version is live."""
+
+    files: Mapping[str, str] = field(repr=False)
+    digest: str
+    flows: Mapping[str, Flow]
+    segments: Mapping[str, Segment]
+    templates: TemplateStore = field(repr=False)
+    properties: frozenset[str] | None  # flows/properties.txt, None when absent
+
+    @cached_property
+    def history(self) -> timedelta | None:
+        """How far back contact facts are loaded: the longest window any rule in use looks
+        at (at least a year and a bit, for waits and caps), None when one counts over all
+        history."""
+        rules = [segment.rule for segment in self.segments.values()]
+        rules += [rule for flow in self.flows.values() for _, _, rule in flow_rules(flow)]
+        windows = [history_window(rule) for rule in rules]
+        if any(window is None for window in windows):
+            return None
+        return max([HISTORY, *[w for w in windows if w is not None]])
+
+    @cached_property
+    def transactional_keys(self) -> frozenset[str]:
+        return frozenset(k for k, f in self.flows.items() if f.settings.transactional)
+
+
+
+def build_workspace(files: Mapping[str, str]) -> Workspace:
+    """Parse every definition; WorkspaceError with every schema error of every file."""
+    errors: list[str] = []
+    try:
+        flows = load_flow_texts(_definitions(files, FLOWS))
+    except FlowErrors as exc:
+        errors += [str(e) for e in exc.errors]
+        flows = {}
+    try:
+        segments = load_segment_texts(_definitions(files, SEGMENTS))
+    except DefinitionErrors as exc:
+        errors += [str(e) for e in exc.errors]
+        segments = {}
+    templates = TemplateStore(part(files, TEMPLATES))
+    errors += [_template_error(e) for e in templates.check_syntax()]
+    if errors:
+        raise WorkspaceError(errors)
+    catalogue = files.get(f"{FLOWS}/{CATALOGUE}")
+    return Workspace(
+        files=dict(files),
+        digest=digest(files),
+        flows=flows,
+        segments=segments,
+        templates=templates,
+        properties=None if catalogue is None else read_catalogue(catalogue),
+    )
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What `check_workspace` found: errors refuse a deploy, warnings do not."""
+
+    workspace: Workspace | None
+    errors: list[str]
+    warnings: list[str]
+
+
+def check_workspace(files: Mapping[str, str], *, fallback_properties: frozenset[str] | None = None
+                    ) -> Checked:
+    """Everything `flows validate` checks (schema errors and lints), every template
+    compiled and rendered for a bare sample recipient, every segment parsed."""
+    try:
+        workspace = build_workspace(files)
+    except WorkspaceError as exc:
+        return Checked(None, exc.errors, [])
+    errors: list[str] = []
+    warnings: list[str] = []
+    names = workspace.templates.names()
+    properties = workspace.properties if workspace.properties is not None else fallback_properties
+    for flow in workspace.flows.values():
+        for lint in lint_flow(
+            flow, templates=names, segments=workspace.segments, known_properties=properties
+        ):
+            (errors if lint.severity == "error" else warnings).append(str(lint))
+    for name in names:
+        try:
+            workspace.templates.render(name, SAMPLE_CONTEXT)
+        except TemplateError as exc:
+            message = _template_error(exc)
+            # Invalid MJML is broken for everyone; a render that fails only for a bare
+            # sample recipient (no event, no properties) may be fine for real ones.
+            (errors if exc.reason.startswith("invalid MJML") else warnings).append(message)
+    return Checked(workspace if not errors else None, errors, warnings)
+
+
+def read_catalogue(text: str) -> frozenset[str]:
+    names = (line.split("#", 1)[0].strip() for line in text.splitlines())
+    return frozenset(name for name in names if name)
+
+
+def _definitions(files: Mapping[str, str], prefix: str) -> dict[str, str]:
+    return {
+        f"{prefix}/{path}": text
+        for path, text in part(files, prefix).items()
+        if path.endswith((".yaml", ".yml"))
+    }
+
+
+def _template_error(exc: TemplateError) -> str:
+    where = f"{TEMPLATES}/{exc.template}/{exc.source or ''}".rstrip("/")
+    if exc.line is not None:
+        where += f":{exc.line}"
+    return f"{where}: {exc.reason}"
