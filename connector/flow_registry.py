@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from connector.clock import SystemClock
 from connector.db import Database
-from connector.engine import Flow, flow_from_dict, flow_to_dict, load_flows
+from connector.engine.flows import Flow, flow_from_dict, flow_to_dict
+from connector.engine.loader import load_flows
 from connector.models import FlowState, FlowVersion
 
 STATUS_TTL_SECONDS = 1.0

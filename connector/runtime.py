@@ -23,9 +23,10 @@ from connector.crypto import Vault
 from connector.db import Database
 from connector.email.templates import TemplateStore
 from connector.email.transports import Transport, transport_from_url
-from connector.engine import Policy, parse_duration
-from connector.engine.lint import flow_rules
+from connector.engine.common import parse_duration
+from connector.engine.loader import flow_rules
 from connector.engine.rules import history_window
+from connector.engine.run import Policy
 from connector.engine.segments import Segment, load_segments
 from connector.flow_registry import FlowRegistry
 from connector.queues import Queues

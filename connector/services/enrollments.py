@@ -14,10 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.db import after_commit
-from connector.engine import (
+from connector.engine.facts import ContactFacts, SendFact
+from connector.engine.flows import migrate_cursor
+from connector.engine.run import (
     CallWebhook,
     Complete,
-    ContactFacts,
     CreateTask,
     Decision,
     EnrollmentState,
@@ -27,16 +28,14 @@ from connector.engine import (
     Sleep,
     UpdateProperty,
     decide,
-    migrate_cursor,
 )
-from connector.engine.facts import SendFact
 from connector.models import Contact, Enrollment, EnrollmentJournal, Message, WebhookCall
 from connector.services.facts import facts_for, load_facts_many
 from connector.services.leases import claim
 from connector.services.writeback import queue_writeback
 
 if TYPE_CHECKING:
-    from connector.engine import Flow
+    from connector.engine.flows import Flow
     from connector.runtime import Runtime
 
 log = logging.getLogger(__name__)

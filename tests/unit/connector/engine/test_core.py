@@ -8,21 +8,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connector.engine import (
+from connector.engine.facts import ContactFacts
+from connector.engine.flows import ContactCreated, ExitStep, Flow, FlowSettings, SendStep, WaitStep
+from connector.engine.loader import load_flows
+from connector.engine.run import (
     Complete,
-    ContactCreated,
-    ContactFacts,
     EnrollmentState,
     Exit,
-    ExitStep,
-    Flow,
-    FlowSettings,
     Send,
-    SendStep,
     Sleep,
-    WaitStep,
     decide,
-    load_flows,
     run_until_blocked,
 )
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.engine import (
+from connector.engine.flows import (
     ContactCreated,
     EventTrigger,
     ExitStep,
@@ -28,8 +28,8 @@ from connector.engine import (
     WaitUntilStep,
     flow_from_dict,
     flow_to_dict,
-    parse_flow,
 )
+from connector.engine.loader import parse_flow
 from tests.unit.connector.engine.factories import rule
 
 BASE = """\

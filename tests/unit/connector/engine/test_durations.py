@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from connector.engine.durations import (
+from connector.engine.common import (
     DurationError,
     duration_from_parts,
     format_duration,

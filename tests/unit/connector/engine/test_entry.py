@@ -6,19 +6,17 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from connector.engine import (
+from connector.engine.entry import Signal, entry_key, may_reenter
+from connector.engine.flows import (
     ContactCreated,
     Cooldown,
     DateTrigger,
     EventTrigger,
     Flow,
+    Reentry,
     SendStep,
-    Signal,
     Trigger,
-    entry_key,
-    may_reenter,
 )
-from connector.engine.definitions import Reentry
 from tests.unit.connector.engine.factories import NOW, make_flow
 
 ORDERS = EventTrigger("order.completed", dedup="order.id")

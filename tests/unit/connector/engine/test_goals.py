@@ -7,16 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from connector.engine import (
-    Complete,
-    EngagementFact,
-    EventFact,
-    Exit,
-    Goal,
-    Send,
-    SendStep,
-    decide,
-)
+from connector.engine.facts import EngagementFact, EventFact
+from connector.engine.flows import Goal, SendStep
+from connector.engine.run import Complete, Exit, Send, decide
 from tests.unit.connector.engine.factories import NOW, facts, make_flow, rule, state
 
 PURCHASED = Goal("purchased", rule("{event: order.completed}"))

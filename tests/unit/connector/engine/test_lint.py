@@ -3,7 +3,7 @@ loops without a wait."""
 
 from __future__ import annotations
 
-from connector.engine import Lint, lint_flow, parse_flow
+from connector.engine.loader import Lint, lint_flow, parse_flow
 
 TEMPLATES = {"welcome", "offer", "reminder"}
 

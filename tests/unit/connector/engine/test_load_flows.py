@@ -7,14 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from connector.engine import (
-    ContactCreated,
-    EventTrigger,
-    FlowErrors,
-    SendStep,
-    WaitStep,
-    load_flows,
-)
+from connector.engine.flows import ContactCreated, EventTrigger, SendStep, WaitStep
+from connector.engine.loader import FlowErrors, load_flows
 
 ROOT = Path(__file__).resolve().parents[4]
 FLOW = "name: {name}\ntrigger: {{type: contact.created}}\nsteps: [{{send: welcome}}]\n"

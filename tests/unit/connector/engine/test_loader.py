@@ -7,17 +7,15 @@ from textwrap import dedent
 
 import pytest
 
-from connector.engine import (
+from connector.engine.flows import (
     ContactCreated,
     EventTrigger,
     ExitStep,
-    FlowError,
-    FlowErrors,
     FlowSettings,
     SendStep,
     WaitStep,
-    parse_flow,
 )
+from connector.engine.loader import FlowError, FlowErrors, parse_flow
 
 SOURCE = "flows/welcome.yaml"
 

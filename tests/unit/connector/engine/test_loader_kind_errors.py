@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from connector.engine import FlowErrors, parse_flow
+from connector.engine.loader import FlowErrors, parse_flow
 
 HEAD = "name: x\ntrigger: {type: contact.created}\n"  # lines 1-2
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.engine import (
+from connector.engine.flows import (
     ANY,
     BranchCase,
     BranchStep,
@@ -37,8 +37,8 @@ from connector.engine import (
     WaitUntilDateStep,
     WaitUntilStep,
     WebhookStep,
-    parse_flow,
 )
+from connector.engine.loader import parse_flow
 from tests.unit.connector.engine.factories import rule
 
 FULL = (Path(__file__).parent / "full_flow.yaml").read_text()

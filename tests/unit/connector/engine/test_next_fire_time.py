@@ -6,14 +6,14 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from connector.engine import (
+from connector.engine.entry import next_fire_time
+from connector.engine.flows import (
     ContactCreated,
     DateTrigger,
     Flow,
     InactivityTrigger,
     SendStep,
     Trigger,
-    next_fire_time,
 )
 from tests.unit.connector.engine.factories import NOW, facts, make_flow
 

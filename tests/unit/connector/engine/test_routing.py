@@ -4,15 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from connector.engine import (
-    Exit,
-    HoldoutStep,
-    Jump,
-    SendStep,
-    SplitStep,
-    SplitVariant,
-    decide,
-)
+from connector.engine.flows import HoldoutStep, SendStep, SplitStep, SplitVariant
+from connector.engine.run import Exit, Jump, decide
 from tests.unit.connector.engine.factories import NOW, facts, make_flow, state
 
 CONTACTS = range(1, 10_001)

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from connector.engine.facts import ContactFacts
-from connector.engine.rule_values import as_instant_ms, as_number, lookup
-from connector.engine.rules import evaluate, parse_rule_text
+from connector.engine.rules import as_instant_ms, as_number, evaluate, parse_rule_text
+from connector.engine.rules.values import lookup
 
 NOW = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
 JAN_1_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z

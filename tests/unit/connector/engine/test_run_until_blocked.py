@@ -4,23 +4,25 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from connector.engine import (
+from connector.engine.flows import (
     BranchCase,
     BranchStep,
-    CallWebhook,
-    Complete,
-    CreateTask,
     CreateTaskStep,
-    Exit,
     GotoStep,
-    Jump,
-    Send,
     SendStep,
-    Sleep,
-    UpdateProperty,
     UpdatePropertyStep,
     WaitForStep,
     WebhookStep,
+)
+from connector.engine.run import (
+    CallWebhook,
+    Complete,
+    CreateTask,
+    Exit,
+    Jump,
+    Send,
+    Sleep,
+    UpdateProperty,
     run_until_blocked,
 )
 from tests.unit.connector.engine.factories import NOW, facts, make_flow, rule, state

@@ -7,12 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connector.engine.schedule import (
-    next_local_time,
-    parse_date_value,
-    quiet_until,
-    zone,
-)
+from connector.engine.common import next_local_time, parse_date_value, quiet_until, zone
 
 NY = ZoneInfo("America/New_York")
 

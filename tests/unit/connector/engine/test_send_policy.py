@@ -7,7 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connector.engine import Policy, QuietHours, Send, SendFact, SendStep, Sleep, decide
+from connector.engine.facts import SendFact
+from connector.engine.flows import QuietHours, SendStep
+from connector.engine.run import Policy, Send, Sleep, decide
 from tests.unit.connector.engine.factories import NOW, facts, make_flow, state
 
 NY = ZoneInfo("America/New_York")

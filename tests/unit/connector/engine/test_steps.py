@@ -7,27 +7,29 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connector.engine import (
+from connector.engine.facts import EventFact
+from connector.engine.flows import (
     BranchCase,
     BranchStep,
-    CallWebhook,
-    CreateTask,
     CreateTaskStep,
-    EventFact,
-    Exit,
     ExitStep,
     Flow,
     GotoStep,
-    Jump,
-    Send,
     SendStep,
-    Sleep,
-    UpdateProperty,
     UpdatePropertyStep,
     WaitForStep,
     WaitUntilDateStep,
     WaitUntilStep,
     WebhookStep,
+)
+from connector.engine.run import (
+    CallWebhook,
+    CreateTask,
+    Exit,
+    Jump,
+    Send,
+    Sleep,
+    UpdateProperty,
     decide,
 )
 from tests.unit.connector.engine.factories import NOW, facts, make_flow, rule, state

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from connector.engine import (
+from connector.engine.entry import Signal, flows_triggered, is_scheduled
+from connector.engine.flows import (
     ANY,
     ContactCreated,
     DateTrigger,
@@ -19,10 +20,7 @@ from connector.engine import (
     SegmentEntered,
     SegmentLeft,
     SendStep,
-    Signal,
     Trigger,
-    flows_triggered,
-    is_scheduled,
 )
 from tests.unit.connector.engine.factories import NOW, facts, make_flow, rule
 

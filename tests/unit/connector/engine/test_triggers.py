@@ -6,15 +6,8 @@ from typing import Any
 
 import pytest
 
-from connector.engine import (
-    ContactCreated,
-    EventTrigger,
-    Flow,
-    SendStep,
-    Signal,
-    Trigger,
-    flows_triggered,
-)
+from connector.engine.entry import Signal, flows_triggered
+from connector.engine.flows import ContactCreated, EventTrigger, Flow, SendStep, Trigger
 
 
 def flow(key: str, trigger: Trigger) -> Flow:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from connector.engine import SendStep, WaitStep, migrate_cursor
+from connector.engine.flows import SendStep, WaitStep, migrate_cursor
 from tests.unit.connector.engine.factories import make_flow
 
 OLD = make_flow(SendStep("a", "a"), WaitStep("w", timedelta(days=1)), SendStep("b", "b"))
