@@ -3,7 +3,7 @@ on the rest of the deployment (templates, segments, CRM properties) or on the sh
 step graph. `connector flows validate` prints them after the schema errors.
 
 Waits that never end are not a lint: wait_for requires a timeout, so the loader refuses
-them. Loops without a wait are errors here (run_until_blocked stops them at run time too).
+them. Loops without a wait are errors here (the run loop stops them at run time too).
 """
 
 from __future__ import annotations

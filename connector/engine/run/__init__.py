@@ -24,7 +24,7 @@ from connector.engine.run.decisions import (
     Sleep,
     UpdateProperty,
 )
-from connector.engine.run.loop import MAX_RUN_DECISIONS, run_until_blocked
+from connector.engine.run.loop import MAX_RUN_DECISIONS, Run, run_until_blocked
 
 __all__ = [
     "EXIT_CRITERIA",
@@ -41,6 +41,7 @@ __all__ = [
     "Exit",
     "Jump",
     "Policy",
+    "Run",
     "Send",
     "Sleep",
     "UpdateProperty",

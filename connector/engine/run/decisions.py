@@ -18,7 +18,7 @@ EXIT_UNSUBSCRIBED = "unsubscribed"
 EXIT_STEP = "exit step"
 EXIT_CRITERIA = "exit criteria"
 EXIT_WAIT_TIMEOUT = "wait_for timeout"
-EXIT_LOOP = "loop without a wait"  # run_until_blocked's guard; lint reports such loops
+EXIT_LOOP = "loop without a wait"  # the run loop's guard (loop.py); lint reports such loops
 GOAL_PREFIX = "goal:"
 HOLDOUT_PREFIX = "holdout:"
 
