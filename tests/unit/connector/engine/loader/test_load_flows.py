@@ -10,7 +10,7 @@ import pytest
 from connector.engine.flows import ContactCreated, EventTrigger, SendStep, WaitStep
 from connector.engine.loader import FlowErrors, load_flows
 
-ROOT = Path(__file__).resolve().parents[4]
+ROOT = Path(__file__).resolve().parents[5]
 FLOW = "name: {name}\ntrigger: {{type: contact.created}}\nsteps: [{{send: welcome}}]\n"
 
 

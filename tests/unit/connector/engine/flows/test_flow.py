@@ -228,7 +228,7 @@ def test_definitions_are_immutable() -> None:
     assert hash(trigger) == hash(EventTrigger(event="order.completed", where={"currency": "EUR"}))
 
 
-EVERYTHING = (Path(__file__).parent / "full_flow.yaml").read_text()
+EVERYTHING = (Path(__file__).parents[1] / "full_flow.yaml").read_text()
 
 
 def test_every_construct_round_trips_exactly() -> None:

@@ -41,7 +41,7 @@ from connector.engine.flows import (
 from connector.engine.loader import parse_flow
 from tests.unit.connector.engine.factories import rule
 
-FULL = (Path(__file__).parent / "full_flow.yaml").read_text()
+FULL = (Path(__file__).parents[1] / "full_flow.yaml").read_text()
 
 
 def test_every_step_kind() -> None:

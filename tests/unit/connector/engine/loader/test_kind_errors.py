@@ -1,5 +1,5 @@
 """Validation errors of the newer trigger types, step kinds and settings: exact messages
-and lines (test_loader_errors.py covers the document, YAML itself, send, wait and exit)."""
+and lines (test_errors.py covers the document, YAML itself, send, wait and exit)."""
 
 from __future__ import annotations
 

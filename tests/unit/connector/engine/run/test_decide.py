@@ -21,7 +21,7 @@ from connector.engine.run import (
     run_until_blocked,
 )
 
-ROOT = Path(__file__).resolve().parents[4]
+ROOT = Path(__file__).resolve().parents[5]
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 ANN = ContactFacts(email="ann@example.com", suppressed=False, properties={"firstname": "Ann"})
 GONE = ContactFacts(email="bob@example.com", suppressed=True, properties={})
