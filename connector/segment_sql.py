@@ -29,15 +29,10 @@ from sqlalchemy import ColumnElement, Select, and_, exists, false, func, not_, o
 from sqlalchemy.orm import Session, aliased
 
 from connector.engine.facts import ContactFacts
-from connector.engine.rule_values import (
+from connector.engine.rules import (
     DATE_OPERATORS,
     NEGATIONS,
     WINDOW_OPERATORS,
-    as_instant_ms,
-    as_number,
-    micros,
-)
-from connector.engine.rules import (
     All,
     Any_,
     EngagementRule,
@@ -47,7 +42,10 @@ from connector.engine.rules import (
     PropertyRule,
     Rule,
     SegmentRule,
+    as_instant_ms,
+    as_number,
     evaluate,
+    micros,
 )
 from connector.models import (
     Contact,
@@ -143,7 +141,7 @@ def _push(rule: Rule, scope: _Scope) -> tuple[Sql | None, Rule | None]:
 
 @dataclass(frozen=True)
 class _Value:
-    """One property of one row's JSON column, with the coercions of rule_values."""
+    """One property of one row's JSON column, with the coercions of engine.rules.values."""
 
     column: Any
     path: tuple[str, ...]

@@ -1,4 +1,4 @@
-"""Portable SQL for the rule value coercions of connector/engine/rule_values.py, so that a
+"""Portable SQL for the rule value coercions of connector/engine/rules/values.py, so that a
 pushed-down rule gives exactly the answers the Python evaluator gives.
 
 Each construct reads one value out of a JSON column at a property path and compiles per
@@ -34,7 +34,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from connector.engine.rule_values import DATE_PATTERN, EPOCH_MS_FROM, MAX_MS, MIN_MS, NUMBER_PATTERN
+from connector.engine.rules import DATE_PATTERN, EPOCH_MS_FROM, MAX_MS, MIN_MS, NUMBER_PATTERN
 
 # SQLite's REGEXP is Python's re.search; PostgreSQL's `$` already means the very end.
 SQLITE_NUMBER = rf"^(?:{NUMBER_PATTERN})\Z"
@@ -47,7 +47,7 @@ UNIX_EPOCH_JULIAN_DAY = 2440587.5
 
 
 def sqlite_json_path(path: tuple[str, ...]) -> str:
-    # Rule paths never hold '"' or '\\' (rule_syntax.PROPERTY_PATH), so quoting is plain.
+    # Rule paths never hold '"' or '\\' (rules.operands.PROPERTY_PATH), so quoting is plain.
     return "$" + "".join(f'."{key}"' for key in path)
 
 

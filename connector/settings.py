@@ -18,7 +18,7 @@ from cryptography.fernet import Fernet
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from connector.engine.durations import DurationError, parse_duration
+from connector.engine.common import DurationError, parse_duration
 
 
 class SettingsError(RuntimeError):

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from connector.email.templates import TemplateStore
-from connector.engine import Flow, lint_flow, load_flows, parse_flow
+from connector.engine.flows import Flow
+from connector.engine.loader import lint_flow, load_flows, parse_flow
 from connector.engine.segments import load_segments
 from connector.engine.yamlnodes import DefinitionErrors
 

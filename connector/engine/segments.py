@@ -15,11 +15,10 @@ from pathlib import Path, PurePath
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from connector.engine.durations import did_you_mean
+from connector.engine.common import did_you_mean
 from connector.engine.facts import ContactFacts
-from connector.engine.rule_syntax import compose_document
-from connector.engine.rule_syntax_leaves import SEGMENT_ID
 from connector.engine.rules import (
+    SEGMENT_ID,
     Rule,
     evaluate,
     parse_rule,
@@ -31,6 +30,7 @@ from connector.engine.yamlnodes import (
     Context,
     DefinitionError,
     DefinitionErrors,
+    compose_document,
     definition_key,
     line_of,
     mapping,

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from connector.engine.durations import (
+from connector.engine.common import (
     EXAMPLES,
     DurationError,
     did_you_mean,
@@ -317,3 +317,19 @@ def read_text(path: Path, ctx: Context) -> str | None:
     except UnicodeDecodeError as exc:
         ctx.error(raw.count(b"\n", 0, exc.start) + 1, "the file is not UTF-8 text")
         return None
+
+
+def compose_document(ctx: Context, text: str, expected: str) -> Node | None:
+    """The YAML node tree of a whole document, or None after reporting why not."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_FILE_BYTES:
+        ctx.error(None, too_large(size))
+        return None
+    before = len(ctx.errors)
+    root = ctx.compose(text)
+    if root is None and len(ctx.errors) == before + 1 and ctx.errors[-1].line is None:
+        # Context.compose words an empty document for flows; say what this one needs.
+        ctx.errors[-1] = DefinitionError(
+            ctx.source, None, f"the document is empty; expected {expected}"
+        )
+    return root

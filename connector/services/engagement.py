@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.db import Database, after_commit
-from connector.engine import Signal
+from connector.engine.entry import Signal
 from connector.models import Contact, EngagementEvent, Message
 from connector.services.enrollments import run_now
 from connector.services.facts import facts_for

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -14,29 +13,29 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.db import after_commit
-from connector.engine import (
+from connector.engine.facts import ContactFacts
+from connector.engine.flows import migrate_cursor
+from connector.engine.run import (
     CallWebhook,
     Complete,
-    ContactFacts,
     CreateTask,
     Decision,
     EnrollmentState,
     Exit,
     Jump,
+    Run,
     Send,
     Sleep,
     UpdateProperty,
-    decide,
-    migrate_cursor,
 )
-from connector.engine.facts import SendFact
 from connector.models import Contact, Enrollment, EnrollmentJournal, Message, WebhookCall
 from connector.services.facts import facts_for, load_facts_many
 from connector.services.leases import claim
 from connector.services.writeback import queue_writeback
 
 if TYPE_CHECKING:
-    from connector.engine import Flow, Policy
+    from connector.engine.flows import Flow
+    from connector.engine.run import Policy
     from connector.runtime import Runtime
     from connector.workspaces import FlowRegistry
 
@@ -46,11 +45,6 @@ log = logging.getLogger(__name__)
 # writer at a time would otherwise hold up the web process's inserts.
 COMMIT_EVERY = 100
 COMMIT_EVERY_SQLITE = 10
-
-# Branches and jumps are free; a flow looping without a wait still stops here and resumes
-# at the next tick (lint warns about such loops).
-MAX_DECISIONS_PER_RUN = 50
-
 
 def run_now(rt: Runtime, enrollment_ids: list[int], now: datetime) -> int:
     """Run these enrollments at once (new or woken ones), not at the next tick."""
@@ -151,15 +145,17 @@ def _run(
     facts: ContactFacts,
     now: datetime,
 ) -> tuple[int, ContactFacts]:
+    """Apply the engine's run of this enrollment: the engine decides (and stops a loop
+    without a wait), this journals each decision and does its I/O."""
     sends = 0
-    for _ in range(MAX_DECISIONS_PER_RUN):
-        state = EnrollmentState(
-            cursor=enrollment.cursor,
-            entered_at=enrollment.entered_at,
-            step_started_at=enrollment.step_started_at,
-            context=enrollment.context,
-        )
-        decision = decide(flow, state, facts, now, _policy(session, rt, enrollment))
+    state = EnrollmentState(
+        cursor=enrollment.cursor,
+        entered_at=enrollment.entered_at,
+        step_started_at=enrollment.step_started_at,
+        context=enrollment.context,
+    )
+    run = Run(flow, state, facts, now, _policy(session, rt, enrollment))
+    for decision in run:
         _journal(session, enrollment, decision, now)
         if isinstance(decision, Sleep):
             if decision.next_cursor != enrollment.cursor:
@@ -169,29 +165,22 @@ def _run(
             enrollment.cursor = decision.next_cursor
             enrollment.next_run_at = decision.until
             enrollment.waiting_for = decision.waiting_for
-            return sends, facts
+            break
         if isinstance(decision, Exit | Complete):
             enrollment.state = "completed" if isinstance(decision, Complete) else "exited"
             enrollment.exit_reason = decision.reason if isinstance(decision, Exit) else None
             enrollment.finished_at = now
             enrollment.next_run_at = enrollment.waiting_for = None
-            return sends, facts
+            break
         if isinstance(decision, Send) and _queue_send(
             session, rt, enrollment, contact, decision, now
         ):
-            facts = replace(
-                facts,
-                sends=(
-                    *facts.sends,
-                    SendFact(at=now, flow=flow.key, transactional=flow.settings.transactional),
-                ),
-            )
+            run.sent()
             sends += 1
         elif isinstance(decision, Send):
             pass  # revisited by a goto: journaled as skipped
         elif isinstance(decision, UpdateProperty):
             contact.properties = {**contact.properties, decision.property: decision.value}
-            facts = replace(facts, properties=contact.properties)
             _crm_write(
                 session,
                 enrollment,
@@ -220,11 +209,7 @@ def _run(
         enrollment.cursor = decision.next_cursor
         enrollment.step_started_at = now
         enrollment.waiting_for = None
-    # So many steps without a wait is a loop (the lint flags it): stop it, visibly.
-    enrollment.state, enrollment.exit_reason = "exited", "loop without a wait"
-    enrollment.finished_at, enrollment.next_run_at = now, None
-    _journal_row(session, enrollment, None, "exit", now, {"reason": "loop without a wait"})
-    return sends, facts
+    return sends, run.facts
 
 
 def _policy(session: Session, rt: Runtime, enrollment: Enrollment) -> Policy:

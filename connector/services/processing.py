@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from connector.engine import Signal
+from connector.engine.entry import Signal
 from connector.models import ContactEvent, InboxEvent
 from connector.services.contacts import join_lists, upsert_contact
 from connector.services.enrollments import run_now

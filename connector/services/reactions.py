@@ -17,15 +17,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from connector.engine import (
-    ContactFacts,
-    Flow,
-    Signal,
-    entry_key,
-    flows_triggered,
-    may_reenter,
-    next_fire_time,
-)
+from connector.engine.entry import Signal, entry_key, flows_triggered, may_reenter, next_fire_time
+from connector.engine.facts import ContactFacts
+from connector.engine.flows import Flow
 from connector.engine.segments import evaluate_all
 from connector.models import Contact, Enrollment, ScheduledTrigger, SegmentMembership
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from connector.engine import entry_key, next_fire_time, trigger_condition_holds
+from connector.engine.entry import entry_key, next_fire_time, trigger_condition_holds
 from connector.models import Contact, ScheduledTrigger, SegmentMembership
 from connector.services.enrollments import run_now
 from connector.services.facts import facts_for

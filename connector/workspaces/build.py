@@ -10,9 +10,8 @@ from functools import cached_property
 
 from connector.email.errors import TemplateError
 from connector.email.templates import TemplateStore
-from connector.engine import Flow, FlowErrors
-from connector.engine.lint import flow_rules, lint_flow
-from connector.engine.loader import load_flow_texts
+from connector.engine.flows import Flow
+from connector.engine.loader import FlowErrors, flow_rules, lint_flow, load_flow_texts
 from connector.engine.rules import history_window
 from connector.engine.segments import Segment, load_segment_texts
 from connector.engine.yamlnodes import DefinitionErrors

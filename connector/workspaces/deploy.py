@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from connector.db import Database
-from connector.engine import Flow, flow_from_dict, flow_to_dict, migrate_cursor
+from connector.engine.flows import Flow, flow_from_dict, flow_to_dict, migrate_cursor
 from connector.models import Account, Enrollment, FlowVersion, ScheduledTrigger, WorkspaceVersion
 from connector.settings import Settings
 from connector.workspaces.build import (

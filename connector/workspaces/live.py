@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.engine import Policy
+from connector.engine.run import Policy
 from connector.models import Account, WorkspaceVersion
 from connector.settings import Settings, parse_frequency_cap
 from connector.workspaces.build import Workspace, build_workspace

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.engine import Flow, flow_from_dict
+from connector.engine.flows import Flow, flow_from_dict
 from connector.models import FlowState, FlowVersion
 
 STATUS_TTL_SECONDS = 1.0

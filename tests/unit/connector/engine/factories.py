@@ -6,16 +6,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from connector.engine import (
-    ContactCreated,
-    ContactFacts,
-    EnrollmentState,
-    Flow,
-    FlowSettings,
-    Step,
-    Trigger,
-)
+from connector.engine.facts import ContactFacts
+from connector.engine.flows import ContactCreated, Flow, FlowSettings, Step, Trigger
 from connector.engine.rules import Rule, parse_rule_text
+from connector.engine.run import EnrollmentState
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday
 

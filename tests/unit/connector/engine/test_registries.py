@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from connector.engine import STEP_KINDS, TRIGGER_KINDS
+from connector.engine.entry import trigger_matches
+from connector.engine.flows import STEP_KINDS, TRIGGER_KINDS
 from connector.engine.loader import STEP_KINDS_BY_KEY, STEP_SYNTAX, TRIGGER_SYNTAX
-from connector.engine.steps import run_step
-from connector.engine.triggers import trigger_matches
+from connector.engine.run.steps import run_step
 
 
 def test_every_step_kind_can_be_written_and_run() -> None:

@@ -7,18 +7,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from connector.engine import (
-    Complete,
-    ContactFacts,
-    EnrollmentState,
-    EventFact,
-    Exit,
-    Flow,
-    Send,
-    Sleep,
-    decide,
-    parse_flow,
-)
+from connector.engine.facts import ContactFacts, EventFact
+from connector.engine.flows import Flow
+from connector.engine.loader import parse_flow
+from connector.engine.run import Complete, EnrollmentState, Exit, Send, Sleep, decide
 from tests.unit.connector.engine.factories import NOW, facts
 
 POST_PURCHASE = """\
@@ -194,7 +186,7 @@ def test_until_date_years_is_a_calendar_year_even_across_a_leap_day() -> None:
 
 
 def test_until_date_years_must_be_a_whole_number() -> None:
-    from connector.engine import FlowErrors
+    from connector.engine.loader import FlowErrors
 
     text = ("name: Y\ntrigger: {type: contact.created}\nsteps:\n"
             "  - {wait: {until_date: {property: renewal_date, years: 1.5}}}\n")

@@ -1,0 +1,30 @@
+"""Reading flow files: YAML -> flow definitions with errors that name the file and the
+line (flow.py, one module per section), and the lints `connector flows validate` prints.
+"""
+
+from __future__ import annotations
+
+from connector.engine.loader.flow import (
+    FlowError,
+    FlowErrors,
+    load_flow_texts,
+    load_flows,
+    parse_flow,
+)
+from connector.engine.loader.lint import Lint, flow_rules, lint_flow
+from connector.engine.loader.steps import STEP_KINDS_BY_KEY, STEP_SYNTAX
+from connector.engine.loader.triggers import TRIGGER_SYNTAX
+
+__all__ = [
+    "STEP_KINDS_BY_KEY",
+    "STEP_SYNTAX",
+    "TRIGGER_SYNTAX",
+    "FlowError",
+    "FlowErrors",
+    "Lint",
+    "flow_rules",
+    "lint_flow",
+    "load_flow_texts",
+    "load_flows",
+    "parse_flow",
+]
