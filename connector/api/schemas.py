@@ -89,7 +89,21 @@ class PreviewContactIn(Strict):
     """An existing contact of the account (`email` or `crm_id`), or, with `properties`,
     a hypothetical one that is not stored."""
 
-    email: str | None = Field(None, max_length=320)
+    # The document states the rules the validators apply (a client or fuzzer reads them).
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["email"], "properties": {"email": {"type": "string"}}},
+                {"required": ["crm_id"], "properties": {"crm_id": {"type": "string"}}},
+                {"required": ["properties"], "properties": {"properties": {"type": "object"}}},
+            ]
+        },
+    )
+
+    email: str | None = Field(
+        None, max_length=320, json_schema_extra={"pattern": EMAIL.pattern}
+    )
     crm_id: str | None = Field(None, min_length=1, max_length=64)
     properties: dict[str, Any] | None = Field(None, max_length=MAX_PROPERTIES)
 
