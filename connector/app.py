@@ -23,4 +23,7 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
     for blueprint in (health.bp, events.bp, tracking.bp):
         app.register_blueprint(blueprint)
     install_json_errors(app)
+    from connector import api
+
+    api.init_app(app)
     return app

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from connector.email.merge import event_context
 from connector.engine.entry import Signal
 from connector.models import ContactEvent, InboxEvent
 from connector.services.contacts import join_lists, upsert_contact
@@ -73,9 +74,7 @@ def process_inbox_event(rt: Runtime, inbox_event_id: int) -> Processed | None:
                 contact.last_active_at = event.occurred_at
             signals.append(Signal(kind="event", name=event.kind, properties=properties))
             # `at` lets a flow wait relative to the event ("a year after the purchase").
-            context = {
-                "event": {"at": event.occurred_at.isoformat(), **properties, "name": event.kind}
-            }
+            context = {"event": event_context(event.kind, properties, event.occurred_at)}
         session.flush()
         facts = facts_for(rt, session, contact, now)
         to_run = react(

@@ -23,6 +23,7 @@ from connector.email.errors import (
     TemplateError,
 )
 from connector.email.links import add_open_pixel, track_links
+from connector.email.merge import message_context
 from connector.email.mime import build_message, make_message_id
 from connector.models import Contact, Enrollment, Message
 from connector.services.contacts import is_suppressed, merge_context
@@ -110,13 +111,13 @@ def _prepare(session: Session, rt: Runtime, message: Message, contact: Contact) 
     identity = live.profile.identity
     rendered = live.workspace.templates.render(
         message.template,
-        {
-            "contact": merge_context(contact),
-            "event": event,
-            "unsubscribe_url": unsubscribe_url,
-            "preferences_url": unsubscribe_url,
-            "company": {"name": identity.company_name, "address": identity.company_address},
-        },
+        message_context(
+            contact=merge_context(contact),
+            event=event,
+            unsubscribe_url=unsubscribe_url,
+            company_name=identity.company_name,
+            company_address=identity.company_address,
+        ),
     )
     html, links = track_links(rendered.html, lambda index, _url: url("click", "t/c", index))
     html = add_open_pixel(html, url("open", "t/o"))

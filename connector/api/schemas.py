@@ -1,0 +1,216 @@
+"""The admin API's request and response models: they validate requests and they are the
+OpenAPI document's schemas (spectree generates it from them)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from webhooks.events import EMAIL, EVENT_NAME, MAX_PROPERTIES
+
+FlowStatus = Literal["active", "paused", "archived"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---- errors ----------------------------------------------------------------------------
+
+
+class ErrorOut(BaseModel):
+    """Every error: a readable `error`, sometimes with more fields."""
+
+    error: str
+
+
+class FieldErrorOut(BaseModel):
+    field: str
+    message: str
+
+
+class ValidationErrorOut(BaseModel):
+    """422: the request did not match its schema; one entry per invalid field."""
+
+    error: str
+    details: list[FieldErrorOut]
+
+
+class TemplateErrorOut(BaseModel):
+    """422 of a preview: the template failed, with the file and line when known."""
+
+    error: str
+    template: str
+    reason: str
+    source: str | None = None
+    line: int | None = None
+
+
+class WorkspaceErrorOut(BaseModel):
+    """422 of a deploy: every problem, each as "flows/welcome.yaml:12: message"."""
+
+    error: str
+    errors: list[str]
+
+
+# ---- flows -----------------------------------------------------------------------------
+
+
+class EnrollmentCountsOut(BaseModel):
+    active: int
+    completed: int
+    exited: int
+
+
+class FlowOut(BaseModel):
+    key: str
+    name: str
+    version: str
+    status: FlowStatus
+    enrollments: EnrollmentCountsOut
+
+
+class FlowsOut(BaseModel):
+    flows: list[FlowOut]
+
+
+class FlowStatusOut(BaseModel):
+    key: str
+    status: FlowStatus
+    message: str
+
+
+# ---- template preview ------------------------------------------------------------------
+
+
+class PreviewContactIn(Strict):
+    """An existing contact of the account (`email` or `crm_id`), or, with `properties`,
+    a hypothetical one that is not stored."""
+
+    # The document states the rules the validators apply (a client or fuzzer reads them).
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["email"], "properties": {"email": {"type": "string"}}},
+                {"required": ["crm_id"], "properties": {"crm_id": {"type": "string"}}},
+                {"required": ["properties"], "properties": {"properties": {"type": "object"}}},
+            ]
+        },
+    )
+
+    email: str | None = Field(
+        None, max_length=320, json_schema_extra={"pattern": EMAIL.pattern}
+    )
+    crm_id: str | None = Field(None, min_length=1, max_length=64)
+    properties: dict[str, Any] | None = Field(None, max_length=MAX_PROPERTIES)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not EMAIL.match(value.strip()):
+            raise ValueError("not an email address")
+        return value.strip().lower() if value else value
+
+    @model_validator(mode="after")
+    def _named(self) -> PreviewContactIn:
+        if self.properties is None and not self.email and not self.crm_id:
+            raise ValueError("give contact.email or contact.crm_id, or contact.properties")
+        return self
+
+    @property
+    def hypothetical(self) -> bool:
+        return self.properties is not None
+
+
+class PreviewEventIn(Strict):
+    """The trigger event the template sees as `event` (as a flow's send would)."""
+
+    name: str = Field(max_length=100, pattern=EVENT_NAME)
+    properties: dict[str, Any] = Field(default_factory=dict, max_length=MAX_PROPERTIES)
+    occurred_at: AwareDatetime | None = None
+
+
+class PreviewIn(Strict):
+    contact: PreviewContactIn
+    event: PreviewEventIn | None = None
+
+
+class PreviewOut(BaseModel):
+    subject: str
+    html: str
+    text: str
+
+
+# ---- contact activity ------------------------------------------------------------------
+
+
+class ActivityQuery(BaseModel):
+    """Unknown query parameters are ignored (as everywhere in this API)."""
+
+    limit: int = Field(100, ge=1, le=100, description="newest rows of each kind")
+
+
+class ContactLookupQuery(ActivityQuery):
+    email: str = Field(min_length=3, max_length=320)
+
+
+class ContactOut(BaseModel):
+    email: str | None
+    crm_id: str | None
+
+
+class EnrollmentOut(BaseModel):
+    flow: str
+    state: str
+    entered_at: datetime
+    finished_at: datetime | None
+    exit_reason: str | None
+
+
+class MessageOut(BaseModel):
+    id: str
+    flow: str | None
+    template: str
+    subject: str | None
+    status: str
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class EngagementOut(BaseModel):
+    kind: str
+    message: str = Field(description="the id of the message (as in `emails`)")
+    template: str
+    url: str | None
+    occurred_at: datetime
+
+
+class ActivityOut(BaseModel):
+    contact: ContactOut
+    flows: list[EnrollmentOut]
+    emails: list[MessageOut]
+    engagement: list[EngagementOut] = Field(description="opens, clicks, unsubscribes, bounces")
+
+
+# ---- workspace deploy ------------------------------------------------------------------
+
+
+class DeployQuery(BaseModel):
+    dry_run: bool = Field(False, description="validate and report; change nothing")
+
+
+class DeployOut(BaseModel):
+    """`DeployReport.as_json()`: version, dry_run, flows added/changed/removed, ..."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+# ---- POST /v1/events (webhooks/events.py; described here, not changed) ----------------
+
+
+class EventAcceptedOut(BaseModel):
+    status: Literal["accepted"]
+    duplicate: bool
