@@ -79,7 +79,8 @@ def measure(rt: Runtime, ids: list[int], *, segments: bool) -> float:
             contact = session.get_one(Contact, contact_id)
             facts = facts_for(rt, session, contact, NOW)
             if segments:
-                update_segments(rt, session, contact, facts, NOW)
+                update_segments(rt.workspaces.live(session, contact.account_id), session,
+                                contact, facts, NOW)
         samples.append(time.perf_counter() - started)
     return statistics.median(samples)
 
@@ -94,7 +95,9 @@ def main() -> None:
         home = Path(tmp)
         with EmbeddedRedis(home / "redis") as redis_server:
             rt, ids = build(home, redis_server.url, args.contacts, args.events)
-            print(f"{len(rt.segments)} segments, {len(ids)} contacts, {args.events} events each")
+            with rt.db.session() as session:
+                segments = rt.workspaces.live(session, 1).workspace.segments
+            print(f"{len(segments)} segments, {len(ids)} contacts, {args.events} events each")
             base, full = [], []
             for round_ in range(1, args.rounds + 1):
                 base.append(measure(rt, ids, segments=False))

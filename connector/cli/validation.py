@@ -10,10 +10,8 @@ from connector.engine.flows import Flow
 from connector.engine.loader import lint_flow, load_flows, parse_flow
 from connector.engine.segments import load_segments
 from connector.engine.yamlnodes import DefinitionErrors
-
-# Known CRM properties, one per line (# comments): lets the lint flag a typo such as
-# `lifecylestage`. Kept beside the flows.
-CATALOGUE = "properties.txt"
+from connector.workspaces.build import read_catalogue as parse_catalogue
+from connector.workspaces.files import CATALOGUE
 
 
 @dataclass
@@ -51,10 +49,7 @@ def validate_flows(
 
 
 def read_catalogue(path: Path) -> frozenset[str] | None:
-    if not path.is_file():
-        return None
-    names = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
-    return frozenset(name for name in names if name)
+    return parse_catalogue(path.read_text()) if path.is_file() else None
 
 
 def _load(target: Path, report: Report) -> dict[str, Flow]:

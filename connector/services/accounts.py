@@ -122,7 +122,13 @@ def _validate(provider: str, external_id: str, access_token: str, instance_url: 
 
 # What `accounts set` may change; None leaves a value as it is, "" clears it (back to the
 # deployment's setting).
-IDENTITY_FIELDS = ("mail_from", "reply_to", "company_name", "company_address", "frequency_cap")
+IDENTITY_OPTIONS = {
+    "mail_from": "--from",
+    "reply_to": "--reply-to",
+    "company_name": "--company",
+    "company_address": "--address",
+    "frequency_cap": "--frequency-cap",
+}
 _MAX_LENGTHS = {"mail_from": 320, "reply_to": 320, "company_name": 200,
                 "company_address": 500, "frequency_cap": 40}
 
@@ -134,11 +140,11 @@ def set_identity(session: Session, vault: Vault, account_id: int, **values: str 
     if account is None:
         raise AccountError(f"no account {account_id}")
     for name, value in values.items():
-        if name not in IDENTITY_FIELDS:
+        if name not in IDENTITY_OPTIONS:
             raise AccountError(f"unknown setting {name!r}")
         if value is None:
             continue
-        option = "--" + name.replace("_", "-").replace("mail-", "")
+        option = IDENTITY_OPTIONS[name]
         cleaned = value.strip()
         if any(ch in cleaned for ch in "\r\n") or len(cleaned) > _MAX_LENGTHS[name]:
             raise AccountError(f"{option}: one line of at most {_MAX_LENGTHS[name]} characters")

@@ -68,7 +68,10 @@ class Workspace:
 
 
 def build_workspace(files: Mapping[str, str]) -> Workspace:
-    """Parse every definition; WorkspaceError with every schema error of every file."""
+    """Parse every flow and segment; WorkspaceError with every schema error of every file.
+
+    Templates are compiled when first rendered, not here: a worker building an account's
+    definitions for an event renders none (deploy has checked their syntax)."""
     errors: list[str] = []
     try:
         flows = load_flow_texts(_definitions(files, FLOWS))
@@ -80,8 +83,6 @@ def build_workspace(files: Mapping[str, str]) -> Workspace:
     except DefinitionErrors as exc:
         errors += [str(e) for e in exc.errors]
         segments = {}
-    templates = TemplateStore(part(files, TEMPLATES))
-    errors += [_template_error(e) for e in templates.check_syntax()]
     if errors:
         raise WorkspaceError(errors)
     catalogue = files.get(f"{FLOWS}/{CATALOGUE}")
@@ -90,7 +91,7 @@ def build_workspace(files: Mapping[str, str]) -> Workspace:
         digest=digest(files),
         flows=flows,
         segments=segments,
-        templates=templates,
+        templates=TemplateStore(part(files, TEMPLATES)),
         properties=None if catalogue is None else read_catalogue(catalogue),
     )
 
@@ -108,10 +109,13 @@ def check_workspace(files: Mapping[str, str], *, fallback_properties: frozenset[
                     ) -> Checked:
     """Everything `flows validate` checks (schema errors and lints), every template
     compiled and rendered for a bare sample recipient, every segment parsed."""
+    syntax = [_template_error(e) for e in TemplateStore(part(files, TEMPLATES)).check_syntax()]
     try:
         workspace = build_workspace(files)
     except WorkspaceError as exc:
-        return Checked(None, exc.errors, [])
+        return Checked(None, exc.errors + syntax, [])
+    if syntax:
+        return Checked(None, syntax, [])
     errors: list[str] = []
     warnings: list[str] = []
     names = workspace.templates.names()

@@ -11,7 +11,9 @@ from pathlib import Path
 # a .git, the connector's own code when the repo is the default workspace) is not read.
 FLOWS, SEGMENTS, TEMPLATES = "flows", "segments", "templates"
 DEFINITION_SUFFIXES = (".yaml", ".yml")
-CATALOGUE = "properties.txt"  # known CRM properties, one per line, beside the flows
+# Known CRM properties, one per line (# comments), beside the flows: lets the lint flag a
+# typo such as `lifecylestage`.
+CATALOGUE = "properties.txt"
 
 MAX_FILES = 2000
 MAX_FILE_BYTES = 1024 * 1024

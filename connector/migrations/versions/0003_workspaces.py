@@ -11,6 +11,8 @@ several do); existing operator statuses apply to every account, as they did.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -56,6 +58,7 @@ def upgrade() -> None:
 def _flow_versions_per_account() -> None:
     with op.batch_alter_table("flow_versions") as batch:
         batch.add_column(sa.Column("account_id", BigId, nullable=True))
+        batch.drop_constraint("uq_flow_versions_flow_key_version", type_="unique")
     bind = op.get_bind()
     uses = bind.execute(
         sa.text(
@@ -72,26 +75,17 @@ def _flow_versions_per_account() -> None:
                 {"a": account_id, "v": version_id},
             )
             continue
-        row = bind.execute(
-            sa.text(
-                "SELECT flow_key, version, definition, created_at FROM flow_versions "
-                "WHERE id = :v"
-            ),
-            {"v": version_id},
-        ).one()
         bind.execute(
             sa.text(
                 "INSERT INTO flow_versions (account_id, flow_key, version, definition, "
-                "created_at) VALUES (:a, :k, :ver, :d, :c)"
+                "created_at) SELECT :a, flow_key, version, definition, created_at "
+                "FROM flow_versions WHERE id = :v"
             ),
-            {"a": account_id, "k": row[0], "ver": row[1], "d": row[2], "c": row[3]},
+            {"a": account_id, "v": version_id},
         )
         copy = bind.execute(
-            sa.text(
-                "SELECT id FROM flow_versions WHERE account_id = :a AND flow_key = :k "
-                "AND version = :ver"
-            ),
-            {"a": account_id, "k": row[0], "ver": row[1]},
+            sa.text("SELECT max(id) FROM flow_versions WHERE account_id = :a"),
+            {"a": account_id},
         ).scalar_one()
         bind.execute(
             sa.text(
@@ -103,7 +97,6 @@ def _flow_versions_per_account() -> None:
     bind.execute(sa.text("DELETE FROM flow_versions WHERE account_id IS NULL"))
     with op.batch_alter_table("flow_versions") as batch:
         batch.alter_column("account_id", existing_type=BigId, nullable=False)
-        batch.drop_constraint("uq_flow_versions_flow_key_version", type_="unique")
         batch.create_unique_constraint(
             "uq_flow_versions_account_id_flow_key_version", ["account_id", "flow_key", "version"]
         )
@@ -143,10 +136,17 @@ def _flow_states_per_account() -> None:
         op.bulk_insert(
             table,
             [
-                {"account_id": a, "flow_key": k, "status": s, "updated_at": u}
+                {"account_id": a, "flow_key": k, "status": s, "updated_at": _aware(u)}
                 for a, k, s, u in overrides
             ],
         )
+
+
+def _aware(value: datetime | str) -> datetime:
+    """SQLite hands back its text form of the time."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def downgrade() -> None:

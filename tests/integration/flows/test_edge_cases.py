@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from connector.cli.simulate import SimulatedEvent, simulate
 from connector.clock import VirtualClock
-from connector.models import EngagementEvent, Enrollment, EnrollmentJournal, Message
+from connector.models import EngagementEvent, Enrollment, Message
 from connector.runtime import Runtime
 from connector.services.accounts import AccountView
 from connector.services.flow_status import set_flow_status
@@ -48,24 +48,7 @@ steps: [{id: more, send: first-offer}]
             EngagementEvent.processed_at.is_(None)).count() == 0
 
 
-def test_goto_back_to_a_send_never_sends_twice_and_a_waitless_loop_exits(
-    rt: Runtime, client: FlaskClient, account: AccountView, tmp_path: Path
-) -> None:
-    use_flows(rt, account.id, tmp_path, lint=False, loop="""
-name: Loop
-trigger: {type: event, event: loop.me}
-steps:
-  - {id: mail, send: welcome}
-  - {id: again, goto: mail}
-""")
-    post(client, account, {"contact": {"email": "l@example.com"}, "event": "loop.me"})
-    work(rt)
-    with rt.db.session() as session:
-        assert session.query(Message).count() == 1
-        enrollment = session.query(Enrollment).one()
-        skips = session.query(EnrollmentJournal).filter_by(action="skip").count()
-    assert (enrollment.state, enrollment.exit_reason) == ("exited", "loop without a wait")
-    assert skips > 0
+# A goto back to a send and a waitless loop: tests/integration/flows/test_run_loop.py.
 
 
 def test_lists_from_the_events_api_feed_in_list_rules(
