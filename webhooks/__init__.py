@@ -1,0 +1,2 @@
+"""Flask blueprints that receive (events, tracking; CRM webhooks next): verify, persist,
+enqueue, answer fast."""

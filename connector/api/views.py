@@ -44,7 +44,7 @@ from connector.services.activity import contact_activity, find_contact
 from connector.services.flow_stats import flow_summaries
 from connector.services.flow_status import FlowStatusError, set_flow_status
 from connector.services.previews import UnknownContact, UnknownTemplate, preview_template
-from connector.workspaces import WorkspaceError, deploy_workspace
+from connector.workspaces import WorkspaceError, deploy_files, read_folder
 from webhooks.http import error, runtime
 
 bp = Blueprint("admin_api", __name__)
@@ -244,12 +244,13 @@ def deploy(query: DeployQuery) -> Any:
     data = request.get_data(cache=False)
     try:
         with extracted_workspace(data) as folder:
+            rt, account_id = runtime(), current_account_id()
             try:
-                report = deploy_workspace(
-                    runtime(), current_account_id(), folder, dry_run=query.dry_run
-                )
+                report = deploy_files(rt.db, rt.settings, account_id, read_folder(folder),
+                                      now=rt.clock.now(), dry_run=query.dry_run)
             except WorkspaceError as exc:
                 return error(422, "workspace is invalid", errors=list(exc.errors))
     except ArchiveError as exc:
         return error(exc.status, str(exc))
+    rt.workspaces.forget(account_id)  # this process sees the new version at once
     return jsonify(report.as_json())

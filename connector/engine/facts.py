@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Literal
+
+# The least history facts cover: a year of "ordered in the last 365 days", plus slack for
+# waits and caps; rules that look further back ask for more.
+HISTORY = timedelta(days=400)
 
 
 def _empty() -> Mapping[str, Any]:

@@ -1,0 +1,1 @@
+"""Alembic migrations: the schema, one revision per change (`connector db upgrade`)."""

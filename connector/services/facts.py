@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from connector.engine.facts import ContactFacts, EngagementFact, EventFact, SendFact
+from connector.engine.facts import HISTORY, ContactFacts, EngagementFact, EventFact, SendFact
 from connector.models import (
     Contact,
     ContactEvent,
@@ -28,7 +28,6 @@ from connector.services.contacts import is_opted_out, suppressed_emails
 if TYPE_CHECKING:
     from connector.runtime import Runtime
 
-HISTORY = timedelta(days=400)  # a year of "ordered in the last 365 days", plus slack
 MAX_ROWS = 1000  # per history, newest kept
 
 

@@ -7,7 +7,6 @@ from connector.workspaces.deploy import (
     DeployReport,
     deploy_default,
     deploy_files,
-    deploy_workspace,
 )
 from connector.workspaces.files import WorkspaceError, read_folder, read_workspace
 from connector.workspaces.live import Live, Profile, SendingIdentity, Workspaces
@@ -28,7 +27,6 @@ __all__ = [
     "check_workspace",
     "deploy_default",
     "deploy_files",
-    "deploy_workspace",
     "read_folder",
     "read_workspace",
 ]

@@ -10,12 +10,12 @@ from functools import cached_property
 
 from connector.email.errors import TemplateError
 from connector.email.templates import TemplateStore
+from connector.engine.facts import HISTORY
 from connector.engine.flows import Flow
 from connector.engine.loader import FlowErrors, flow_rules, lint_flow, load_flow_texts
 from connector.engine.rules import history_window
 from connector.engine.segments import Segment, load_segment_texts
 from connector.engine.yamlnodes import DefinitionErrors
-from connector.services.facts import HISTORY
 from connector.workspaces.files import (
     CATALOGUE,
     FLOWS,

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -31,12 +31,8 @@ from connector.workspaces.files import (
     WorkspaceError,
     digest,
     part,
-    read_folder,
     read_workspace,
 )
-
-if TYPE_CHECKING:
-    from connector.runtime import Runtime
 
 
 @dataclass(frozen=True)
@@ -109,17 +105,6 @@ class DeployReport:
         out += [f"  {n} enrollment(s) in {k} {verb} exit (flow removed)"
                 for k, n in sorted(self.exiting.items())]
         return out
-
-
-def deploy_workspace(
-    rt: Runtime, account_id: int, folder: Path, *, dry_run: bool = False
-) -> DeployReport:
-    """Deploy the workspace in `folder` to the account (see deploy_files)."""
-    report = deploy_files(
-        rt.db, rt.settings, account_id, read_folder(folder), now=rt.clock.now(), dry_run=dry_run
-    )
-    rt.workspaces.forget(account_id)
-    return report
 
 
 def deploy_default(db: Database, settings: Settings, account_id: int, now: datetime

@@ -1,5 +1,5 @@
 """POST /v1/workspace: hostile uploads are refused before anything is deployed; valid ones
-go to `connector.workspaces.deploy_workspace` (the deploy tests need that module)."""
+go to `connector.workspaces.deploy_files`."""
 
 from __future__ import annotations
 

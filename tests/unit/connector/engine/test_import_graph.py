@@ -7,76 +7,17 @@ counts like any other.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[4]
+from tests.support.imports import ROOT, cycles, import_graph, imported, modules_under
+
 ENGINE = ROOT / "connector" / "engine"
 PREFIX = "connector.engine"
-
-
-def module_name(path: Path) -> str:
-    parts = path.relative_to(ROOT).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def imported(path: Path) -> Iterator[tuple[str, str]]:
-    """(module, name) for every `from X import name` and (module, "") for `import X`."""
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            assert node.level == 0, f"{path}: relative import"
-            for alias in node.names:
-                yield node.module, alias.name
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                yield alias.name, ""
-
-
-MODULES = {module_name(p): p for p in sorted(ENGINE.rglob("*.py"))}
+MODULES = modules_under([ENGINE])
 FACES = {name for name, path in MODULES.items() if path.name == "__init__.py"} - {PREFIX}
 
 
 def engine_graph() -> dict[str, set[str]]:
-    graph: dict[str, set[str]] = {}
-    for name, path in MODULES.items():
-        edges = graph.setdefault(name, set())
-        for module, symbol in imported(path):
-            for target in (module, f"{module}.{symbol}"):  # `from pkg import submodule`
-                if target in MODULES and target != name:
-                    edges.add(target)
-    return graph
-
-
-def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """The strongly connected components with more than one module (Tarjan)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    found: list[list[str]] = []
-
-    def visit(node: str) -> None:
-        index[node] = low[node] = len(index)
-        stack.append(node)
-        for nxt in sorted(graph[node]):
-            if nxt not in index:
-                visit(nxt)
-                low[node] = min(low[node], low[nxt])
-            elif nxt in stack:
-                low[node] = min(low[node], index[nxt])
-        if low[node] == index[node]:
-            component = []
-            while True:
-                member = stack.pop()
-                component.append(member)
-                if member == node:
-                    break
-            if len(component) > 1:
-                found.append(sorted(component))
-
-    for node in sorted(graph):
-        if node not in index:
-            visit(node)
-    return found
+    return import_graph(MODULES)
 
 
 def test_the_engine_has_no_import_cycles() -> None:
