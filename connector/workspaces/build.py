@@ -3,6 +3,7 @@ parsed once per version, and the checks `deploy` and `flows validate` run over t
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -108,7 +109,29 @@ class Checked:
 def check_workspace(files: Mapping[str, str], *, fallback_properties: frozenset[str] | None = None
                     ) -> Checked:
     """Everything `flows validate` checks (schema errors and lints), every template
-    compiled and rendered for a bare sample recipient, every segment parsed."""
+    compiled and rendered for a bare sample recipient, every segment parsed.
+
+    Pure, so remembered for the last few workspaces: deploying the same files again (the
+    default workspace to every new account) costs one hash, not a render of every template.
+    """
+    key = (digest(files), fallback_properties)
+    with _lock:
+        checked = _checked.get(key)
+    if checked is None:
+        checked = _check(files, fallback_properties)
+        with _lock:
+            _checked[key] = checked
+            while len(_checked) > MAX_REMEMBERED:
+                del _checked[next(iter(_checked))]
+    return checked
+
+
+MAX_REMEMBERED = 8
+_checked: dict[tuple[str, frozenset[str] | None], Checked] = {}
+_lock = threading.Lock()
+
+
+def _check(files: Mapping[str, str], fallback_properties: frozenset[str] | None) -> Checked:
     syntax = [_template_error(e) for e in TemplateStore(part(files, TEMPLATES)).check_syntax()]
     try:
         workspace = build_workspace(files)
