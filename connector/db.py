@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Engine, Result, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 from sqlalchemy.pool import StaticPool
+
+log = logging.getLogger(__name__)
 
 
 class Database:
@@ -70,20 +73,49 @@ def _sqlite_begin_immediate(connection: Any) -> None:
 
 
 def after_commit(session: Session, callback: Callable[[], object]) -> None:
-    """Run `callback` once the session's transaction commits; dropped on rollback.
+    """Run `callback` once the session's outermost transaction commits.
 
-    Jobs are enqueued this way so a worker never sees rows that were rolled back.
+    Jobs are enqueued this way so a worker never sees a row that is not committed yet, or
+    was rolled back. A savepoint released does not run callbacks (its rows are not
+    committed until the transaction is); a savepoint rolled back drops the callbacks
+    registered inside it, and only those. A callback that fails is logged, not raised: the
+    rows are committed, and the scheduler's recovery re-enqueues lost work.
     """
-    session.info.setdefault("after_commit", []).append(callback)
+    registered_in = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_AFTER_COMMIT, []).append((registered_in, callback))
+
+
+_AFTER_COMMIT = "after_commit"
 
 
 def _run_after_commit(session: Session) -> None:
-    for callback in session.info.pop("after_commit", []):
-        callback()
+    if session.get_nested_transaction() is not None:
+        return  # a savepoint was released: its callbacks wait for the real commit
+    for _transaction, callback in session.info.pop(_AFTER_COMMIT, []):
+        try:
+            callback()
+        except Exception:
+            log.exception("an after-commit callback failed; the scheduler's sweep heals it")
 
 
-def _drop_after_commit(session: Session, _previous_transaction: Any = None) -> None:
-    session.info.pop("after_commit", None)
+def _drop_after_commit(session: Session, previous_transaction: SessionTransaction) -> None:
+    """Drop what the rolled-back transaction (or savepoint) and those inside it registered."""
+    callbacks = session.info.get(_AFTER_COMMIT)
+    if not callbacks:
+        return
+    session.info[_AFTER_COMMIT] = [
+        (transaction, callback)
+        for transaction, callback in callbacks
+        if not _within(transaction, previous_transaction)
+    ]
+
+
+def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
 
 
 event.listen(Session, "after_commit", _run_after_commit)
