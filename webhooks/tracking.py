@@ -1,6 +1,10 @@
 """What the recipient's mail client calls: open pixel, click redirect, unsubscribe page and
 RFC 8058 one-click POST. Tokens are signed and carry no readable id; a click redirects only
-to a link that was in that very email (no open redirect)."""
+to a link that was in that very email (no open redirect).
+
+Link scanners and mail providers prefetch links with HEAD and GET. Flask answers HEAD with
+the GET view, so each view checks the method: a HEAD never records an open or a click, and
+only a POST unsubscribes (GET and HEAD only ask)."""
 
 from __future__ import annotations
 
@@ -25,7 +29,8 @@ def open_pixel(token: str) -> Response:
     rt = runtime()
     try:
         parsed = rt.signer.loads(token, "open")
-        record_open(rt, parsed.public_id, rt.clock.now())
+        if request.method != "HEAD":
+            record_open(rt, parsed.public_id, rt.clock.now())
     except (BadToken, UnknownMessage):
         pass  # a broken image helps nobody: the pixel is served either way
     return Response(PIXEL, mimetype="image/gif", headers=NO_CACHE)
@@ -36,6 +41,11 @@ def click(token: str) -> Any:
     rt = runtime()
     try:
         parsed = rt.signer.loads(token, "click")
+        if request.method == "HEAD":
+            # Finding the target without recording a click is not a service of its own
+            # (record_click does both), and a scanner needs no Location: a HEAD learns
+            # only whether the token is good.
+            return Response(status=200, headers=NO_CACHE)
         target = record_click(rt, parsed.public_id, parsed.link, rt.clock.now())
     except (BadToken, UnknownMessage):
         return _page("Link not found", "This link is broken or has expired.", 404)
@@ -49,8 +59,8 @@ def unsubscribe_page(token: str) -> Any:
         parsed = rt.signer.loads(token, "unsubscribe")
     except BadToken:
         return _page("Link not found", "This unsubscribe link is broken.", 404)
-    if request.method == "GET":
-        # Link scanners prefetch GETs: a GET only asks, the POST unsubscribes.
+    if request.method != "POST":
+        # Link scanners prefetch with GET and HEAD: those only ask, the POST unsubscribes.
         return _page(
             "Unsubscribe",
             '<form method="post"><p>Stop receiving these emails?</p>'
