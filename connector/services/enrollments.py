@@ -30,7 +30,7 @@ from connector.engine.run import (
 )
 from connector.models import Contact, Enrollment, EnrollmentJournal, Message, WebhookCall
 from connector.services.facts import facts_for, load_facts_many
-from connector.services.leases import claim
+from connector.services.leases import RETRY_FAILED, claim, release, release_after_failure
 from connector.services.writeback import queue_writeback
 
 if TYPE_CHECKING:
@@ -58,22 +58,37 @@ def run_claimed(rt: Runtime, enrollment_ids: list[int], token: str, now: datetim
     """Advance each leased enrollment; one failing enrollment does not stop the batch.
 
     Enrollments are applied in chunks, one transaction (one commit) per chunk and a
-    savepoint per enrollment: a failure rolls back only that enrollment, whose lease then
-    expires and the scheduler retries it.
+    savepoint per enrollment: a failure rolls back only that enrollment, which is released
+    to run again shortly. A chunk whose transaction fails (the database connection
+    dropped) releases its leases in a new transaction: nothing waits for a lease to expire.
     """
     sends = 0
     size = COMMIT_EVERY_SQLITE if rt.db.is_sqlite else COMMIT_EVERY
     for start in range(0, len(enrollment_ids), size):
         chunk = enrollment_ids[start : start + size]
-        with rt.db.session() as session:
-            facts = _chunk_facts(session, rt, chunk, now)
-            for enrollment_id in chunk:
-                try:
-                    with session.begin_nested():
-                        sends += _advance(session, rt, enrollment_id, token, now, facts)
-                except Exception:
-                    log.exception("enrollment %s failed to advance", enrollment_id)
-                    facts.clear()  # its changes are rolled back: read afresh
+        try:
+            sends += _run_chunk(rt, chunk, token, now)
+        except Exception:
+            log.exception("a chunk of %d enrollment(s) failed; releasing them", len(chunk))
+            release_after_failure(rt.db, chunk, token, now)
+    return sends
+
+
+def _run_chunk(rt: Runtime, chunk: list[int], token: str, now: datetime) -> int:
+    sends = 0
+    with rt.db.session() as session:
+        facts = _chunk_facts(session, rt, chunk, now)
+        failed = []
+        for enrollment_id in chunk:
+            try:
+                with session.begin_nested():
+                    sends += _advance(session, rt, enrollment_id, token, now, facts)
+            except Exception:
+                log.exception("enrollment %s failed to advance", enrollment_id)
+                facts.clear()  # its changes are rolled back: read afresh
+                failed.append(enrollment_id)
+        if failed:
+            release(session, failed, token, retry_at=now + RETRY_FAILED)
     return sends
 
 
