@@ -19,6 +19,7 @@ from connector.models import EngagementEvent, InboxEvent, Message, WebhookCall
 from connector.services.enrollments import run_claimed
 from connector.services.leases import claim
 from connector.services.schedules import fire_due_triggers, recheck_segments
+from connector.services.sending import recover_outcomes
 from connector.services.writeback import accounts_with_due_writebacks
 
 if TYPE_CHECKING:
@@ -103,12 +104,19 @@ def requeue_lost_work(rt: Runtime, now: datetime) -> int:
             .limit(BATCH)
         ).all()
         accounts = accounts_with_due_writebacks(session, now)
+        in_flight = session.scalars(
+            select(Message.id)
+            .where(Message.status == "sending", Message.sending_at < stale)
+            .limit(BATCH)
+        ).all()
+        recover_outcomes(rt, session, list(in_flight), now)
         session.execute(
             update(Message)
             .where(Message.status == "sending", Message.sending_at < now - SENDING_TIMEOUT)
             .values(
                 status="uncertain",
-                error="worker died during the transport call; not re-sent (at most once)",
+                error="no outcome recorded: the worker died (or lost the database) during "
+                "the transport call; not re-sent (at most once)",
             )
         )
     for inbox_id in inbox:

@@ -7,13 +7,17 @@ again; only a row still `pending` (nothing was handed to the transport) is sent.
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from dataclasses import dataclass
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
 
 from connector.db import rowcount
 from connector.email.errors import (
@@ -74,25 +78,100 @@ def deliver(rt: Runtime, message_id: int) -> Outcome:
     try:
         rt.transport.send(prepared.mime)
     except RetryableTransportError as exc:
-        _finish(rt, message_id, status="pending", error=str(exc))
+        record_outcome(rt, message_id, Recorded("pending", str(exc)), now)
         raise  # RQ retries with backoff; the row is pending again, safe to send
     except DeliveryUnknownError as exc:
-        _finish(rt, message_id, status="uncertain", error=str(exc))
+        record_outcome(rt, message_id, Recorded("uncertain", str(exc)), now)
         return "uncertain"
     except PermanentTransportError as exc:
-        status: Outcome = "bounced" if exc.hard_bounce else "failed"
-        with rt.db.session() as session:
-            message = session.get_one(Message, message_id)
-            message.status, message.error = status, str(exc)
-            if exc.hard_bounce:
-                suppress(session, message.account_id, message.to_email, "hard_bounce", now)
-                queue_message_writeback(session, message, "bounced", now)
-        return status
-    with rt.db.session() as session:
-        message = session.get_one(Message, message_id)
-        message.status, message.sent_at, message.error = "sent", now, None
-        queue_message_writeback(session, message, "email_sent", now)
+        if exc.hard_bounce:
+            record_outcome(rt, message_id, Recorded("bounced", str(exc), "bounced"), now)
+            return "bounced"
+        record_outcome(rt, message_id, Recorded("failed", str(exc)), now)
+        return "failed"
+    except Exception as exc:
+        # Not one of the transport's own errors: whether bytes reached the server is not
+        # known, so at most once wins, visibly.
+        log.exception("message %s: unexpected transport error", message_id)
+        record_outcome(rt, message_id, Recorded("uncertain", f"{type(exc).__name__}: {exc}"),
+                       now)
+        return "uncertain"
+    record_outcome(rt, message_id, Recorded("sent", None, "email_sent"), now)
     return "sent"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What became of a transport call: the row's new status, why, the CRM write-back."""
+
+    status: str
+    error: str | None
+    writeback: str | None = None
+
+    def as_json(self) -> str:
+        return json.dumps({"status": self.status, "error": self.error,
+                           "writeback": self.writeback})
+
+
+RECORD_ATTEMPTS = 6  # 0.1 + 0.2 + ... + 1.6 s: a database failover, a dropped connection
+OUTCOME_KEY = "connector:outcome:{}"
+OUTCOME_TTL = 7 * 24 * 3600
+
+
+def record_outcome(rt: Runtime, message_id: int, outcome: Recorded, now: datetime) -> None:
+    """Record what the transport did, with retries of its own: the email went out (or
+    not) whatever happens to the database connection now. Should the database stay away,
+    the outcome waits in Redis for the scheduler's sweep (`recover_outcomes`)."""
+    for attempt in range(RECORD_ATTEMPTS):
+        try:
+            with rt.db.session() as session:
+                apply_outcome(session, message_id, outcome, now)
+            return
+        except SQLAlchemyError:
+            log.warning("message %s: recording %r failed (attempt %d)", message_id,
+                        outcome.status, attempt + 1, exc_info=True)
+            time.sleep(0.1 * 2**attempt)
+    try:
+        rt.redis.set(OUTCOME_KEY.format(message_id), outcome.as_json(), ex=OUTCOME_TTL)
+        log.error("message %s: %r kept in Redis for the sweep", message_id, outcome.status)
+    except Exception:
+        log.exception("message %s: %r could not be recorded anywhere; it will be marked "
+                      "uncertain", message_id, outcome.status)
+
+
+def apply_outcome(session: Session, message_id: int, outcome: Recorded, now: datetime) -> None:
+    """Idempotent: only a row still `sending` changes (a retry whose first commit did reach
+    the database finds it recorded already)."""
+    message = session.get_one(Message, message_id)
+    if message.status != "sending":
+        return
+    message.status, message.error = outcome.status, outcome.error
+    if outcome.status == "sent":
+        message.sent_at = now
+    if outcome.status == "bounced":
+        suppress(session, message.account_id, message.to_email, "hard_bounce", now)
+    if outcome.writeback:
+        queue_message_writeback(session, message, outcome.writeback, now)
+
+
+def recover_outcomes(rt: Runtime, session: Session, message_ids: list[int], now: datetime
+                     ) -> int:
+    """Apply the outcomes `record_outcome` had to leave in Redis; returns how many."""
+    if not message_ids:
+        return 0
+    keys = [OUTCOME_KEY.format(i) for i in message_ids]
+    applied = 0
+    for message_id, raw in zip(message_ids, rt.redis.mget(keys), strict=True):
+        if raw is None:
+            continue
+        data = json.loads(raw)
+        apply_outcome(session, message_id,
+                      Recorded(data["status"], data["error"], data["writeback"]), now)
+        applied += 1
+    if applied:
+        session.flush()
+        rt.redis.delete(*keys)
+    return applied
 
 
 def _prepare(session: Session, rt: Runtime, message: Message, contact: Contact) -> Prepared:
@@ -137,10 +216,3 @@ def _prepare(session: Session, rt: Runtime, message: Message, contact: Contact) 
     )
     message.subject, message.links, message.message_id_header = subject, links, message_id_header
     return Prepared(mime, subject)
-
-
-def _finish(rt: Runtime, message_id: int, *, status: str, error: str) -> None:
-    with rt.db.session() as session:
-        session.execute(
-            update(Message).where(Message.id == message_id).values(status=status, error=error)
-        )
