@@ -8,8 +8,9 @@ import re
 import uuid
 from typing import Annotated, Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -20,15 +21,42 @@ from pydantic import (
 )
 
 from connector.db import after_commit
+from connector.engine.common import EVENT_NAME_MAX, EVENT_NAME_PATTERN
 from connector.services.inbox import record_inbox_event
-from webhooks.http import authenticated_account_id, error, runtime
+from webhooks.http import authenticated_account_id, error, read_json_body, runtime
 
 bp = Blueprint("events", __name__)
 
 EMAIL = re.compile(r"^[^@\s<>,;\"]{1,64}@[^@\s<>,;\"]{1,255}\.[^@\s<>,;\"]{1,63}$")
-EVENT_NAME = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$"
+# The pattern flows, segments and conditions are checked against too (engine.common.names).
+EVENT_NAME = EVENT_NAME_PATTERN
 MAX_PROPERTIES = 200
 LIST_KEY = r"^[a-z0-9][a-z0-9_-]{0,99}$"
+# Value limits (docs/events.md). A contact property is a CRM field: one scalar, at most a
+# few KB of text (a 900 KB first name once became a 900 KB merge tag). An event's
+# properties may hold objects and lists (items[], product), bounded as a whole: a cart of
+# a hundred lines fits; a catalogue does not (every enrollment keeps its trigger event).
+MAX_PROPERTY_NAME = 100
+MAX_CONTACT_VALUE_CHARS = 4096
+MAX_EVENT_PROPERTIES_BYTES = 64 * 1024
+
+
+def _crm_scalar(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        kind = "an object" if isinstance(value, dict) else "a list"
+        raise ValueError(
+            f"a contact property is a string, number, boolean or null, not {kind} "
+            "(CRM properties are scalars; put structured data in the event's properties)"
+        )
+    if isinstance(value, str) and len(value) > MAX_CONTACT_VALUE_CHARS:
+        raise ValueError(
+            f"longer than {MAX_CONTACT_VALUE_CHARS} characters ({len(value)})"
+        )
+    return value
+
+
+PropertyName = Annotated[str, Field(min_length=1, max_length=MAX_PROPERTY_NAME)]
+ContactValue = Annotated[Any, AfterValidator(_crm_scalar)]
 
 
 class ContactIn(BaseModel):
@@ -37,7 +65,9 @@ class ContactIn(BaseModel):
     email: str | None = Field(None, max_length=320)
     crm_id: str | None = Field(None, min_length=1, max_length=64)
     timezone: str | None = Field(None, max_length=64)
-    properties: dict[str, Any] = Field(default_factory=dict, max_length=MAX_PROPERTIES)
+    properties: dict[PropertyName, ContactValue] = Field(
+        default_factory=dict, max_length=MAX_PROPERTIES
+    )
     # Static lists the contact joins (segments and conditions test them with in_list).
     lists: list[Annotated[str, Field(pattern=LIST_KEY)]] = Field(default_factory=list,
                                                                  max_length=50)
@@ -60,10 +90,20 @@ class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     contact: ContactIn
-    event: str = Field(max_length=100, pattern=EVENT_NAME)
-    properties: dict[str, Any] = Field(default_factory=dict, max_length=MAX_PROPERTIES)
+    event: str = Field(max_length=EVENT_NAME_MAX, pattern=EVENT_NAME)
+    properties: dict[PropertyName, Any] = Field(default_factory=dict, max_length=MAX_PROPERTIES)
     occurred_at: AwareDatetime | None = None
     idempotency_key: str | None = Field(None, min_length=1, max_length=200)
+
+    @field_validator("properties")
+    @classmethod
+    def _bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
+        size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+        if size > MAX_EVENT_PROPERTIES_BYTES:
+            raise ValueError(
+                f"{size} bytes as JSON, more than the {MAX_EVENT_PROPERTIES_BYTES} allowed"
+            )
+        return value
 
 
 @bp.post("/v1/events")
@@ -71,10 +111,7 @@ def post_event() -> Any:
     account_id = authenticated_account_id()
     if account_id is None:
         return error(401, "missing or unknown API key")
-    try:
-        body = json.loads(request.get_data(cache=False))
-    except (ValueError, UnicodeDecodeError) as exc:
-        return error(400, f"body is not valid JSON: {exc}")
+    body = read_json_body()  # 400 / 413 with a message for a body that is not strict JSON
     try:
         event = EventIn.model_validate(body)
     except ValidationError as exc:

@@ -1,5 +1,6 @@
 """Small pure helpers shared by rules, flows and the loader: durations, frozen
-(hashable, read-only) values, event property matching and local-time scheduling.
+(hashable, read-only) values, event property matching, local-time scheduling and the
+event-name pattern.
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ from connector.engine.common.matching import (
     resolve_where,
     where_matches,
 )
+from connector.engine.common.names import (
+    EVENT_NAME,
+    EVENT_NAME_MAX,
+    EVENT_NAME_PATTERN,
+    EVENT_NAME_RULE,
+)
 from connector.engine.common.schedule import (
     DEFAULT_AT,
     anniversary,
@@ -36,6 +43,10 @@ from connector.engine.common.schedule import (
 
 __all__ = [
     "DEFAULT_AT",
+    "EVENT_NAME",
+    "EVENT_NAME_MAX",
+    "EVENT_NAME_PATTERN",
+    "EVENT_NAME_RULE",
     "EXAMPLES",
     "MISSING",
     "PART_NAMES",

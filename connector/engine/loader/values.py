@@ -14,7 +14,14 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from connector.engine.common import DurationError, did_you_mean, event_reference, parse_duration
+from connector.engine.common import (
+    EVENT_NAME,
+    EVENT_NAME_RULE,
+    DurationError,
+    did_you_mean,
+    event_reference,
+    parse_duration,
+)
 from connector.engine.flows import WEEKDAYS
 from connector.engine.rules import Rule, parse_rule
 from connector.engine.yamlnodes import Context, YamlMap, describe, is_null, mapping, string
@@ -22,7 +29,6 @@ from connector.engine.yamlnodes import Context, YamlMap, describe, is_null, mapp
 FLOW_ID = re.compile(r"[a-z0-9-]{1,64}")
 STEP_ID = re.compile(r"[a-z0-9_-]{1,64}")
 TEMPLATE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
-EVENT_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
 PROPERTY_PATH = re.compile(r"[^.\s]+(?:\.[^.\s]+)*")
 PROPERTY_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,99}")
 KEY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}")  # segments, campaigns, variants
@@ -46,9 +52,7 @@ def name(
 
 
 def event_name(ctx: Context, node: Node | None, label: str) -> str | None:
-    return name(
-        ctx, node, label, EVENT_NAME, "event name", "letters, digits, '.', '_', ':' and '-'"
-    )
+    return name(ctx, node, label, EVENT_NAME, "event name", EVENT_NAME_RULE)
 
 
 def key_name(ctx: Context, node: Node | None, label: str, what: str) -> str | None:

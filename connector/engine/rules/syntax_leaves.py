@@ -10,7 +10,7 @@ from typing import Literal
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from connector.engine.common import did_you_mean
+from connector.engine.common import EVENT_NAME, EVENT_NAME_RULE, did_you_mean
 from connector.engine.rules.history import ENGAGEMENT_FILTERS, EngagementRule, EventRule
 from connector.engine.rules.leaves import (
     BUCKET_OPERATORS,
@@ -32,7 +32,6 @@ from connector.engine.yamlnodes import (
     unknown_keys,
 )
 
-EVENT_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
 SEGMENT_ID = re.compile(r"[a-z0-9-]{1,64}")
 LIST_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
 COUNTS = ("at_least", "at_most", "exactly")
@@ -92,7 +91,7 @@ def read_event(ctx: Context, rule: YamlMap, label: str) -> Rule | None:
     if name is not None and not EVENT_NAME.fullmatch(name):
         ctx.error(
             node,
-            f"{label}.event: invalid event name '{name}' (letters, digits, '.', '_', ':' and '-')",
+            f"{label}.event: invalid event name '{name}' ({EVENT_NAME_RULE})",
         )
     counts = _counts(ctx, rule, label)
     window_ok, within = _window(ctx, rule, label)

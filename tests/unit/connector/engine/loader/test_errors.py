@@ -180,7 +180,7 @@ CASES: dict[str, tuple[str, list[str]]] = {
         "name: x\ntrigger: {type: event, event: order completed}\nsteps: [{send: a}]\n",
         [
             "flows/f.yaml:2: trigger: event: invalid event name 'order completed' "
-            "(letters, digits, '.', '_', ':' and '-')"
+            "(letters, digits, '.', '_', ':' and '-'; at most 100 characters)"
         ],
     ),
     "where not a mapping": (
