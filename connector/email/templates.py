@@ -12,13 +12,20 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from jinja2 import BaseLoader, Environment, TemplateNotFound, TemplateSyntaxError, select_autoescape
+from jinja2 import (
+    BaseLoader,
+    Environment,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    Undefined,
+    select_autoescape,
+)
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -93,8 +100,17 @@ class _EmailEnvironment(ImmutableSandboxedEnvironment):
 
 
 def _finalize(value: Any) -> Any:
-    # A CRM property that is null should print as nothing, not "None".
-    return "" if value is None else value
+    """What `{{ ... }}` prints. A CRM property that is null prints as nothing, not "None";
+    so does a collection (a dict, list, set, a view or a generator): its Python repr
+    (`Welcome, {'a': 1}`) is never what the author meant, and failing the email would punish
+    the recipient for the sender's data. Loop over it or pick a key instead."""
+    if value is None:
+        return ""
+    if type(value) is str:  # the common case, without an ABC check per merge tag
+        return value
+    if isinstance(value, Iterable) and not isinstance(value, str | Undefined):
+        return ""
+    return value
 
 
 def _refuse_mjml_include(path: str) -> str:
