@@ -71,9 +71,8 @@ class OutboxRow:
 
     def failed(self, now: datetime, error: str, *, permanent: bool,
                backoff: tuple[int, ...]) -> None:
-        """Count the attempt; retry after the next backoff step, or fail for good once
-        permanent or out of steps (kept visible, never dropped)."""
-        self.attempts += 1
+        """Retry after the next backoff step (the claim counted the attempt), or fail for
+        good once permanent or out of steps (kept visible, never dropped)."""
         self.last_error = error
         if permanent or self.attempts > len(backoff):
             self.status = "failed"

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from connector.models import WebhookCall
+from connector.services import outbox
 
 if TYPE_CHECKING:
     from connector.runtime import Runtime
@@ -41,35 +42,48 @@ def sign(secret: str, body: bytes, at: datetime) -> str:
 
 
 def call_webhook(rt: Runtime, call_id: int) -> str:
-    """POST one pending call; 2xx done, 4xx (but 408/429) failed for good, else retried."""
+    """POST one pending call; 2xx done, 4xx (but 408/429) failed for good, else retried.
+
+    Claimed first (two workers never POST the same call at once), POSTed with no
+    transaction open, then recorded (services/outbox.py)."""
     now = rt.clock.now()
+    if not rt.outbound_webhooks:
+        return _skip_in_simulation(rt, call_id, now)
+    claimed = outbox.claim(rt.db, WebhookCall, now, where=[WebhookCall.id == call_id], limit=1)
+    if not claimed.ids:
+        return "skipped"  # done, failed, not due, or in flight elsewhere
+    with rt.db.session() as session:
+        call = session.get_one(WebhookCall, call_id)
+        url, payload, account_id = call.url, call.payload, call.account_id
+    body = json.dumps(payload, separators=(",", ":"), default=str).encode()
+    secret = webhook_secret(rt.settings.secret_key or "", account_id)
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "crm-drip-connector",
+            "X-Drip-Signature": sign(secret, body, now),
+        },
+    )
+    status, error = _post(request)
+    ok = status is not None and 200 <= status < 300
+    permanent = status is not None and 400 <= status < 500 and status not in (408, 429)
+    outcome = outbox.Outcome(ok, None if ok else error or f"HTTP {status}", permanent)
+    outbox.record(rt.db, WebhookCall, claimed, {call_id: outcome}, now, backoff=BACKOFF)
+    if ok:
+        return "done"
+    with rt.db.session() as session:
+        return "failed" if session.get_one(WebhookCall, call_id).status == "failed" else "retry"
+
+
+def _skip_in_simulation(rt: Runtime, call_id: int, now: datetime) -> str:
     with rt.db.session() as session:
         call = session.get(WebhookCall, call_id)
-        if call is None or call.status != "pending":
-            return "skipped"
-        if not rt.outbound_webhooks:
+        if call is not None and call.status == "pending":
             call.status, call.done_at, call.last_error = "skipped", now, "not sent: simulation"
-            return "skipped"
-        body = json.dumps(call.payload, separators=(",", ":"), default=str).encode()
-        secret = webhook_secret(rt.settings.secret_key or "", call.account_id)
-        request = urllib.request.Request(
-            call.url,
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                "User-Agent": "crm-drip-connector",
-                "X-Drip-Signature": sign(secret, body, now),
-            },
-        )
-        status, error = _post(request)
-        if status is not None and 200 <= status < 300:
-            call.attempts += 1
-            call.succeeded(now)
-            return "done"
-        permanent = status is not None and 400 <= status < 500 and status not in (408, 429)
-        call.failed(now, error or f"HTTP {status}", permanent=permanent, backoff=BACKOFF)
-        return "failed" if call.status == "failed" else "retry"
+    return "skipped"
 
 
 def _post(request: urllib.request.Request) -> tuple[int | None, str | None]:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from adapters.port import CRMAdapter, EmailActivity, PropertyUpdate, Task, WriteResult
 from connector.models import Account, Contact, CrmWriteback, Message
+from connector.services import outbox
 
 if TYPE_CHECKING:
     from connector.runtime import Runtime
@@ -97,47 +98,34 @@ def accounts_with_due_writebacks(session: Session, now: datetime) -> list[int]:
 
 
 def flush_writebacks(rt: Runtime, account_id: int) -> int:
-    """Send one batch of due writes for an account; returns how many were written."""
+    """Send one batch of due writes for an account; returns how many were written.
+
+    Claimed, then written to the CRM with no transaction open, then recorded
+    (services/outbox.py): a slow CRM holds up no other writer."""
     now = rt.clock.now()
+    claimed = outbox.claim(rt.db, CrmWriteback, now, where=[CrmWriteback.account_id == account_id],
+                           limit=BATCH)
+    if not claimed.ids:
+        return 0
     with rt.db.session() as session:
         account = session.get(Account, account_id)
-        if account is None:
-            return 0
         rows = session.scalars(
-            select(CrmWriteback)
-            .where(
-                CrmWriteback.account_id == account_id,
-                CrmWriteback.status == "pending",
-                CrmWriteback.next_attempt_at <= now,
-            )
-            .order_by(CrmWriteback.id)
-            .limit(BATCH)
-            .with_for_update(skip_locked=True)
+            select(CrmWriteback).where(CrmWriteback.id.in_(claimed.ids)).order_by(CrmWriteback.id)
         ).all()
-        if not rows:
-            return 0
         contacts = {
             c.id: c
             for c in session.scalars(
                 select(Contact).where(Contact.id.in_({r.contact_id for r in rows}))
             )
         }
-        results = {r.writeback_id: r for r in _write(rt.crm_for(account), rows, contacts)}
-        written = 0
-        for row in rows:
-            result = results.get(row.id)
-            if result is not None and result.ok:
-                row.attempts += 1
-                row.succeeded(now)
-                written += 1
-            else:
-                row.failed(
-                    now,
-                    (result.error if result else None) or "no result from adapter",
-                    permanent=result is not None and not result.retryable,
-                    backoff=BACKOFF,
-                )
-    return written
+    if account is None:
+        return 0
+    results = _write(rt.crm_for(account), rows, contacts)
+    outcomes = {
+        r.writeback_id: outbox.Outcome(r.ok, r.error, permanent=not r.ok and not r.retryable)
+        for r in results
+    }
+    return outbox.record(rt.db, CrmWriteback, claimed, outcomes, now, backoff=BACKOFF)
 
 
 def _write(

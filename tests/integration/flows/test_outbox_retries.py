@@ -44,6 +44,8 @@ def test_a_5xx_is_retried_with_backoff_then_delivered(
     assert (call.status, call.attempts, call.last_error) == ("pending", 1, "HTTP 503")
     assert call.next_attempt_at == clock.now() + timedelta(seconds=BACKOFF[0])
     Receiver.status = 200
+    assert call_webhook(rt, call.id) == "skipped"  # not before its backoff is over
+    clock.advance(timedelta(seconds=BACKOFF[0]))
     assert call_webhook(rt, call.id) == "done"
     assert (the_call(rt).status, the_call(rt).attempts, len(Receiver.received)) == ("done", 2, 2)
 
@@ -63,7 +65,8 @@ def test_a_4xx_fails_for_good_and_stays_visible(
                          [(False, 1, "pending"), (True, 1, "failed"), (False, 8, "failed")])
 def test_outbox_row_backoff_rules(permanent: bool, attempts: int, status: str) -> None:
     now = datetime(2026, 1, 5, tzinfo=UTC)
-    row = CrmWriteback(attempts=attempts - 1, next_attempt_at=now, status="pending")
+    # The claim counted the attempt; failed() only decides what comes next.
+    row = CrmWriteback(attempts=attempts, next_attempt_at=now, status="pending")
     row.failed(now, "boom", permanent=permanent, backoff=(30, 60, 90, 120, 150, 180, 210))
     assert (row.status, row.attempts, row.last_error) == (status, attempts, "boom")
     if status == "pending":
