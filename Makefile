@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-postgres lint bench serve clean
+.PHONY: demo test test-postgres lint bench bench-setup serve clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,11 +27,20 @@ lint: $(STAMP)
 	$(BIN)/python -m mypy --ignore-missing-imports connector adapters webhooks
 
 # Each prints its figures and, last, ratio=<x> against a baseline measured in the same run.
-bench: $(STAMP)
+# The delivery benches need Postfix's smtp-source and smtp-sink (bench-setup installs them).
+bench: $(STAMP) bench-setup
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/ingest.py --batch 100
 	$(BIN)/python bench/scheduler.py
 	$(BIN)/python -m bench.segments
 	$(BIN)/python bench/segment_update.py
+	$(BIN)/python -m bench.pipeline
+	$(BIN)/python -m bench.trigger_latency
+	$(BIN)/python -m bench.backlog_memory
+
+# Debian's postfix package for smtp-source/smtp-sink, installed without starting its daemon.
+bench-setup: $(STAMP)
+	$(BIN)/python -m bench.smtp_tools
 
 serve: $(STAMP)
 	$(BIN)/connector serve
