@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 from datetime import timedelta
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Literal
 
@@ -66,6 +67,29 @@ class Settings(BaseSettings):
         if url and url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         return url
+
+    @field_validator("mail_url")
+    @classmethod
+    def _mail_url(cls, url: str | None) -> str | None:
+        # Checked here like every other setting, so `ftp://x` stops the process at start-up
+        # instead of leaving the first email `sending`. Parsing only: nothing is opened.
+        if not url:
+            return None
+        from connector.email.transports import check_mail_url  # lazy: the email package
+
+        check_mail_url(url)
+        return url
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from(cls, value: str) -> str:
+        # The From header of every email that names no sender of its own.
+        value = value.strip()
+        if any(ch in value for ch in "\r\n") or "@" not in parseaddr(value)[1]:
+            raise ValueError(
+                f"expected one address such as 'Acme <hello@acme.example>', got {value!r}"
+            )
+        return value
 
     @field_validator("frequency_cap")
     @classmethod

@@ -29,15 +29,33 @@ _ENHANCED_CODE = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 
 
 class _SMTP(smtplib.SMTP):
-    """Remembers whether DATA was sent: after that a dropped connection may mean the
-    message was accepted, so resending it silently could deliver it twice."""
+    """Remembers whether the message's bytes were sent (after the server's 354 to DATA):
+    from then on a dropped connection may mean the message was accepted, so resending it
+    could deliver it twice. A hang-up on the DATA command itself is still safe to retry."""
 
     data_started = False
+    _in_data = False
 
     def data(self, msg: Any) -> tuple[int, bytes]:  # msg: whatever smtplib accepts
-        self.data_started = True
-        reply: tuple[int, bytes] = super().data(msg)
+        self._in_data = True
+        try:
+            reply: tuple[int, bytes] = super().data(msg)
+        finally:
+            self._in_data = False
         return reply
+
+    def putcmd(self, cmd: str, args: str = "") -> None:
+        # The DATA command goes through send() too; it is not the message.
+        in_data, self._in_data = self._in_data, False
+        try:
+            super().putcmd(cmd, args)
+        finally:
+            self._in_data = in_data
+
+    def send(self, s: Any) -> None:
+        if self._in_data:
+            self.data_started = True
+        super().send(s)
 
 
 class _SMTPS(_SMTP, smtplib.SMTP_SSL):
@@ -129,7 +147,22 @@ class SmtpTransport:
                 raise PermanentTransportError(f"SMTP server cannot send this: {exc}") from exc
             except (OSError, smtplib.SMTPException) as exc:
                 self._drop()
+                if connection.data_started:  # e.g. a timeout waiting for the final reply
+                    raise DeliveryUnknownError(
+                        f"no reply after the message was sent, delivery unknown: {exc}"
+                    ) from exc
                 raise RetryableTransportError(f"SMTP send failed: {exc}") from exc
+            except Exception as exc:
+                # Not the network: the message itself could not be flattened or encoded (a
+                # lone surrogate, two Resent- blocks). Sending it again fails the same way.
+                self._drop()
+                if connection.data_started:
+                    raise DeliveryUnknownError(
+                        f"failed while sending the message, delivery unknown: {exc!r}"
+                    ) from exc
+                raise PermanentTransportError(
+                    f"message cannot be sent: {type(exc).__name__}: {exc}"
+                ) from exc
             self._last_used = self._clock()
             if refused:
                 # Accepted for some recipients: raising would make the caller resend to all.
@@ -169,7 +202,8 @@ class SmtpTransport:
             raise PermanentTransportError(
                 f"SMTP server {self.host}:{self.port} lacks a required extension: {exc}"
             ) from exc
-        except (OSError, smtplib.SMTPException) as exc:
+        except (OSError, smtplib.SMTPException, UnicodeError, ValueError) as exc:
+            # UnicodeError, ValueError: a host name the resolver or TLS cannot take.
             _quit_quietly(connection)
             raise RetryableTransportError(
                 f"cannot connect to SMTP server {self.host}:{self.port}: {exc}"
