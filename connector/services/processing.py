@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from connector.email.merge import event_context
 from connector.engine.entry import Signal
@@ -39,78 +41,97 @@ def process_inbox_event(rt: Runtime, inbox_event_id: int) -> Processed | None:
         event = session.get(InboxEvent, inbox_event_id, with_for_update=True)
         if event is None or event.processed_at is not None:
             return None
-        payload = event.payload
-        contact_in = payload["contact"]
-        upsert = upsert_contact(
-            session,
-            event.account_id,
-            email=contact_in.get("email"),
-            crm_id=contact_in.get("crm_id"),
-            properties=contact_in.get("properties") or {},
-            timezone=contact_in.get("timezone"),
-            now=now,
-        )
-        contact = upsert.contact
-        join_lists(session, contact, contact_in.get("lists") or [], now)
-        signals = [Signal(kind="contact.created")] if upsert.created else []
-        signals += [
-            Signal(kind="property.changed", name=name, properties={"from": old, "to": new})
-            for name, (old, new) in upsert.changes.items()
-        ]
-        context: dict[str, Any] = {}
-        if event.kind != CONTACT_UPDATE:
-            properties = payload.get("properties") or {}
-            session.add(
-                ContactEvent(
-                    account_id=event.account_id,
-                    contact_id=contact.id,
-                    name=event.kind,
-                    occurred_at=event.occurred_at,
-                    properties=properties,
-                    inbox_event_id=event.id,
-                )
-            )
-            if contact.last_active_at is None or contact.last_active_at < event.occurred_at:
-                contact.last_active_at = event.occurred_at
-            signals.append(Signal(kind="event", name=event.kind, properties=properties))
-            # `at` lets a flow wait relative to the event ("a year after the purchase").
-            context = {"event": event_context(event.kind, properties, event.occurred_at)}
-        session.flush()
-        facts = facts_for(rt, session, contact, now)
-        to_run = react(
-            rt, session, contact, facts, signals, now, inbox_event_id=event.id, context=context
-        )
-        event.processed_at = now
-        result = Processed(contact.id, upsert.created, to_run)
+        result = apply_event(rt, session, event, now)
     # The first step runs now (a welcome within a minute), not at the next tick.
     run_now(rt, result.enrollment_ids, now)
     return result
 
 
+def apply_event(rt: Runtime, session: Session, event: InboxEvent, now: datetime) -> Processed:
+    """The contact, history and flow changes of one event, in the caller's transaction;
+    marks it processed. The enrollments to run are returned, to run after the commit."""
+    payload = event.payload
+    contact_in = payload["contact"]
+    upsert = upsert_contact(
+        session,
+        event.account_id,
+        email=contact_in.get("email"),
+        crm_id=contact_in.get("crm_id"),
+        properties=contact_in.get("properties") or {},
+        timezone=contact_in.get("timezone"),
+        now=now,
+    )
+    contact = upsert.contact
+    join_lists(session, contact, contact_in.get("lists") or [], now)
+    signals = [Signal(kind="contact.created")] if upsert.created else []
+    signals += [
+        Signal(kind="property.changed", name=name, properties={"from": old, "to": new})
+        for name, (old, new) in upsert.changes.items()
+    ]
+    context: dict[str, Any] = {}
+    if event.kind != CONTACT_UPDATE:
+        properties = payload.get("properties") or {}
+        session.add(
+            ContactEvent(
+                account_id=event.account_id,
+                contact_id=contact.id,
+                name=event.kind,
+                occurred_at=event.occurred_at,
+                properties=properties,
+                inbox_event_id=event.id,
+            )
+        )
+        if contact.last_active_at is None or contact.last_active_at < event.occurred_at:
+            contact.last_active_at = event.occurred_at
+        signals.append(Signal(kind="event", name=event.kind, properties=properties))
+        # `at` lets a flow wait relative to the event ("a year after the purchase").
+        context = {"event": event_context(event.kind, properties, event.occurred_at)}
+    session.flush()
+    facts = facts_for(rt, session, contact, now)
+    to_run = react(
+        rt, session, contact, facts, signals, now, inbox_event_id=event.id, context=context
+    )
+    event.processed_at = now
+    return Processed(contact.id, upsert.created, to_run)
+
+
 BATCH = 200
+# Events per transaction: fewer commits on PostgreSQL; short on SQLite, whose one writer at
+# a time would otherwise hold up the web process's inserts.
+CHUNK = 50
+CHUNK_SQLITE = 10
 
 
 def process_pending(rt: Runtime, *, limit: int = BATCH) -> int:
-    """Process every unprocessed inbox event, oldest first, until none is left."""
+    """Process every unprocessed inbox event, oldest first, until none is left.
+
+    Chunks are claimed with FOR UPDATE SKIP LOCKED and processed in one transaction (a
+    savepoint per event): two workers on the inbox take disjoint chunks instead of
+    walking the same rows in lock-step. A failing event rolls back alone and is kept for
+    the scheduler's sweep; this run walks past it (by id), never in circles.
+    """
     rt.work.inbox_batch_started()  # before looking: see Queues.wake
-    done = 0
+    size = min(limit, CHUNK_SQLITE if rt.db.is_sqlite else CHUNK)
+    done, after = 0, 0
     while True:
+        now = rt.clock.now()
+        to_run: list[int] = []
         with rt.db.session() as session:
-            ids = session.scalars(
-                select(InboxEvent.id)
-                .where(InboxEvent.processed_at.is_(None))
+            events = session.scalars(
+                select(InboxEvent)
+                .where(InboxEvent.processed_at.is_(None), InboxEvent.id > after)
                 .order_by(InboxEvent.id)
-                .limit(limit)
+                .limit(size)
                 .with_for_update(skip_locked=True)
             ).all()
-        if not ids:
+            for event in events:
+                try:
+                    with session.begin_nested():
+                        to_run += apply_event(rt, session, event, now).enrollment_ids
+                    done += 1
+                except Exception:
+                    log.exception("inbox event %s failed; kept for the sweep", event.id)
+        if not events:
             return done
-        for inbox_id in ids:
-            # Each in its own transaction; a bad event is kept for the scheduler to retry.
-            try:
-                process_inbox_event(rt, inbox_id)
-                done += 1
-            except Exception:
-                log.exception("inbox event %s failed", inbox_id)
-        if len(ids) < limit:
-            return done
+        after = events[-1].id
+        run_now(rt, to_run, now)
