@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import select, update
 
 from connector.models import EngagementEvent, InboxEvent, Message, WebhookCall
+from connector.queues import DISPATCH_DUE
 from connector.services.enrollments import run_claimed
 from connector.services.leases import claim
 from connector.services.schedules import fire_due_triggers, recheck_segments
@@ -134,7 +137,9 @@ def requeue_lost_work(rt: Runtime, now: datetime) -> int:
 
 class Ticker(threading.Thread):
     """Enqueues `dispatch_due` every interval. A Redis lock lets one ticker in the whole
-    deployment win each interval, however many workers run it."""
+    deployment win each interval, however many workers run it, and no tick is enqueued
+    while one is still waiting in its queue: ticks never pile up behind a backlog (one
+    queued tick does all the due work there is when it runs)."""
 
     def __init__(self, rt: Runtime, interval: float) -> None:
         super().__init__(name="scheduler-ticker", daemon=True)
@@ -142,13 +147,26 @@ class Ticker(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self) -> None:
+        redis_down = False
         while not self.stopped.wait(self.interval):
             try:
-                lock_ms = max(int(self.interval * 1000), 100)
-                if self.rt.redis.set(TICK_LOCK, "1", nx=True, px=lock_ms):
-                    self.rt.work.dispatch_due()
+                self._tick()
+                if redis_down:
+                    log.warning("scheduler ticks resume: Redis is back")
+                redis_down = False
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                if not redis_down:  # once per outage, not a traceback every interval
+                    log.warning("scheduler ticks wait for Redis (%s)", exc)
+                redis_down = True
             except Exception:
                 log.exception("scheduler tick could not be enqueued; retrying next interval")
+
+    def _tick(self) -> None:
+        if self.rt.queues[DISPATCH_DUE.queue].count:
+            return  # the scheduler queue holds nothing but ticks: one is waiting already
+        lock_ms = max(int(self.interval * 1000), 100)
+        if self.rt.redis.set(TICK_LOCK, "1", nx=True, px=lock_ms):
+            self.rt.work.dispatch_due()
 
     def stop(self) -> None:
         self.stopped.set()
