@@ -59,6 +59,9 @@ class ContactFacts:
 
     email: str
     suppressed: bool
+    # Why the contact may not be mailed (journaled as the exit reason): "unsubscribed",
+    # "hard_bounce", "opted out in the CRM", "no email address"...
+    suppressed_because: str = "unsubscribed"
     properties: Mapping[str, Any] = field(default_factory=_empty)
     contact_id: int = 0  # stable random buckets and A/B splits hash this
     timezone: str = "UTC"  # IANA name; sends, quiet hours and dates use it

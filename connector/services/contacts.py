@@ -83,23 +83,29 @@ def is_suppressed(session: Session, contact: Contact) -> bool:
 
 def is_opted_out(contact: Contact) -> bool:
     """A CRM opt-out flag, or no address to send to."""
+    return opt_out_reason(contact) is not None
+
+
+def opt_out_reason(contact: Contact) -> str | None:
     if not contact.email:
-        return True
-    return any(_truthy(contact.properties.get(name)) for name in OPT_OUT_PROPERTIES)
+        return "no email address"
+    if any(_truthy(contact.properties.get(name)) for name in OPT_OUT_PROPERTIES):
+        return "opted out in the CRM"
+    return None
 
 
-def suppressed_emails(session: Session, contacts: Sequence[Contact]) -> set[tuple[int, str]]:
-    """(account, email) pairs of these contacts that are on a suppression list."""
+def suppressed_emails(session: Session, contacts: Sequence[Contact]) -> dict[tuple[int, str], str]:
+    """(account, email) -> the suppression's reason, for these contacts' listed addresses."""
     emails = {c.email for c in contacts if c.email}
     if not emails:
-        return set()
+        return {}
     rows = session.execute(
-        select(Suppression.account_id, Suppression.email).where(
+        select(Suppression.account_id, Suppression.email, Suppression.reason).where(
             Suppression.account_id.in_({c.account_id for c in contacts}),
             Suppression.email.in_(emails),
         )
     )
-    return {(account_id, email) for account_id, email in rows}
+    return {(account_id, email): reason for account_id, email, reason in rows}
 
 
 def merge_context(contact: Contact) -> dict[str, Any]:

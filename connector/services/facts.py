@@ -23,7 +23,7 @@ from connector.models import (
     Message,
     SegmentMembership,
 )
-from connector.services.contacts import is_opted_out, suppressed_emails
+from connector.services.contacts import is_opted_out, opt_out_reason, suppressed_emails
 
 if TYPE_CHECKING:
     from connector.runtime import Runtime
@@ -116,6 +116,8 @@ def load_facts_many(
         c.id: ContactFacts(
             email=c.email or "",
             suppressed=is_opted_out(c) or (c.account_id, c.email) in suppressed,
+            suppressed_because=opt_out_reason(c)
+            or suppressed.get((c.account_id, c.email or ""), "unsubscribed"),
             properties=c.properties,
             contact_id=c.id,
             timezone=c.timezone or "UTC",

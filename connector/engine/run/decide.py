@@ -44,7 +44,8 @@ def decide(
     if cursor == len(flow.steps):
         return Complete()
     if facts.suppressed and flow.settings.exit_on_unsubscribe:
-        return Exit(step_id=None, reason=EXIT_UNSUBSCRIBED)
+        # The suppression's own reason: a hard bounce is no unsubscribe.
+        return Exit(step_id=None, reason=facts.suppressed_because or EXIT_UNSUBSCRIBED)
     now = now.astimezone(UTC)
     stopped = check_goals_and_exit_criteria(flow, state, facts, now)
     if stopped is not None:

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
+from connector.clock import VirtualClock
 from connector.email.errors import RetryableTransportError
 from connector.local.inprocess import BurstWorker
-from connector.models import CrmWriteback, Message, Suppression
+from connector.models import CrmWriteback, Enrollment, EnrollmentJournal, Message, Suppression
 from connector.runtime import Runtime
 from connector.scheduler import tick
 from connector.services.accounts import AccountView
@@ -125,7 +126,8 @@ def test_4xx_is_retried_and_not_lost(
 
 
 def test_5xx_recipient_reject_is_a_hard_bounce_and_suppresses(
-    smtp_rt: Runtime, client: FlaskClient, account: AccountView, smtp_server: SmtpServer
+    smtp_rt: Runtime, client: FlaskClient, account: AccountView, smtp_server: SmtpServer,
+    clock: VirtualClock,
 ) -> None:
     smtp_server.sink.reply = "550 5.1.1 no such user"
     post(client, account, SIGNUP)
@@ -134,6 +136,14 @@ def test_5xx_recipient_reject_is_a_hard_bounce_and_suppresses(
     with smtp_rt.db.session() as session:
         assert session.query(Suppression).one().reason == "hard_bounce"
         assert session.query(CrmWriteback).filter_by(kind="bounced").count() == 1
+    clock.advance(timedelta(days=2, minutes=1))  # the next step: the contact leaves
+    tick(smtp_rt, clock.now())
+    work(smtp_rt)
+    with smtp_rt.db.session() as session:
+        welcome = session.query(Enrollment).filter_by(flow_key="welcome").one()
+        exits = session.query(EnrollmentJournal).filter_by(action="exit").all()
+    assert (welcome.state, welcome.exit_reason) == ("exited", "hard_bounce")  # not unsubscribed
+    assert [e.detail for e in exits] == [{"reason": "hard_bounce"}]
 
 
 def test_sandbox_escape_fails_that_message_and_the_worker_carries_on(
