@@ -39,10 +39,16 @@ def demo(cli: CliContext, keep: bool) -> None:
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 16))
 @pass_cli
 def serve(cli: CliContext, host: str, workers: int) -> None:
-    """Web + worker + scheduler in one command (embedded Redis unless REDIS_URL is set)."""
+    """Web + worker + scheduler in one command (embedded Redis unless REDIS_URL is set); a
+    SQLite database is migrated, a server database behind the latest migration refused."""
     from connector.local.serve import run_serve
+    from connector.migrate import SchemaBehindError
 
-    sys.exit(run_serve(cli.settings, host=host, workers=workers))
+    try:
+        code = run_serve(cli.settings, host=host, workers=workers)
+    except SchemaBehindError as exc:
+        raise click.ClickException(str(exc)) from exc
+    sys.exit(code)
 
 
 @main.command()
@@ -51,7 +57,10 @@ def serve(cli: CliContext, host: str, workers: int) -> None:
 @click.option("--no-ticker", is_flag=True, help="Do not enqueue scheduler ticks.")
 @pass_cli
 def worker(cli: CliContext, queues: tuple[str, ...], burst: bool, no_ticker: bool) -> None:
-    """An RQ worker for QUEUES (default: events send crm scheduler) with the scheduler."""
+    """An RQ worker for QUEUES (default: all), with RQ's scheduler and the ticker.
+
+    Queues are served round robin, scheduler and send first, so no backlog starves the
+    others; the process survives Redis outages."""
     from connector.queues import QUEUE_NAMES
     from connector.worker import run_worker
 

@@ -25,6 +25,7 @@ import sys
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import NoReturn
@@ -133,11 +134,43 @@ def _reap(process: subprocess.Popen[bytes], timeout: float) -> int | None:
         _live_children.discard(process)
 
 
+# A child started with `restart=True` that exits is started again after a backoff that
+# doubles per exit in a row (0.5 s, 1 s, 2 s ... 10 s): a crash loop does not spin, a
+# one-off death costs half a second. A child that ran a minute starts the count over.
+RESTART_FIRST, RESTART_CAP, RESTART_RESET_AFTER = 0.5, 10.0, 60.0
+
+
+def describe_exit(code: int) -> str:
+    """`exit code 1`, or `killed by SIGKILL` for a negative Popen return code."""
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+@dataclass
+class _Spec:
+    """How a child was started, to start it again."""
+
+    argv: list[str]
+    env: Mapping[str, str] | None
+    cwd: Path | None
+    new_process_group: bool
+    restart: bool
+    started_at: float = field(default_factory=time.monotonic)
+    exits_in_a_row: int = 0
+    restart_at: float | None = None
+
+
 class Supervisor:
-    """A set of named children, stopped together (SIGTERM, grace period, SIGKILL)."""
+    """A set of named children, stopped together (SIGTERM, grace period, SIGKILL); those
+    started with `restart=True` are started again when they exit (see `supervise`)."""
 
     def __init__(self) -> None:
         self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._specs: dict[str, _Spec] = {}
         self._stopping = False
         self._stopped = False
 
@@ -149,14 +182,27 @@ class Supervisor:
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
         new_process_group: bool = False,
+        restart: bool = False,
     ) -> subprocess.Popen[bytes]:
         """Spawn a child under `name`; a name may be reused once its child has exited."""
-        if self._stopping or self._stopped:
-            raise RuntimeError("supervisor is stopping; not starting " + name)
         previous = self._children.get(name)
         if previous is not None and previous.poll() is None:
             raise ValueError(f"child {name!r} is already running (pid {previous.pid})")
-        process = spawn(argv, env=env, cwd=cwd, name=name, new_process_group=new_process_group)
+        self._specs[name] = _Spec(list(argv), env, cwd, new_process_group, restart)
+        return self._spawn(name)
+
+    def _spawn(self, name: str) -> subprocess.Popen[bytes]:
+        if self._stopping or self._stopped:
+            raise RuntimeError("supervisor is stopping; not starting " + name)
+        spec = self._specs[name]
+        process = spawn(
+            spec.argv,
+            env=spec.env,
+            cwd=spec.cwd,
+            name=name,
+            new_process_group=spec.new_process_group,
+        )
+        spec.started_at, spec.restart_at = time.monotonic(), None
         self._children[name] = process
         if self._stopping or self._stopped:  # a signal handler stopped us mid-spawn
             terminate(process, timeout=5.0)
@@ -187,6 +233,33 @@ class Supervisor:
             if remaining is not None and remaining <= 0:
                 return None
             time.sleep(_POLL_INTERVAL if remaining is None else min(_POLL_INTERVAL, remaining))
+        return None
+
+    def supervise(self) -> str | None:
+        """Restart the children that exited and were started with `restart=True`, each
+        after its backoff, logging why; returns the name of an exited child that is not
+        restarted (the caller decides), else None. Call it from the main thread, often."""
+        if self._stopping or self._stopped:
+            return None
+        now = time.monotonic()
+        for name, process in list(self._children.items()):
+            code = process.poll()
+            if code is None:
+                continue
+            spec = self._specs[name]
+            if not spec.restart:
+                return name
+            if spec.restart_at is None:
+                ran = now - spec.started_at
+                spec.exits_in_a_row = 1 if ran > RESTART_RESET_AFTER else spec.exits_in_a_row + 1
+                delay = min(RESTART_FIRST * 2 ** (spec.exits_in_a_row - 1), RESTART_CAP)
+                spec.restart_at = now + delay
+                log.error(
+                    "%s (pid %d) exited, %s, after %.1fs; restarting it in %.1fs",
+                    name, process.pid, describe_exit(code), ran, delay,
+                )  # fmt: skip
+            elif now >= spec.restart_at:
+                self._spawn(name)
         return None
 
     def stop(self, timeout: float = 10.0) -> None:
