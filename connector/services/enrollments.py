@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Collection
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -46,15 +47,30 @@ log = logging.getLogger(__name__)
 COMMIT_EVERY = 100
 COMMIT_EVERY_SQLITE = 10
 
-def run_now(rt: Runtime, enrollment_ids: list[int], now: datetime) -> int:
-    """Run these enrollments at once (new or woken ones), not at the next tick."""
+def run_now(
+    rt: Runtime,
+    enrollment_ids: list[int],
+    now: datetime,
+    *,
+    facts: dict[int, ContactFacts] | None = None,
+) -> int:
+    """Run these enrollments at once (new or woken ones), not at the next tick; `facts`
+    are contacts' facts the caller just had (fresh from the transaction that created the
+    enrollments), so they are not loaded twice."""
     if not enrollment_ids:
         return 0
     token, ids = claim(rt.db, now, ids=enrollment_ids)
-    return run_claimed(rt, ids, token, now)
+    return run_claimed(rt, ids, token, now, facts=facts)
 
 
-def run_claimed(rt: Runtime, enrollment_ids: list[int], token: str, now: datetime) -> int:
+def run_claimed(
+    rt: Runtime,
+    enrollment_ids: list[int],
+    token: str,
+    now: datetime,
+    *,
+    facts: dict[int, ContactFacts] | None = None,
+) -> int:
     """Advance each leased enrollment; one failing enrollment does not stop the batch.
 
     Enrollments are applied in chunks, one transaction (one commit) per chunk and a
@@ -67,17 +83,19 @@ def run_claimed(rt: Runtime, enrollment_ids: list[int], token: str, now: datetim
     for start in range(0, len(enrollment_ids), size):
         chunk = enrollment_ids[start : start + size]
         try:
-            sends += _run_chunk(rt, chunk, token, now)
+            sends += _run_chunk(rt, chunk, token, now, dict(facts or {}))
         except Exception:
             log.exception("a chunk of %d enrollment(s) failed; releasing them", len(chunk))
             release_after_failure(rt.db, chunk, token, now)
     return sends
 
 
-def _run_chunk(rt: Runtime, chunk: list[int], token: str, now: datetime) -> int:
+def _run_chunk(
+    rt: Runtime, chunk: list[int], token: str, now: datetime, known: dict[int, ContactFacts]
+) -> int:
     sends = 0
     with rt.db.session() as session:
-        facts = _chunk_facts(session, rt, chunk, now)
+        facts = known | _chunk_facts(session, rt, chunk, now, skip=known.keys())
         failed = []
         for enrollment_id in chunk:
             try:
@@ -93,19 +111,26 @@ def _run_chunk(rt: Runtime, chunk: list[int], token: str, now: datetime) -> int:
 
 
 def _chunk_facts(
-    session: Session, rt: Runtime, enrollment_ids: list[int], now: datetime
+    session: Session,
+    rt: Runtime,
+    enrollment_ids: list[int],
+    now: datetime,
+    *,
+    skip: Collection[int] = (),
 ) -> dict[int, ContactFacts]:
-    """The contacts of a chunk, and their facts, in one query per kind of fact (per
-    account: each account's rules say how much history they need)."""
-    contacts = (
-        session.scalars(
+    """The contacts of a chunk (but those in `skip`), and their facts, in one query per
+    kind of fact (per account: each account's rules say how much history they need)."""
+    contacts = [
+        contact
+        for contact in session.scalars(
             select(Contact)
             .join(Enrollment, Enrollment.contact_id == Contact.id)
             .where(Enrollment.id.in_(enrollment_ids))
         )
         .unique()
         .all()
-    )
+        if contact.id not in skip
+    ]
     by_account: dict[int, list[Contact]] = {}
     for contact in contacts:
         by_account.setdefault(contact.account_id, []).append(contact)

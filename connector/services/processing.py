@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from connector.email.merge import event_context
 from connector.engine.entry import Signal
+from connector.engine.facts import ContactFacts
 from connector.models import ContactEvent, InboxEvent
 from connector.services.contacts import join_lists, upsert_contact
 from connector.services.enrollments import run_now
@@ -32,6 +33,7 @@ class Processed:
     contact_id: int
     contact_created: bool
     enrollment_ids: list[int]  # new or woken, run right away
+    facts: ContactFacts  # the contact's, after the event: what running them starts from
 
 
 def process_inbox_event(rt: Runtime, inbox_event_id: int) -> Processed | None:
@@ -43,7 +45,7 @@ def process_inbox_event(rt: Runtime, inbox_event_id: int) -> Processed | None:
             return None
         result = apply_event(rt, session, event, now)
     # The first step runs now (a welcome within a minute), not at the next tick.
-    run_now(rt, result.enrollment_ids, now)
+    run_now(rt, result.enrollment_ids, now, facts={result.contact_id: result.facts})
     return result
 
 
@@ -88,11 +90,13 @@ def apply_event(rt: Runtime, session: Session, event: InboxEvent, now: datetime)
         context = {"event": event_context(event.kind, properties, event.occurred_at)}
     session.flush()
     facts = facts_for(rt, session, contact, now)
+    remembered: dict[int, ContactFacts] = {}
     to_run = react(
-        rt, session, contact, facts, signals, now, inbox_event_id=event.id, context=context
+        rt, session, contact, facts, signals, now, inbox_event_id=event.id, context=context,
+        remember=remembered,
     )
     event.processed_at = now
-    return Processed(contact.id, upsert.created, to_run)
+    return Processed(contact.id, upsert.created, to_run, remembered[contact.id])
 
 
 BATCH = 200
@@ -116,6 +120,7 @@ def process_pending(rt: Runtime, *, limit: int = BATCH) -> int:
     while True:
         now = rt.clock.now()
         to_run: list[int] = []
+        facts: dict[int, ContactFacts] = {}
         with rt.db.session() as session:
             events = session.scalars(
                 select(InboxEvent)
@@ -127,11 +132,14 @@ def process_pending(rt: Runtime, *, limit: int = BATCH) -> int:
             for event in events:
                 try:
                     with session.begin_nested():
-                        to_run += apply_event(rt, session, event, now).enrollment_ids
+                        result = apply_event(rt, session, event, now)
+                    to_run += result.enrollment_ids
+                    # A contact's later event in the chunk supersedes its earlier facts.
+                    facts[result.contact_id] = result.facts
                     done += 1
                 except Exception:
                     log.exception("inbox event %s failed; kept for the sweep", event.id)
         if not events:
             return done
         after = events[-1].id
-        run_now(rt, to_run, now)
+        run_now(rt, to_run, now, facts=facts)

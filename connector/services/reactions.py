@@ -38,10 +38,13 @@ def react(
     *,
     inbox_event_id: int | None = None,
     context: dict[str, Any] | None = None,
+    remember: dict[int, ContactFacts] | None = None,
 ) -> list[int]:
     """Apply `signals` (plus the segment changes they cause).
 
     Returns the enrollments to run now: the new ones and the waiting ones just woken.
+    `remember` receives the contact's facts as they are afterwards, so running those
+    enrollments right after the commit need not load them again.
     """
     live = rt.workspaces.live(session, contact.account_id)
     facts, segment_signals = update_segments(live, session, contact, facts, now)
@@ -66,6 +69,8 @@ def react(
                 new.append(enrollment.id)
     woken = wake_waiting(session, contact, [*signals, *segment_signals], now)
     schedule_time_triggers(session, contact, flows, facts, now)
+    if remember is not None:
+        remember[contact.id] = facts
     return [*new, *woken]
 
 
