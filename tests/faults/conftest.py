@@ -103,7 +103,7 @@ def redis_server() -> Iterator[EmbeddedRedis]:
 
 
 @pytest.fixture
-def client(redis_server: EmbeddedRedis) -> Iterator[redis.Redis]:
+def redis_client(redis_server: EmbeddedRedis) -> Iterator[redis.Redis]:
     """The test's own client (it reconnects by itself after a restart)."""
     connection = redis.Redis.from_url(redis_server.url)
     try:
@@ -121,7 +121,7 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def database_url(tmp_path: Path, migrated_template: Path) -> str:
+def fault_database_url(tmp_path: Path, migrated_template: Path) -> str:
     path = tmp_path / "connector.sqlite3"
     shutil.copy(migrated_template, path)
     return f"sqlite:///{path}"
@@ -151,9 +151,11 @@ def base_env(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def env(base_env: dict[str, str], redis_server: EmbeddedRedis, database_url: str) -> dict[str, str]:
+def env(
+    base_env: dict[str, str], redis_server: EmbeddedRedis, fault_database_url: str
+) -> dict[str, str]:
     """`base_env` on the test's Redis and migrated database."""
-    return {**base_env, "REDIS_URL": redis_server.url, "DATABASE_URL": database_url}
+    return {**base_env, "REDIS_URL": redis_server.url, "DATABASE_URL": fault_database_url}
 
 
 # --- processes -----------------------------------------------------------------------------

@@ -20,21 +20,21 @@ BACKLOG = 300
 
 
 def test_sends_and_scheduler_ticks_run_before_an_events_backlog_is_drained(
-    processes: Processes, client: redis.Redis, env: dict[str, str]
+    processes: Processes, redis_client: redis.Redis, env: dict[str, str]
 ) -> None:
     for n in range(BACKLOG):  # all queued before the worker starts: no timing involved
-        enqueue(client, "events", "record", f"event-{n}")
-    enqueue(client, "send", "record", "send")
-    enqueue(client, "scheduler", "record", "tick")
+        enqueue(redis_client, "events", "record", f"event-{n}")
+    enqueue(redis_client, "send", "record", "send")
+    enqueue(redis_client, "scheduler", "record", "tick")
     # No ticker: its own ticks would be the scheduler's first jobs and prove nothing here.
     worker = processes.connector("worker", "--no-ticker", env=env)
 
     def both_ran() -> bool:
         assert worker.running(), worker.output()
-        return {"send", "tick"} <= set(logged(client))
+        return {"send", "tick"} <= set(logged(redis_client))
 
     wait_for(both_ran, 20, "the send and scheduler jobs did not run")
-    ran = logged(client)
+    ran = logged(redis_client)
     # Each queue gets its turn (RQ's round robin): both within the first few jobs.
     assert ran.index("send") < 5 and ran.index("tick") < 5, ran[:10]
-    assert client.llen("rq:queue:events") > BACKLOG // 2
+    assert redis_client.llen("rq:queue:events") > BACKLOG // 2

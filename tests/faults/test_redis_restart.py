@@ -26,25 +26,29 @@ OUTAGE = 5.0
 
 def test_idle_and_busy_workers_resume_after_a_redis_restart(
     processes: Processes,
-    client: redis.Redis,
+    redis_client: redis.Redis,
     redis_server: EmbeddedRedis,
     env: dict[str, str],
 ) -> None:
-    busy = start_worker(processes, client, env, "send", "--no-ticker", queue="send", name="busy")
-    idle = start_worker(processes, client, env, "crm", queue="crm", name="idle")  # with a ticker
-    enqueue(client, "send", "hold", "long", 1.0)
-    wait_for(lambda: "long:started" in logged(client), 10, "the busy worker never started")
+    busy = start_worker(
+        processes, redis_client, env, "send", "--no-ticker", queue="send", name="busy"
+    )
+    idle = start_worker(
+        processes, redis_client, env, "crm", queue="crm", name="idle"
+    )  # with a ticker
+    enqueue(redis_client, "send", "hold", "long", 1.0)
+    wait_for(lambda: "long:started" in logged(redis_client), 10, "the busy worker never started")
 
     redis_server.stop()  # mid-job: the job ends, and its bookkeeping fails, while Redis is down
     time.sleep(OUTAGE)
     redis_server.start()
-    assert not logged(client)  # a restarted embedded Redis keeps nothing
+    assert not logged(redis_client)  # a restarted embedded Redis keeps nothing
 
     restarted = time.monotonic()
-    enqueue(client, "send", "record", "sent-after-restart")
-    enqueue(client, "crm", "record", "crm-after-restart")
-    wait_logged(client, "sent-after-restart", 10, busy)
-    wait_logged(client, "crm-after-restart", 10, idle)
+    enqueue(redis_client, "send", "record", "sent-after-restart")
+    enqueue(redis_client, "crm", "record", "crm-after-restart")
+    wait_logged(redis_client, "sent-after-restart", 10, busy)
+    wait_logged(redis_client, "crm-after-restart", 10, idle)
     assert time.monotonic() - restarted < 10
     # The same processes: nobody restarts a plain `connector worker`; it must recover itself.
     assert busy.running() and idle.running()

@@ -32,7 +32,7 @@ pytestmark = [
 
 
 def test_serve_restarts_a_sigkilled_worker(
-    processes: Processes, client: redis.Redis, env: dict[str, str]
+    processes: Processes, redis_client: redis.Redis, env: dict[str, str]
 ) -> None:
     port = free_port()
     serve = processes.connector("serve", env={**env, "PORT": str(port)}, name="serve")
@@ -46,8 +46,8 @@ def test_serve_restarts_a_sigkilled_worker(
         return answers_ready(port)
 
     wait_for(ready, 30, "connector serve did not become ready")
-    enqueue(client, "events", "record", "before")
-    wait_logged(client, "before", 10, serve)
+    enqueue(redis_client, "events", "record", "before")
+    wait_logged(redis_client, "before", 10, serve)
     (first,) = workers()
 
     os.kill(first, signal.SIGKILL)
@@ -57,9 +57,9 @@ def test_serve_restarts_a_sigkilled_worker(
     # Enqueued once the dead worker is reaped: a job pushed while Redis still sees the dead
     # worker's BLPOP goes to that worker and is lost to RQ (the scheduler's sweep re-enqueues
     # such work from the database).
-    enqueue(client, "send", "record", "while-restarting")
+    enqueue(redis_client, "send", "record", "while-restarting")
     wait_for(lambda: workers() - {first}, 10, "serve did not start another worker")
-    wait_logged(client, "while-restarting", 10, serve)
+    wait_logged(redis_client, "while-restarting", 10, serve)
     assert serve.running()
 
 

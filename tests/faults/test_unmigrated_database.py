@@ -46,7 +46,7 @@ def test_serve_migrates_the_sqlite_database_it_is_given(
     processes: Processes,
     base_env: dict[str, str],
     redis_server: EmbeddedRedis,
-    client: redis.Redis,
+    redis_client: redis.Redis,
     tmp_path: Path,
 ) -> None:
     url = f"sqlite:///{tmp_path / 'laptop.sqlite3'}"
@@ -60,10 +60,10 @@ def test_serve_migrates_the_sqlite_database_it_is_given(
 
     wait_for(ready, 30, "connector serve did not become ready")
     assert current_revision(url) == head_revision()
-    enqueue(client, "events", "record", "through-serve")
-    wait_logged(client, "through-serve", 10, serve)
+    enqueue(redis_client, "events", "record", "through-serve")
+    wait_logged(redis_client, "through-serve", 10, serve)
     # Its worker started on the migrated schema (a tick ran on it) and nothing exited.
-    wait_for(lambda: client.get("connector:scheduler:tick"), 5, "no scheduler tick")
+    wait_for(lambda: redis_client.get("connector:scheduler:tick"), 5, "no scheduler tick")
     assert serve.running()
     output = serve.output()
     assert "no such table" not in output and "exited" not in output, output

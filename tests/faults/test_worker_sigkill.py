@@ -33,13 +33,13 @@ pytestmark = [
 
 
 def test_sigkilled_worker_leaves_no_process_and_its_retry_runs_on_the_next(
-    processes: Processes, client: redis.Redis, env: dict[str, str]
+    processes: Processes, redis_client: redis.Redis, env: dict[str, str]
 ) -> None:
-    first = start_worker(processes, client, env, name="first")
+    first = start_worker(processes, redis_client, env, name="first")
     # The scheduler holds its locks once it runs (a forked child or a thread, as may be).
-    wait_for(lambda: client.keys("rq:scheduler-lock:*"), 10, "no scheduler took its locks")
-    enqueue(client, "send", "fail_once", "retried", retry=Retry(max=2, interval=2))
-    registry = ScheduledJobRegistry("send", connection=client)
+    wait_for(lambda: redis_client.keys("rq:scheduler-lock:*"), 10, "no scheduler took its locks")
+    enqueue(redis_client, "send", "fail_once", "retried", retry=Retry(max=2, interval=2))
+    registry = ScheduledJobRegistry("send", connection=redis_client)
     wait_for(lambda: registry.count == 1, 10, "the first attempt did not schedule a retry")
 
     children = processes.descendants(first)
@@ -49,23 +49,23 @@ def test_sigkilled_worker_leaves_no_process_and_its_retry_runs_on_the_next(
     survivors = {pid: cmdline(pid) for pid in children if alive(pid)}
     assert survivors == {}, f"processes outlived the SIGKILLed worker: {survivors}"
 
-    assert "retried" not in logged(client)
+    assert "retried" not in logged(redis_client)
     started = time.monotonic()
-    second = start_worker(processes, client, env, name="second")
+    second = start_worker(processes, redis_client, env, name="second")
     # The dead scheduler's lock would keep every other scheduler out for its TTL (61 s),
     # and RQ's workers retry a lock only every 10 minutes.
-    wait_logged(client, "retried", 10, second)
+    wait_logged(redis_client, "retried", 10, second)
     assert time.monotonic() - started < 10
 
 
-def test_a_lock_whose_holder_shows_no_sign_of_life_is_taken_over(client: redis.Redis) -> None:
+def test_a_lock_whose_holder_shows_no_sign_of_life_is_taken_over(redis_client: redis.Redis) -> None:
     # The other half of the takeover: a holder on another host (no pid to check) that
     # stopped refreshing its alive key; one with a fresh key keeps its lock.
-    queues = [Queue("send", connection=client), Queue("crm", connection=client)]
-    client.set("rq:scheduler-lock:send", "gone-elsewhere", ex=61)
-    client.set("rq:scheduler-lock:crm", "alive-elsewhere", ex=61)
-    client.set(RetryScheduler.ALIVE + "alive-elsewhere", "other-host 1", px=5000)
-    scheduler = RetryScheduler(queues, client)
+    queues = [Queue("send", connection=redis_client), Queue("crm", connection=redis_client)]
+    redis_client.set("rq:scheduler-lock:send", "gone-elsewhere", ex=61)
+    redis_client.set("rq:scheduler-lock:crm", "alive-elsewhere", ex=61)
+    redis_client.set(RetryScheduler.ALIVE + "alive-elsewhere", "other-host 1", px=5000)
+    scheduler = RetryScheduler(queues, redis_client)
     scheduler.step()
     assert scheduler.scheduler.acquired_locks == {"send"}
-    assert client.get("rq:scheduler-lock:crm") == b"alive-elsewhere"
+    assert redis_client.get("rq:scheduler-lock:crm") == b"alive-elsewhere"
