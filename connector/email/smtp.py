@@ -1,5 +1,6 @@
-"""The production transport: one pooled SMTP connection, with retries for 4xx replies
-and SMTP replies mapped onto the retryable/permanent error tree."""
+"""The production transport: one pooled SMTP connection, SMTP replies mapped onto the
+retryable/permanent error tree. A 4xx reply is raised at once: the send ledger backs that
+one message off (services/sending.py), a worker never sleeps on it."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from connector.email.errors import (
     RetryableTransportError,
     TransportError,
 )
+from connector.email.mime import WireMessage
 
 __all__ = ["SmtpTransport", "TlsMode"]
 
@@ -64,7 +66,11 @@ class _SMTPS(_SMTP, smtplib.SMTP_SSL):
 
 class SmtpTransport:
     """One pooled SMTP connection, shared by threads under a lock, reopened when the
-    server hung up or it sat idle too long. 4xx replies are retried with backoff."""
+    server hung up or it sat idle too long.
+
+    ``retries`` and ``backoff`` are accepted for ``MAIL_URL`` compatibility and ignored: a
+    4xx reply used to be retried here, sleeping, which held a worker ~3 s per message
+    through a 451 period (issue 7)."""
 
     def __init__(
         self,
@@ -77,7 +83,7 @@ class SmtpTransport:
         timeout: float = 10.0,
         verify: bool = True,
         ssl_context: ssl.SSLContext | None = None,
-        retries: int = 2,
+        retries: int = 0,
         backoff: float = 1.0,
         max_idle: float = 30.0,
         local_hostname: str | None = None,
@@ -100,20 +106,11 @@ class SmtpTransport:
         )
 
     def send(self, message: EmailMessage) -> None:
-        attempt = 0
-        while True:
-            try:
-                with self._lock:
-                    self._send_once(message)
-                return
-            except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as exc:
-                error = _classify(exc)
-                if isinstance(error, RetryableTransportError) and attempt < self.retries:
-                    attempt += 1
-                    log.info("%s; retry %d of %d", error, attempt, self.retries)
-                    self._sleep(self.backoff * 2 ** (attempt - 1))  # outside the lock
-                    continue
-                raise error from exc
+        try:
+            with self._lock:
+                self._send_once(message)
+        except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as exc:
+            raise _classify(exc) from exc
 
     def close(self) -> None:
         with self._lock:
@@ -126,7 +123,11 @@ class SmtpTransport:
             connection = self._connect()
             connection.data_started = False
             try:
-                refused = connection.send_message(message)
+                envelope = message.envelope() if isinstance(message, WireMessage) else None
+                if envelope is not None:  # built by mime.py: the bytes are ready
+                    refused = connection.sendmail(*envelope)
+                else:
+                    refused = connection.send_message(message)
             except smtplib.SMTPServerDisconnected as exc:
                 self._drop()
                 if connection.data_started:

@@ -122,28 +122,31 @@ def test_lost_connection_after_data_is_not_resent(
     assert len(smtp_server.handler.messages) == 1
 
 
-def test_4xx_is_retried_with_backoff(smtp_server: Server, transports: Register) -> None:
-    smtp_server.handler.data_replies = ["451 4.3.0 Try again later"]
-    sleeps: list[float] = []
-    transport = direct(transports, smtp_server, backoff=0.25, sleep=sleeps.append)
-
-    transport.send(make_message())
-    assert len(smtp_server.handler.messages) == 1
-    assert sleeps == [0.25]
-    assert len(smtp_server.handler.connections) == 1
-
-
-def test_4xx_becomes_retryable_when_retries_run_out(
+def test_4xx_is_raised_at_once_without_sleeping(
     smtp_server: Server, transports: Register
 ) -> None:
-    smtp_server.handler.rcpt_replies = ["452 4.2.2 Mailbox full"] * 3 + ["250 OK"]
+    """The send ledger backs the message off; the transport never holds the worker (even
+    with the old retries/backoff options of MAIL_URL)."""
+    smtp_server.handler.data_replies = ["451 4.3.0 Try again later"]
     sleeps: list[float] = []
     transport = direct(transports, smtp_server, retries=2, backoff=0.25, sleep=sleeps.append)
 
     with pytest.raises(RetryableTransportError) as caught:
         transport.send(make_message())
+    assert caught.value.smtp_code == 451 and "Try again later" in str(caught.value)
+    assert sleeps == [] and smtp_server.handler.messages == []
+    transport.send(make_message())  # the connection stays usable for the next message
+    assert len(smtp_server.handler.messages) == 1
+    assert len(smtp_server.handler.connections) == 1
+
+
+def test_4xx_to_rcpt_is_retryable(smtp_server: Server, transports: Register) -> None:
+    smtp_server.handler.rcpt_replies = ["452 4.2.2 Mailbox full"]
+    transport = direct(transports, smtp_server)
+
+    with pytest.raises(RetryableTransportError) as caught:
+        transport.send(make_message())
     assert caught.value.smtp_code == 452 and "Mailbox full" in str(caught.value)
-    assert sleeps == [0.25, 0.5]
     assert smtp_server.handler.messages == []
 
 
