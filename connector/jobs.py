@@ -14,6 +14,7 @@ from connector.services.engagement import process_engagement as react_to_engagem
 from connector.services.outbound import call_webhook as post_webhook
 from connector.services.processing import process_inbox_event, process_pending
 from connector.services.sending import deliver
+from connector.services.sending import deliver_pending as send_pending
 from connector.services.writeback import flush_writebacks as flush
 
 
@@ -29,7 +30,12 @@ def process_engagement(engagement_event_id: int) -> None:
     react_to_engagement(runtime.current(), engagement_event_id)
 
 
+def deliver_pending() -> int:
+    return send_pending(runtime.current())
+
+
 def deliver_message(message_id: int) -> str:
+    """A job queued before sends were chunked (a redeploy with a send backlog)."""
     return deliver(runtime.current(), message_id)
 
 

@@ -227,6 +227,8 @@ class Message(Base):
         # Per-contact history (facts: sends for frequency caps) and recovery sweeps.
         Index("ix_messages_contact_created", "contact_id", "created_at"),
         Index("ix_messages_status_created", "status", "created_at"),
+        # The send job's claim: pending rows in id order (services/sending.py).
+        Index("ix_messages_status_id", "status", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -250,6 +252,8 @@ class Message(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
     sending_at: Mapped[datetime | None]  # when the last transport attempt began
+    # A pending row is not claimed before this (an SMTP 4xx backs it off); NULL: now.
+    next_attempt_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
 
 

@@ -29,6 +29,8 @@ class Job(NamedTuple):
 PROCESS_INBOX = Job("connector.jobs.process_inbox", "events")
 PROCESS_INBOX_BATCH = Job("connector.jobs.process_inbox_batch", "events")
 PROCESS_ENGAGEMENT = Job("connector.jobs.process_engagement", "events")
+DELIVER_PENDING = Job("connector.jobs.deliver_pending", "send")
+# Only jobs queued before sends were chunked are still this one; nothing enqueues it now.
 DELIVER_MESSAGE = Job("connector.jobs.deliver_message", "send")
 CALL_WEBHOOK = Job("connector.jobs.call_webhook", "crm")
 FLUSH_WRITEBACKS = Job("connector.jobs.flush_writebacks", "crm")
@@ -38,6 +40,7 @@ JOBS = (
     PROCESS_INBOX,
     PROCESS_INBOX_BATCH,
     PROCESS_ENGAGEMENT,
+    DELIVER_PENDING,
     DELIVER_MESSAGE,
     CALL_WEBHOOK,
     FLUSH_WRITEBACKS,

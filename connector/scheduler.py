@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 
 from connector.models import EngagementEvent, InboxEvent, Message, WebhookCall
 from connector.queues import DISPATCH_DUE
@@ -83,9 +83,16 @@ def requeue_lost_work(rt: Runtime, now: datetime) -> int:
             .where(InboxEvent.processed_at.is_(None), InboxEvent.received_at < stale)
             .limit(BATCH)
         ).all()
+        # A pending row whose wake-up Redis lost, or whose backoff (an SMTP 4xx) is over.
         pending = session.scalars(
             select(Message.id)
-            .where(Message.status == "pending", Message.created_at < stale)
+            .where(
+                Message.status == "pending",
+                or_(
+                    and_(Message.next_attempt_at.is_(None), Message.created_at < stale),
+                    Message.next_attempt_at <= now,
+                ),
+            )
             .limit(BATCH)
         ).all()
         engagements = session.scalars(
@@ -124,8 +131,8 @@ def requeue_lost_work(rt: Runtime, now: datetime) -> int:
         )
     for inbox_id in inbox:
         rt.work.process_inbox(inbox_id)
-    for message_id in pending:
-        rt.work.deliver_message(message_id)
+    if pending:
+        rt.work.wake_send()  # one send job claims them all, in chunks
     for engagement_id in engagements:
         rt.work.process_engagement(engagement_id)
     for call_id in webhooks:

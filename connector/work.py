@@ -8,6 +8,7 @@ from connector import queues
 from connector.queues import Queues
 
 INBOX_WAKE = "connector:wake:inbox"
+SEND_WAKE = "connector:wake:send"
 
 
 class Work:
@@ -30,7 +31,17 @@ class Work:
         self._queues.enqueue(queues.PROCESS_ENGAGEMENT, engagement_event_id)
 
     def deliver_message(self, message_id: int) -> None:
-        self._queues.enqueue(queues.DELIVER_MESSAGE, message_id)
+        """A ledger row is pending: wake the send job (coalesced, like the inbox); it
+        claims every due row in chunks, this one among them."""
+        self.wake_send()
+
+    def wake_send(self) -> bool:
+        return self._queues.wake(queues.DELIVER_PENDING, marker=SEND_WAKE)
+
+    def send_batch_started(self) -> None:
+        """Called by the send job before it claims: a row committed from now on wakes a
+        new run."""
+        self._queues.redis.delete(SEND_WAKE)
 
     def call_webhook(self, call_id: int) -> None:
         self._queues.enqueue(queues.CALL_WEBHOOK, call_id)

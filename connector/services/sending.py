@@ -1,8 +1,15 @@
-"""Deliver one ledger row: suppression check, render, track, transport, record.
+"""The send worker: pending ledger rows in chunks, over the transport's one connection.
 
-At most once (DESIGN §5.3): the row moves pending -> sending in a committed transaction
-before the transport is called. A retry finds `sending` and never calls the transport
-again; only a row still `pending` (nothing was handed to the transport) is sent.
+At most once (DESIGN §5.3): a chunk's rows move pending -> sending in a committed
+transaction before the transport is called. Only a row still `pending` (nothing was
+handed to the transport) is ever sent; a row left `sending` is never sent again.
+
+A chunk is three short transactions whatever its size: the claim (with the chunk's
+contacts, trigger events and suppressions, DESIGN §5.4), the rendered subjects, links and
+Message-IDs (kept before the send, for the tracking of an email whose outcome is lost),
+and the outcomes. Rendering and the transport calls run with no transaction open. A
+template error fails its own message; an SMTP 4xx puts its own message back to `pending`
+with a `next_attempt_at` and the chunk moves on: nothing sleeps in the worker.
 """
 
 from __future__ import annotations
@@ -10,16 +17,16 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from connector.db import rowcount
 from connector.email.errors import (
     DeliveryUnknownError,
     PermanentTransportError,
@@ -30,7 +37,7 @@ from connector.email.links import add_open_pixel, track_links
 from connector.email.merge import message_context
 from connector.email.mime import build_message, make_message_id
 from connector.models import Contact, Enrollment, Message
-from connector.services.contacts import is_suppressed, merge_context
+from connector.services.contacts import is_opted_out, merge_context, suppressed_emails
 from connector.services.suppressions import suppress
 from connector.services.writeback import queue_message_writeback
 from connector.tokens import TrackingToken
@@ -39,78 +46,216 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from connector.runtime import Runtime
+    from connector.workspaces.live import Live
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["sent", "skipped", "suppressed", "failed", "bounced", "uncertain"]
+Outcome = Literal[
+    "sent", "skipped", "suppressed", "failed", "bounced", "uncertain", "deferred"
+]
 
-
-@dataclass(frozen=True)
-class Prepared:
-    mime: EmailMessage
-    subject: str
-
-
-def deliver(rt: Runtime, message_id: int) -> Outcome:
-    now = rt.clock.now()
-    with rt.db.session() as session:
-        claimed = rowcount(
-            session.execute(
-                update(Message)
-                .where(Message.id == message_id, Message.status == "pending")
-                .values(status="sending", sending_at=now, attempts=Message.attempts + 1)
-            )
-        )
-        if not claimed:
-            return "skipped"  # sent, failed, or in flight elsewhere
-        message = session.get_one(Message, message_id)
-        contact = session.get_one(Contact, message.contact_id)
-        if is_suppressed(session, contact):
-            message.status = "suppressed"
-            return "suppressed"
-        try:
-            prepared = _prepare(session, rt, message, contact)
-        except TemplateError as exc:
-            # User content failed: this message fails, readable; the worker carries on.
-            message.status, message.error = "failed", str(exc)
-            return "failed"
-    # Committed as `sending` before the transport call.
-    try:
-        rt.transport.send(prepared.mime)
-    except RetryableTransportError as exc:
-        record_outcome(rt, message_id, Recorded("pending", str(exc)), now)
-        raise  # RQ retries with backoff; the row is pending again, safe to send
-    except DeliveryUnknownError as exc:
-        record_outcome(rt, message_id, Recorded("uncertain", str(exc)), now)
-        return "uncertain"
-    except PermanentTransportError as exc:
-        if exc.hard_bounce:
-            record_outcome(rt, message_id, Recorded("bounced", str(exc), "bounced"), now)
-            return "bounced"
-        record_outcome(rt, message_id, Recorded("failed", str(exc)), now)
-        return "failed"
-    except Exception as exc:
-        # Not one of the transport's own errors: whether bytes reached the server is not
-        # known, so at most once wins, visibly.
-        log.exception("message %s: unexpected transport error", message_id)
-        record_outcome(rt, message_id, Recorded("uncertain", f"{type(exc).__name__}: {exc}"),
-                       now)
-        return "uncertain"
-    record_outcome(rt, message_id, Recorded("sent", None, "email_sent"), now)
-    return "sent"
+# Messages per chunk. SQLite has one writer: its claim transaction stays short.
+CHUNK = 50
+CHUNK_SQLITE = 20
+# A send job hands the worker back after this many (and wakes a successor), so the other
+# queues are served under a send backlog (round robin, docs/architecture.md).
+PER_JOB = 1000
+# SMTP 4xx (greylisting, a full mailbox, a server busy): the next attempt of that message,
+# by attempts made; after the last one it fails with the server's reply.
+BACKOFF = (10, 60, 300, 900, 3600)
 
 
 @dataclass(frozen=True)
 class Recorded:
-    """What became of a transport call: the row's new status, why, the CRM write-back."""
+    """What became of a transport call: the row's new status, why, the CRM write-back,
+    and for a row back to `pending` when to try again."""
 
     status: str
     error: str | None
     writeback: str | None = None
+    next_attempt_at: datetime | None = None
 
     def as_json(self) -> str:
+        at = self.next_attempt_at.isoformat() if self.next_attempt_at else None
         return json.dumps({"status": self.status, "error": self.error,
-                           "writeback": self.writeback})
+                           "writeback": self.writeback, "next_attempt_at": at})
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> Recorded:
+        data = json.loads(raw)
+        at = data.get("next_attempt_at")
+        return cls(data["status"], data["error"], data["writeback"],
+                   datetime.fromisoformat(at) if at else None)
+
+
+@dataclass
+class _Claimed:
+    message: Message
+    contact: Contact
+    event: Any
+    live: Live
+
+
+@dataclass
+class _Chunk:
+    claimed: list[_Claimed] = field(default_factory=list)
+    outcomes: dict[int, Outcome] = field(default_factory=dict)
+
+
+def deliver_pending(rt: Runtime, *, limit: int = PER_JOB) -> int:
+    """Send pending messages, oldest first, chunk by chunk, until none is due (or `limit`
+    were claimed: then a successor job is woken). Returns how many were claimed."""
+    rt.work.send_batch_started()  # before looking: see Queues.wake
+    size = CHUNK_SQLITE if rt.db.is_sqlite else CHUNK
+    done = 0
+    while done < limit:
+        outcomes = _deliver_chunk(rt, min(size, limit - done))
+        done += len(outcomes)
+        if not outcomes:
+            return done
+    rt.work.wake_send()
+    return done
+
+
+def deliver(rt: Runtime, message_id: int) -> Outcome:
+    """One message, the way a chunk sends it (tests, and jobs queued before chunks)."""
+    return _deliver_chunk(rt, 1, message_id=message_id).get(message_id, "skipped")
+
+
+def _deliver_chunk(rt: Runtime, size: int, *, message_id: int | None = None
+                   ) -> dict[int, Outcome]:
+    now = rt.clock.now()
+    chunk = _claim(rt, now, size, message_id)
+    if not chunk.claimed:
+        return chunk.outcomes
+    prepared: list[tuple[_Claimed, EmailMessage]] = []
+    rendered: list[dict[str, Any]] = []
+    failed: dict[int, str] = {}
+    for item in chunk.claimed:
+        try:
+            mime, fields = _prepare(rt, item)
+        except TemplateError as exc:
+            # User content failed: this message fails, readable; the chunk carries on.
+            failed[item.message.id] = str(exc)
+            continue
+        except Exception as exc:  # an address build_message refuses, say
+            failed[item.message.id] = f"cannot build the message: {exc}"
+            continue
+        prepared.append((item, mime))
+        rendered.append({"id": item.message.id, **fields})
+    with rt.db.session() as session:  # committed before the transport call
+        if rendered:
+            session.execute(update(Message), rendered)
+        if failed:
+            session.execute(update(Message), [
+                {"id": failed_id, "status": "failed", "error": reason}
+                for failed_id, reason in failed.items()
+            ])
+    chunk.outcomes.update(dict.fromkeys(failed, "failed"))
+    recorded: dict[int, Recorded] = {}
+    unreachable: str | None = None
+    for item, mime in prepared:
+        message = item.message
+        if unreachable is not None:  # not attempted: the server is not there right now
+            recorded[message.id] = _retry_later(message, unreachable, now)
+            continue
+        outcome, connection_failed = _send(rt, message, mime, now)
+        recorded[message.id] = outcome
+        if connection_failed:
+            unreachable = outcome.error
+    record_outcomes(rt, recorded, now)
+    for message_id_, outcome in recorded.items():
+        chunk.outcomes[message_id_] = _OUTCOME_OF.get(outcome.status, "failed")
+    return chunk.outcomes
+
+
+_OUTCOME_OF: dict[str, Outcome] = {
+    "sent": "sent", "pending": "deferred", "uncertain": "uncertain", "bounced": "bounced",
+    "failed": "failed",
+}
+
+
+def _claim(rt: Runtime, now: datetime, size: int, message_id: int | None) -> _Chunk:
+    """Claim up to `size` due pending rows (FOR UPDATE SKIP LOCKED: two workers take
+    disjoint chunks) and load what rendering them needs; suppressed ones end here."""
+    due = (
+        select(Message.id)
+        .where(Message.status == "pending",
+               or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now))
+        .order_by(Message.id)
+        .limit(size)
+        .with_for_update(skip_locked=True)
+    )
+    if message_id is not None:
+        due = due.where(Message.id == message_id)
+    chunk = _Chunk()
+    with rt.db.session() as session:
+        ids = session.scalars(
+            update(Message)
+            .where(Message.id.in_(due.scalar_subquery()))
+            .values(status="sending", sending_at=now, attempts=Message.attempts + 1)
+            .returning(Message.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+        if not ids:
+            return chunk
+        messages = session.scalars(
+            select(Message).where(Message.id.in_(ids)).order_by(Message.id)
+        ).all()
+        contacts = {c.id: c for c in session.scalars(
+            select(Contact).where(Contact.id.in_({m.contact_id for m in messages})))}
+        enrollment_ids = {m.enrollment_id for m in messages if m.enrollment_id is not None}
+        contexts: dict[int, dict[str, Any]] = {
+            enrollment_id: context for enrollment_id, context in session.execute(
+                select(Enrollment.id, Enrollment.context)
+                .where(Enrollment.id.in_(enrollment_ids)))
+        } if enrollment_ids else {}
+        # Suppression right before the send (DESIGN §5.4), for the whole chunk at once.
+        suppressed = suppressed_emails(session, list(contacts.values()))
+        lives: dict[int, Live] = {}
+        for message in messages:
+            contact = contacts[message.contact_id]
+            if is_opted_out(contact) or (contact.account_id, contact.email) in suppressed:
+                message.status = "suppressed"
+                chunk.outcomes[message.id] = "suppressed"
+                continue
+            if message.account_id not in lives:
+                lives[message.account_id] = rt.workspaces.live(session, message.account_id)
+            context = contexts.get(message.enrollment_id) if message.enrollment_id else None
+            chunk.claimed.append(_Claimed(message, contact, (context or {}).get("event"),
+                                          lives[message.account_id]))
+    return chunk
+
+
+def _send(rt: Runtime, message: Message, mime: EmailMessage, now: datetime
+          ) -> tuple[Recorded, bool]:
+    """One transport call: what it did, as the outcome to record, and whether the server
+    could not be reached at all (no reply code: the rest of the chunk waits too)."""
+    try:
+        rt.transport.send(mime)
+    except RetryableTransportError as exc:
+        return _retry_later(message, str(exc), now), exc.smtp_code is None
+    except DeliveryUnknownError as exc:
+        return Recorded("uncertain", str(exc)), False
+    except PermanentTransportError as exc:
+        if exc.hard_bounce:
+            return Recorded("bounced", str(exc), "bounced"), False
+        return Recorded("failed", str(exc)), False
+    except Exception as exc:
+        # Not one of the transport's own errors: whether bytes reached the server is not
+        # known, so at most once wins, visibly.
+        log.exception("message %s: unexpected transport error", message.id)
+        return Recorded("uncertain", f"{type(exc).__name__}: {exc}"), False
+    return Recorded("sent", None, "email_sent"), False
+
+
+def _retry_later(message: Message, reason: str, now: datetime) -> Recorded:
+    """Back to `pending` after the backoff of its attempts so far (the claim counted this
+    one), or failed once they are used up."""
+    if message.attempts > len(BACKOFF):
+        return Recorded("failed", f"gave up after {message.attempts} attempts: {reason}")
+    delay = timedelta(seconds=BACKOFF[max(message.attempts, 1) - 1])
+    return Recorded("pending", reason, next_attempt_at=now + delay)
 
 
 RECORD_ATTEMPTS = 6  # 0.1 + 0.2 + ... + 1.6 s: a database failover, a dropped connection
@@ -119,24 +264,35 @@ OUTCOME_TTL = 7 * 24 * 3600
 
 
 def record_outcome(rt: Runtime, message_id: int, outcome: Recorded, now: datetime) -> None:
-    """Record what the transport did, with retries of its own: the email went out (or
-    not) whatever happens to the database connection now. Should the database stay away,
-    the outcome waits in Redis for the scheduler's sweep (`recover_outcomes`)."""
+    record_outcomes(rt, {message_id: outcome}, now)
+
+
+def record_outcomes(rt: Runtime, outcomes: dict[int, Recorded], now: datetime) -> None:
+    """Record what the transport did, in one transaction, with retries of its own: the
+    emails went out (or not) whatever happens to the database connection now. Should the
+    database stay away, the outcomes wait in Redis for the scheduler's sweep
+    (`recover_outcomes`)."""
+    if not outcomes:
+        return
     for attempt in range(RECORD_ATTEMPTS):
         try:
             with rt.db.session() as session:
-                apply_outcome(session, message_id, outcome, now)
+                _load(session, list(outcomes))
+                for message_id, outcome in outcomes.items():
+                    apply_outcome(session, message_id, outcome, now)
             return
         except SQLAlchemyError:
-            log.warning("message %s: recording %r failed (attempt %d)", message_id,
-                        outcome.status, attempt + 1, exc_info=True)
+            log.warning("recording %d outcome(s) failed (attempt %d)", len(outcomes),
+                        attempt + 1, exc_info=True)
             time.sleep(0.1 * 2**attempt)
     try:
-        rt.redis.set(OUTCOME_KEY.format(message_id), outcome.as_json(), ex=OUTCOME_TTL)
-        log.error("message %s: %r kept in Redis for the sweep", message_id, outcome.status)
+        rt.redis.mset({OUTCOME_KEY.format(i): o.as_json() for i, o in outcomes.items()})
+        for message_id in outcomes:
+            rt.redis.expire(OUTCOME_KEY.format(message_id), OUTCOME_TTL)
+        log.error("%d outcome(s) kept in Redis for the sweep", len(outcomes))
     except Exception:
-        log.exception("message %s: %r could not be recorded anywhere; it will be marked "
-                      "uncertain", message_id, outcome.status)
+        log.exception("messages %s: outcomes could not be recorded anywhere; they will be "
+                      "marked uncertain", sorted(outcomes))
 
 
 def apply_outcome(session: Session, message_id: int, outcome: Recorded, now: datetime) -> None:
@@ -146,6 +302,7 @@ def apply_outcome(session: Session, message_id: int, outcome: Recorded, now: dat
     if message.status != "sending":
         return
     message.status, message.error = outcome.status, outcome.error
+    message.next_attempt_at = outcome.next_attempt_at
     if outcome.status == "sent":
         message.sent_at = now
     if outcome.status == "bounced":
@@ -156,7 +313,7 @@ def apply_outcome(session: Session, message_id: int, outcome: Recorded, now: dat
 
 def recover_outcomes(rt: Runtime, session: Session, message_ids: list[int], now: datetime
                      ) -> int:
-    """Apply the outcomes `record_outcome` had to leave in Redis; returns how many."""
+    """Apply the outcomes `record_outcomes` had to leave in Redis; returns how many."""
     if not message_ids:
         return 0
     keys = [OUTCOME_KEY.format(i) for i in message_ids]
@@ -164,9 +321,7 @@ def recover_outcomes(rt: Runtime, session: Session, message_ids: list[int], now:
     for message_id, raw in zip(message_ids, rt.redis.mget(keys), strict=True):
         if raw is None:
             continue
-        data = json.loads(raw)
-        apply_outcome(session, message_id,
-                      Recorded(data["status"], data["error"], data["writeback"]), now)
+        apply_outcome(session, message_id, Recorded.from_json(raw), now)
         applied += 1
     if applied:
         session.flush()
@@ -174,7 +329,14 @@ def recover_outcomes(rt: Runtime, session: Session, message_ids: list[int], now:
     return applied
 
 
-def _prepare(session: Session, rt: Runtime, message: Message, contact: Contact) -> Prepared:
+def _load(session: Session, message_ids: Sequence[int]) -> None:
+    """The rows into the session in one query (`apply_outcome` then finds them there)."""
+    session.scalars(select(Message).where(Message.id.in_(message_ids))).all()
+
+
+def _prepare(rt: Runtime, item: _Claimed) -> tuple[EmailMessage, dict[str, Any]]:
+    """The MIME message, and the columns it sets on the row (subject, links, Message-ID)."""
+    message, live = item.message, item.live
     base = rt.settings.base_url
     public_id = message.public_id
 
@@ -182,17 +344,12 @@ def _prepare(session: Session, rt: Runtime, message: Message, contact: Contact) 
         return f"{base}/{path}/{rt.signer.dumps(TrackingToken(purpose, public_id, link))}"
 
     unsubscribe_url = url("unsubscribe", "u")
-    event = None
-    if message.enrollment_id is not None:
-        enrollment = session.get_one(Enrollment, message.enrollment_id)
-        event = enrollment.context.get("event")
-    live = rt.workspaces.live(session, message.account_id)
     identity = live.profile.identity
     rendered = live.workspace.templates.render(
         message.template,
         message_context(
-            contact=merge_context(contact),
-            event=event,
+            contact=merge_context(item.contact),
+            event=item.event,
             unsubscribe_url=unsubscribe_url,
             company_name=identity.company_name,
             company_address=identity.company_address,
@@ -215,4 +372,4 @@ def _prepare(session: Session, rt: Runtime, message: Message, contact: Contact) 
         extra_headers={"Reply-To": identity.reply_to} if identity.reply_to else None,
     )
     message.subject, message.links, message.message_id_header = subject, links, message_id_header
-    return Prepared(mime, subject)
+    return mime, {"subject": subject, "links": links, "message_id_header": message_id_header}

@@ -23,8 +23,17 @@ class SmtpSink:
     delay: float = 0.0
     hang_up: bool = False  # close the connection after reading DATA, before answering
     received: threading.Event = field(default_factory=threading.Event)
+    # The reply to DATA for one recipient's messages (say a 451), instead of `reply`.
+    reply_for: dict[str, str] = field(default_factory=dict)
+    # One entry per SMTP session (client connection) that sent DATA.
+    sessions: list[Any] = field(default_factory=list)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if not any(known is session for known in self.sessions):
+            self.sessions.append(session)
+        for recipient in envelope.rcpt_tos:
+            if recipient in self.reply_for:
+                return self.reply_for[recipient]
         if self.delay:
             import asyncio
 

@@ -11,13 +11,12 @@ import pytest
 from flask.testing import FlaskClient
 
 from connector.clock import VirtualClock
-from connector.email.errors import RetryableTransportError
 from connector.local.inprocess import BurstWorker
 from connector.models import CrmWriteback, Enrollment, EnrollmentJournal, Message, Suppression
 from connector.runtime import Runtime
 from connector.scheduler import tick
 from connector.services.accounts import AccountView
-from connector.services.sending import deliver
+from connector.services.sending import BACKOFF, deliver
 from tests.conftest import MakeRuntime
 from tests.support.http import post
 from tests.support.jobs import work
@@ -110,18 +109,22 @@ def test_connection_lost_during_data_is_uncertain_and_never_resent(
     assert smtp_server.messages == []
 
 
-def test_4xx_is_retried_and_not_lost(
-    smtp_rt: Runtime, client: FlaskClient, account: AccountView, smtp_server: SmtpServer
+def test_4xx_backs_the_message_off_and_it_is_sent_after_the_backoff(
+    smtp_rt: Runtime, client: FlaskClient, account: AccountView, smtp_server: SmtpServer,
+    clock: VirtualClock,
 ) -> None:
     smtp_server.sink.reply = "451 4.3.0 try again later"
     post(client, account, SIGNUP)
     run_events_only(smtp_rt)
     (message_id,) = _ids(smtp_rt)
-    with pytest.raises(RetryableTransportError):
-        deliver(smtp_rt, message_id)
+    assert deliver(smtp_rt, message_id) == "deferred"
     assert ledger(smtp_rt) == [("welcome", "pending")]
     smtp_server.sink.reply = None
-    assert deliver(smtp_rt, message_id) == "sent"
+    assert deliver(smtp_rt, message_id) == "skipped"  # not before its next attempt
+    clock.advance(timedelta(seconds=BACKOFF[0]))
+    tick(smtp_rt, clock.now())  # the sweep wakes the send job for a backoff that is over
+    work(smtp_rt)
+    assert ledger(smtp_rt) == [("welcome", "sent")]
     assert len(smtp_server.messages) == 1
 
 
