@@ -3,14 +3,16 @@ fact they report, then flushed in batches through the account's CRM adapter."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 
 from adapters.port import CRMAdapter, EmailActivity, PropertyUpdate, Task, WriteResult
 from connector.models import Account, Contact, CrmWriteback, Message
@@ -35,31 +37,28 @@ def queue_writeback(
     payload: dict[str, Any],
     now: datetime,
 ) -> bool:
-    """Queue one write; a repeated fact (same dedup key) is queued once."""
-    exists = session.scalar(
-        select(CrmWriteback.id).where(
-            CrmWriteback.account_id == account_id, CrmWriteback.dedup_key == dedup_key
-        )
-    )
-    if exists is not None:
-        return False
-    try:
-        with session.begin_nested():
-            session.add(
-                CrmWriteback(
-                    account_id=account_id,
-                    contact_id=contact_id,
-                    kind=kind,
-                    dedup_key=dedup_key,
-                    payload={**payload, "occurred_at": now.isoformat()},
-                    status="pending",
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-            )
-    except IntegrityError:
-        return False
-    return True
+    """Queue one write; a repeated fact (same dedup key) is queued once. One statement
+    (INSERT ... ON CONFLICT DO NOTHING): it runs once per email sent, opened, clicked."""
+    values = {
+        "account_id": account_id,
+        "contact_id": contact_id,
+        "kind": kind,
+        "dedup_key": dedup_key,
+        "payload": {**payload, "occurred_at": now.isoformat()},
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    dialect = session.get_bind().dialect.name
+    return session.execute(_insert(dialect), values).scalar() is not None
+
+
+@functools.cache
+def _insert(dialect: str) -> ReturningInsert[Any]:
+    table = cast(Table, CrmWriteback.__table__)
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    return insert.on_conflict_do_nothing().returning(table.c.id)
 
 
 def queue_message_writeback(
