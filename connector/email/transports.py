@@ -42,8 +42,9 @@ class Transport(Protocol):
 def transport_from_url(url: str) -> Transport:
     """``outbox:///abs/dir``, ``outbox://relative/dir``, or
     ``smtp[s]://user:pass@host:port?tls=starttls|none&timeout=10&verify=false``
-    (also ``retries``, ``backoff``, ``idle`` seconds and ``helo`` name). Opens nothing:
-    an SMTP connection is made by the first send."""
+    (also ``idle`` seconds and ``helo`` name; ``retries`` and ``backoff`` are accepted and
+    ignored: a 4xx defers that one message, services/sending.py). Opens nothing: an SMTP
+    connection is made by the first send."""
     kind, options = parse_mail_url(url)
     if kind == "outbox":
         return OutboxTransport(options["directory"])
