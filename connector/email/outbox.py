@@ -9,7 +9,7 @@ import tempfile
 from email.message import EmailMessage
 from pathlib import Path
 
-from connector.email.errors import RetryableTransportError
+from connector.email.errors import PermanentTransportError, RetryableTransportError
 
 __all__ = ["OutboxTransport"]
 
@@ -37,11 +37,15 @@ class OutboxTransport:
     def send(self, message: EmailMessage) -> None:
         target = self.path_for(message)
         try:
+            data = message.as_bytes()
+        except (ValueError, UnicodeError) as exc:  # nothing was written: no retry helps
+            raise PermanentTransportError(f"cannot serialise the message: {exc}") from exc
+        try:
             self.directory.mkdir(parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".part")
             try:
                 with os.fdopen(handle, "wb") as file:
-                    file.write(message.as_bytes())
+                    file.write(data)
                 os.replace(temporary, target)
             except BaseException:
                 os.unlink(temporary)

@@ -48,3 +48,20 @@ def test_odd_message_ids_stay_inside_the_directory(tmp_path: Path) -> None:
         assert path.parent == tmp_path / "box" and path.is_file()
         names.add(path.name)
     assert len(names) == 3
+
+
+def test_a_message_that_cannot_be_serialised_is_a_permanent_failure(tmp_path: Path) -> None:
+    from email.message import EmailMessage
+
+    import pytest
+
+    from connector.email.errors import PermanentTransportError
+    from connector.email.outbox import OutboxTransport
+
+    message = EmailMessage()
+    message["Message-ID"] = "<x@example.com>"
+    message["Subject"] = "ok"
+    message.set_payload("lone surrogate \ud800")
+    with pytest.raises(PermanentTransportError, match="cannot serialise"):
+        OutboxTransport(tmp_path).send(message)
+    assert list(tmp_path.iterdir()) == []
