@@ -28,7 +28,12 @@ from connector.settings import Settings, load_settings
 from connector.workspaces import deploy_default
 from tests.support.paths import ROOT
 
-pytest_plugins = ["tests.support.redis", "tests.support.smtp", "tests.support.receiver"]
+pytest_plugins = [
+    "tests.support.redis",
+    "tests.support.smtp",
+    "tests.support.receiver",
+    "tests.support.postgres",
+]
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday morning
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from webhooks.events import EMAIL, EVENT_NAME, MAX_PROPERTIES
+from webhooks.events import EVENT_NAME, MAX_PROPERTIES, ContactValue, Email, PropertyName
 
 FlowStatus = Literal["active", "paused", "archived"]
 
@@ -101,18 +101,9 @@ class PreviewContactIn(Strict):
         },
     )
 
-    email: str | None = Field(
-        None, max_length=320, json_schema_extra={"pattern": EMAIL.pattern}
-    )
+    email: Email | None = None
     crm_id: str | None = Field(None, min_length=1, max_length=64)
-    properties: dict[str, Any] | None = Field(None, max_length=MAX_PROPERTIES)
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str | None) -> str | None:
-        if value is not None and not EMAIL.match(value.strip()):
-            raise ValueError("not an email address")
-        return value.strip().lower() if value else value
+    properties: dict[PropertyName, ContactValue] | None = Field(None, max_length=MAX_PROPERTIES)
 
     @model_validator(mode="after")
     def _named(self) -> PreviewContactIn:

@@ -7,19 +7,15 @@ needs; once the run waits on it, its backend is terminated."""
 
 from __future__ import annotations
 
-import os
 import secrets
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from connector.clock import VirtualClock
-from connector.db import Database
 from connector.models import Enrollment, Message
 from connector.runtime import Runtime
 from connector.scheduler import tick
@@ -27,39 +23,11 @@ from connector.services.accounts import AccountView
 from connector.services.leases import RETRY_FAILED
 from tests.support.http import post
 from tests.support.jobs import work
-from tests.support.processes import wait_until
+from tests.support.postgres import needs_postgres, terminate_lock_waiters
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not os.environ.get("TEST_DATABASE_URL"),
-        reason="terminating a server's connections needs PostgreSQL (TEST_DATABASE_URL)",
-    ),
-]
+pytestmark = [pytest.mark.slow, needs_postgres]
 
 
-@pytest.fixture
-def other(database_url: str) -> Iterator[Session]:
-    """A second client of the same database, holding locks the test chooses."""
-    database = Database(database_url)
-    session = database.sessions()
-    yield session
-    session.rollback()
-    session.close()
-    database.dispose()
-
-
-def terminate_the_backend_waiting_on_a_lock(db: Database) -> None:
-    def waiting() -> list[int]:
-        with db.engine.connect() as connection:
-            return list(connection.scalars(text(
-                "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND datname = current_database() AND pid <> pg_backend_pid()")))
-
-    wait_until(lambda: bool(waiting()), timeout=10, what="a run waiting on a lock")
-    with db.engine.connect() as connection:
-        for pid in waiting():
-            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
 
 
 def test_a_run_that_lost_its_connection_releases_its_lease_and_runs_again_soon(
@@ -79,7 +47,7 @@ def test_a_run_that_lost_its_connection_releases_its_lease_and_runs_again_soon(
     other.flush()
     run = threading.Thread(target=tick, args=(rt, clock.now()))
     run.start()
-    terminate_the_backend_waiting_on_a_lock(rt.db)
+    terminate_lock_waiters(rt.db, what="a run waiting on a lock")
     run.join(timeout=20)
     assert not run.is_alive()
     other.rollback()

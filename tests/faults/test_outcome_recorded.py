@@ -4,16 +4,13 @@ outcome was being recorded: the outcome is recorded anyway (a retry of its own),
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Iterator
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from connector.db import Database
 from connector.local.inprocess import BurstWorker
 from connector.models import CrmWriteback, Message
 from connector.runtime import Runtime
@@ -21,33 +18,14 @@ from connector.services.accounts import AccountView
 from connector.services.sending import deliver
 from tests.conftest import MakeRuntime
 from tests.support.http import post
+from tests.support.postgres import needs_postgres, terminate_lock_waiters
 from tests.support.processes import wait_until
 from tests.support.smtp import SmtpServer
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not os.environ.get("TEST_DATABASE_URL"),
-        reason="terminating a server's connections needs PostgreSQL (TEST_DATABASE_URL)",
-    ),
-]
+pytestmark = [pytest.mark.slow, needs_postgres]
 
 
-@pytest.fixture
-def other(database_url: str) -> Iterator[Session]:
-    database = Database(database_url)
-    session = database.sessions()
-    yield session
-    session.rollback()
-    session.close()
-    database.dispose()
 
-
-def waiting_on_a_lock(db: Database) -> list[int]:
-    with db.engine.connect() as connection:
-        return list(connection.scalars(text(
-            "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-            "AND datname = current_database() AND pid <> pg_backend_pid()")))
 
 
 def test_an_accepted_email_is_recorded_sent_though_the_connection_dropped(
@@ -70,11 +48,7 @@ def test_an_accepted_email_is_recorded_sent_though_the_connection_dropped(
 
     wait_until(sending, timeout=10, what="the message claimed for sending")
     other.execute(text("SELECT id FROM messages WHERE id = :id FOR UPDATE"), {"id": message_id})
-    wait_until(lambda: bool(waiting_on_a_lock(rt.db)), timeout=10,
-               what="the outcome's UPDATE waiting on the row")
-    with rt.db.engine.connect() as connection:
-        for pid in waiting_on_a_lock(rt.db):
-            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    terminate_lock_waiters(rt.db, what="the outcome's UPDATE waiting on the row")
     other.rollback()  # the row is free again: the retry goes through
     delivery.join(timeout=20)
 
