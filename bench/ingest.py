@@ -484,8 +484,7 @@ def create_account(values: dict[str, str]) -> tuple[str, str]:
         with db.session() as session:
             view, _ = connect_account(
                 session, Vault(settings.fernet_keys), provider="hubspot",
-                external_id=portal_id, access_token="bench", refresh_token=None,
-                instance_url=None, name="bench", now=SystemClock().now(),
+                external_id=portal_id, access_token="bench", name="bench", now=SystemClock().now(),
             )  # fmt: skip
         deploy_default(db, settings, view.id, SystemClock().now())
     finally:

@@ -204,8 +204,6 @@ def build_world(
                 provider="hubspot",
                 external_id="1000001",
                 access_token="pat-bench-token",
-                refresh_token=None,
-                instance_url=None,
                 name="Bench portal",
                 now=NOW,
             )

@@ -49,7 +49,7 @@ def build(home: Path, redis_url: str, contacts: int, events: int) -> tuple[Runti
                  clock=VirtualClock(NOW))
     with rt.db.session() as session:
         account, _ = connect_account(session, rt.vault, provider="hubspot", external_id="1",
-                                     access_token="t", refresh_token=None, instance_url=None,
+                                     access_token="t",
                                      name=None, now=NOW)
     deploy_default(rt.db, settings, account.id, NOW)
     with rt.db.session() as session:

@@ -90,8 +90,6 @@ def build(home: Path, redis_url: str) -> tuple[Runtime, int]:
             provider="hubspot",
             external_id="1",
             access_token="t",
-            refresh_token=None,
-            instance_url=None,
             name=None,
             now=NOW,
         )

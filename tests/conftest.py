@@ -166,8 +166,6 @@ def make_account(rt: Runtime) -> MakeAccount:
                 provider="hubspot",
                 external_id=portal_id,
                 access_token="pat-test-token",
-                refresh_token=None,
-                instance_url=None,
                 name=name,
                 now=rt.clock.now(),
             )

@@ -128,8 +128,6 @@ def _run(rt: Runtime, clock: VirtualClock, base_url: str, console: Console) -> i
             provider="hubspot",
             external_id="1000001",
             access_token="demo-private-app-token",
-            refresh_token=None,
-            instance_url=None,
             name="Demo portal",
             now=clock.now(),
         )

@@ -92,8 +92,6 @@ def simulate(
                 provider="local",
                 external_id="simulation",
                 access_token="simulation",
-                refresh_token=None,
-                instance_url=None,
                 name="simulation",
                 now=start,
             )

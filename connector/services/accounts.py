@@ -49,10 +49,10 @@ def connect_account(
     provider: str,
     external_id: str,
     access_token: str,
-    refresh_token: str | None,
-    instance_url: str | None,
-    name: str | None,
     now: datetime,
+    refresh_token: str | None = None,
+    instance_url: str | None = None,
+    name: str | None = None,
 ) -> tuple[AccountView, bool]:
     """Create the account or update its tokens (the API key is kept). Returns (view, created)."""
     _validate(provider, external_id, access_token, instance_url)

@@ -34,7 +34,6 @@ def other_account(rt: Runtime) -> AccountView:
             provider="salesforce",
             external_id="00D000000000002EAA",
             access_token="other-token",
-            refresh_token=None,
             instance_url="https://other.my.salesforce.com",
             name="Other org",
             now=rt.clock.now(),

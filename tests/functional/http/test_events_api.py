@@ -114,7 +114,6 @@ def test_accounts_are_isolated(rt: Runtime, client: FlaskClient, account: Accoun
             provider="salesforce",
             external_id="00D000000000001AAA",
             access_token="t",
-            refresh_token=None,
             instance_url="https://x.my.salesforce.com",
             name=None,
             now=rt.clock.now(),
