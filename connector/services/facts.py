@@ -6,12 +6,14 @@ far, and a bounded read keeps one decision well under a millisecond of evaluatio
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import BindParameter, Executable, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from connector.engine.facts import HISTORY, ContactFacts, EngagementFact, EventFact, SendFact
@@ -59,58 +61,15 @@ def load_facts_many(
     ids = [c.id for c in contacts]
     # None: some rule counts over all history ("ordered at least once"): no time limit.
     since = now - history if history is not None else datetime.min.replace(tzinfo=UTC)
-    events = _newest(
-        session,
-        ContactEvent,
-        ContactEvent.occurred_at,
-        ids,
-        since,
-        ContactEvent.name,
-        ContactEvent.occurred_at,
-        ContactEvent.properties,
-    )
-    engagements = _newest(
-        session,
-        EngagementEvent,
-        EngagementEvent.occurred_at,
-        ids,
-        since,
-        EngagementEvent.kind,
-        EngagementEvent.occurred_at,
-        EngagementEvent.url,
-        Message.template,
-        Message.flow_key,
-        Message.step_id,
-        join=(Message, Message.id == EngagementEvent.message_id),
-        where=EngagementEvent.kind.in_(("open", "click")),
-    )
-    sends = _newest(
-        session,
-        Message,
-        Message.created_at,
-        ids,
-        since,
-        Message.created_at,
-        Message.flow_key,
-        where=Message.status.in_(("pending", "sending", "sent", "uncertain")),
-    )
-    accounts = {c.account_id for c in contacts}
-    lists = _grouped(
-        session.execute(
-            select(ListMembership.contact_id, ListMembership.list_key).where(
-                ListMembership.account_id.in_(accounts), ListMembership.contact_id.in_(ids)
-            )
-        )
-    )
-    segments = _grouped(
-        session.execute(
-            select(SegmentMembership.contact_id, SegmentMembership.segment_key).where(
-                SegmentMembership.account_id.in_(accounts),
-                SegmentMembership.contact_id.in_(ids),
-                SegmentMembership.left_at.is_(None),
-            )
-        )
-    )
+    accounts = sorted({c.account_id for c in contacts})
+    statements = _statements()
+    histories = {"ids": ids, "since": since, "limit": MAX_ROWS}
+    events = _ranked(session.execute(statements.events, histories))
+    engagements = _ranked(session.execute(statements.engagements, histories))
+    sends = _ranked(session.execute(statements.sends, histories))
+    memberships = {"ids": ids, "accounts": accounts}
+    lists = _grouped(session.execute(statements.lists, memberships))
+    segments = _grouped(session.execute(statements.segments, memberships))
     suppressed = suppressed_emails(session, contacts)
     return {
         c.id: ContactFacts(
@@ -146,35 +105,89 @@ def load_facts_many(
     }
 
 
+@dataclass(frozen=True)
+class _Statements:
+    events: Executable
+    engagements: Executable
+    sends: Executable
+    lists: Executable
+    segments: Executable
+
+
+@functools.cache
+def _statements() -> _Statements:
+    """Built once: constructing a statement (and its cache key) cost three times what
+    running it did, and facts are loaded for every event and every due step."""
+    ids: BindParameter[int] = bindparam("ids", expanding=True)
+    accounts: BindParameter[int] = bindparam("accounts", expanding=True)
+    return _Statements(
+        events=_newest(
+            ContactEvent,
+            ContactEvent.occurred_at,
+            ContactEvent.name,
+            ContactEvent.occurred_at,
+            ContactEvent.properties,
+        ),
+        engagements=_newest(
+            EngagementEvent,
+            EngagementEvent.occurred_at,
+            EngagementEvent.kind,
+            EngagementEvent.occurred_at,
+            EngagementEvent.url,
+            Message.template,
+            Message.flow_key,
+            Message.step_id,
+            join=(Message, Message.id == EngagementEvent.message_id),
+            where=EngagementEvent.kind.in_(("open", "click")),
+        ),
+        sends=_newest(
+            Message,
+            Message.created_at,
+            Message.created_at,
+            Message.flow_key,
+            where=Message.status.in_(("pending", "sending", "sent", "uncertain")),
+        ),
+        lists=select(ListMembership.contact_id, ListMembership.list_key).where(
+            ListMembership.account_id.in_(accounts), ListMembership.contact_id.in_(ids)
+        ),
+        segments=select(SegmentMembership.contact_id, SegmentMembership.segment_key).where(
+            SegmentMembership.account_id.in_(accounts),
+            SegmentMembership.contact_id.in_(ids),
+            SegmentMembership.left_at.is_(None),
+        ),
+    )
+
+
 def _newest(
-    session: Session,
     model: Any,
     at: Any,
-    ids: list[int],
-    since: datetime,
     *columns: Any,
     join: tuple[Any, Any] | None = None,
     where: Any = None,
-) -> dict[int, list[tuple[Any, ...]]]:
-    """Per contact, the newest MAX_ROWS rows since `since`, returned oldest first."""
+) -> Executable:
+    """Per contact (`ids`), the newest `limit` rows since `since`, oldest first."""
     rank = (
         func.row_number()
         .over(partition_by=model.contact_id, order_by=(at.desc(), model.id.desc()))
         .label("rank")
     )
     query = select(model.contact_id, model.id, *columns, rank).where(
-        model.contact_id.in_(ids), at >= since
+        model.contact_id.in_(bindparam("ids", expanding=True)), at >= bindparam("since")
     )
     if join is not None:
         query = query.join(*join)
     if where is not None:
         query = query.where(where)
     ranked = query.subquery()
-    rows = session.execute(
+    return (
         select(*ranked.c)
-        .where(ranked.c.rank <= MAX_ROWS)
+        .where(ranked.c.rank <= bindparam("limit"))
         .order_by(ranked.c.contact_id, ranked.c[at.key], ranked.c.id)
-    ).all()
+    )
+
+
+def _ranked(rows: Any) -> dict[int, list[tuple[Any, ...]]]:
+    """Rows of a `_newest` statement by contact, without the id and the rank."""
     grouped: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
     for row in rows:
         grouped[row[0]].append(tuple(row[2:-1]))
