@@ -4,13 +4,14 @@ enrollment run, journaling each decision (the flow timeline and per-step results
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from collections.abc import Collection
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import Executable, bindparam, select
 from sqlalchemy.orm import Session
 
 from connector.db import after_commit
@@ -386,11 +387,15 @@ def _queue_send(
 def _already(
     session: Session, model: type[Message] | type[WebhookCall], enrollment: Enrollment, step_id: str
 ) -> bool:
-    return (
-        session.scalar(
-            select(model.id).where(model.enrollment_id == enrollment.id, model.step_id == step_id)
-        )
-        is not None
+    found = session.scalar(_one_per_step(model), {"enrollment": enrollment.id, "step": step_id})
+    return found is not None
+
+
+@functools.cache
+def _one_per_step(model: type[Message] | type[WebhookCall]) -> Executable:
+    """Built once per model (run for every send and webhook step)."""
+    return select(model.id).where(
+        model.enrollment_id == bindparam("enrollment"), model.step_id == bindparam("step")
     )
 
 

@@ -9,12 +9,13 @@ are returned so the caller can run their first step right after commit.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Executable, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from connector.engine.entry import Signal, entry_key, flows_triggered, may_reenter, next_fire_time
@@ -145,13 +146,8 @@ def enroll(
 ) -> Enrollment | None:
     """Create the enrollment unless this entry key exists or the cooldown forbids it."""
     previous = session.execute(
-        select(Enrollment.entry_key, Enrollment.entered_at)
-        .where(
-            Enrollment.account_id == contact.account_id,
-            Enrollment.contact_id == contact.id,
-            Enrollment.flow_key == flow.key,
-        )
-        .order_by(Enrollment.entered_at.desc())
+        _previous_entries(),
+        {"account": contact.account_id, "contact": contact.id, "flow": flow.key},
     ).all()
     if any(entry == key for entry, _ in previous):
         return None
@@ -173,6 +169,21 @@ def enroll(
     session.add(enrollment)
     session.flush()
     return enrollment
+
+
+@functools.cache
+def _previous_entries() -> Executable:
+    """Built once (run for every flow a signal triggers): a contact's entries into a flow,
+    newest first."""
+    return (
+        select(Enrollment.entry_key, Enrollment.entered_at)
+        .where(
+            Enrollment.account_id == bindparam("account"),
+            Enrollment.contact_id == bindparam("contact"),
+            Enrollment.flow_key == bindparam("flow"),
+        )
+        .order_by(Enrollment.entered_at.desc())
+    )
 
 
 def wake_waiting(
