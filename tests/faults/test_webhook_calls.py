@@ -4,12 +4,8 @@ would hold up every writer, events from the web included)."""
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
 
 import pytest
 from flask.testing import FlaskClient
@@ -20,6 +16,7 @@ from connector.runtime import Runtime
 from connector.services.accounts import AccountView
 from tests.support.http import post
 from tests.support.processes import wait_until, worker_process
+from tests.support.receiver import Receiver
 from tests.support.workspaces import use_flows
 
 pytestmark = pytest.mark.slow
@@ -27,39 +24,15 @@ pytestmark = pytest.mark.slow
 HOLD = 1.5  # seconds the receiver takes to answer
 
 
-class SlowReceiver(BaseHTTPRequestHandler):
-    posts: ClassVar[list[float]] = []
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers["Content-Length"]))
-        SlowReceiver.posts.append(time.monotonic())
-        time.sleep(HOLD)
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def slow_receiver() -> Iterator[str]:
-    SlowReceiver.posts = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowReceiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/hook"
-    server.shutdown()
-    server.server_close()
-
-
 def test_two_workers_post_a_call_once_and_hold_up_no_writer(
     rt: Runtime, client: FlaskClient, account: AccountView, tmp_path: Path,
-    slow_receiver: str, redis_url: str,
+    receiver: str, redis_url: str,
 ) -> None:
+    Receiver.hold = HOLD
     use_flows(rt, account.id, tmp_path, hook=f"""
 name: Hook
 trigger: {{type: event, event: go}}
-steps: [{{id: call, webhook: {{url: "{slow_receiver}"}}}}]
+steps: [{{id: call, webhook: {{url: "{receiver}"}}}}]
 """)
     post(client, account, {"contact": {"email": "w@example.com"}, "event": "go"})
     BurstWorker([rt.queues["events"]], connection=rt.redis).work(burst=True)
@@ -69,7 +42,7 @@ steps: [{{id: call, webhook: {{url: "{slow_receiver}"}}}}]
     assert rt.queues["crm"].count == 2
     with (worker_process(rt.settings, redis_url, "crm", "--no-ticker"),
           worker_process(rt.settings, redis_url, "crm", "--no-ticker")):
-        wait_until(lambda: bool(SlowReceiver.posts), timeout=15, what="the webhook POSTed")
+        wait_until(lambda: bool(Receiver.received), timeout=15, what="the webhook POSTed")
         started = time.monotonic()
         answered = post(client, account, {"contact": {"email": "x@example.com"},
                                           "event": "other"})
@@ -83,6 +56,6 @@ steps: [{{id: call, webhook: {{url: "{slow_receiver}"}}}}]
 
         wait_until(done, timeout=15, what="the call recorded done")
         time.sleep(HOLD)  # room for a second POST, were one coming
-    assert len(SlowReceiver.posts) == 1
+    assert len(Receiver.received) == 1
     with rt.db.session() as session:
         assert session.get_one(WebhookCall, call_id).attempts == 1

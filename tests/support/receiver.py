@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 import pytest
@@ -12,11 +13,13 @@ import pytest
 
 class Receiver(BaseHTTPRequestHandler):
     status: ClassVar[int] = 204  # what the receiver answers
+    hold: ClassVar[float] = 0.0  # seconds it takes to answer (a slow receiver)
     received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         Receiver.received.append((dict(self.headers), body))
+        time.sleep(Receiver.hold)
         self.send_response(Receiver.status)
         self.end_headers()
 
@@ -27,8 +30,8 @@ class Receiver(BaseHTTPRequestHandler):
 @pytest.fixture
 def receiver() -> Iterator[str]:
     Receiver.received = []
-    Receiver.status = 204
-    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    Receiver.status, Receiver.hold = 204, 0.0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}/hook"

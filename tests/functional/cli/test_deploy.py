@@ -13,14 +13,6 @@ from connector.cli import main
 from tests.support.paths import ROOT
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {"APP_ENV": "development", "VAR_DIR": str(tmp_path / "var"),
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
-            "FLOWS_DIR": str(ROOT / "flows"), "TEMPLATES_DIR": str(ROOT / "templates"),
-            "SEGMENTS_DIR": str(ROOT / "segments")}
-
-
 def run(env: dict[str, str], *args: str) -> Result:
     return CliRunner().invoke(main, list(args), env=env)
 

@@ -9,15 +9,6 @@ import pytest
 from click.testing import CliRunner
 
 from connector.cli import main
-from tests.support.paths import ROOT
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {"APP_ENV": "development", "VAR_DIR": str(tmp_path / "var"),
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
-            "FLOWS_DIR": str(ROOT / "flows"), "TEMPLATES_DIR": str(ROOT / "templates"),
-            "SEGMENTS_DIR": str(ROOT / "segments")}
 
 
 def write(path: Path, data: object) -> Path:

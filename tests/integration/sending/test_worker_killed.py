@@ -3,7 +3,6 @@ never sent twice (DESIGN §5.3), it is marked uncertain, visibly."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from connector.services.accounts import AccountView
 from connector.services.sending import deliver
 from tests.support.http import post
 from tests.support.jobs import work
+from tests.support.processes import worker_environment
 from tests.support.smtp import SmtpServer
 
 pytestmark = pytest.mark.slow
@@ -45,20 +45,7 @@ def test_worker_killed_during_the_smtp_transaction_never_resends(
     post(client, account, {"contact": {"email": "k@example.com"}, "event": "signed_up"})
     BurstWorker([rt.queues["events"]], connection=rt.redis).work(burst=True)
     assert status(rt) == "pending" and rt.queues["send"].count == 1
-    settings = rt.settings
-    env = {
-        **os.environ,
-        "APP_ENV": "test",
-        "DATABASE_URL": settings.sqlalchemy_url,
-        "REDIS_URL": redis_url,
-        "MAIL_URL": smtp_server.url,
-        "VAR_DIR": str(settings.var_dir),
-        "SECRET_KEY": settings.secret_key or "",
-        "ENCRYPTION_KEYS": settings.encryption_keys or "",
-        "FLOWS_DIR": str(settings.flows_dir),
-        "TEMPLATES_DIR": str(settings.templates_dir),
-        "SEGMENTS_DIR": str(settings.segments_dir),
-    }
+    env = worker_environment(rt.settings, redis_url, MAIL_URL=smtp_server.url)
     worker = subprocess.Popen(
         [sys.executable, "-m", "connector", "worker", "send", "--burst", "--no-ticker"], env=env
     )
