@@ -24,7 +24,7 @@ test-postgres: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m mypy --ignore-missing-imports connector adapters webhooks
+	$(BIN)/python -m mypy --ignore-missing-imports connector adapters webhooks devcrm
 
 # Each prints its figures and, last, ratio=<x> against a baseline measured in the same run.
 # The delivery benches need Postfix's smtp-source and smtp-sink (bench-setup installs them).
