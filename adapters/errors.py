@@ -15,3 +15,8 @@ class RetryableCRMError(CRMError):
 
 class PermanentCRMError(CRMError):
     pass
+
+
+class DisconnectedError(PermanentCRMError):
+    """The CRM no longer accepts our credentials (the app was uninstalled, the refresh
+    token was revoked): the account is disconnected until it is installed again."""

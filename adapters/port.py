@@ -1,4 +1,11 @@
-"""The CRM port: what the core asks of any CRM. Vendor SDKs live only behind it."""
+"""The CRM port: what the core reads from and writes to any CRM, in the core's words.
+Vendor SDKs, property names, batch sizes and error codes live only behind it, in each
+adapter's package (adapters/hubspot/, adapters/salesforce/).
+
+Each account has its own adapter, built from its credentials (`Credentials`), a store to
+keep refreshed tokens in (`CredentialStore`) and a rate limiter shared by every worker
+(`RateLimiter`); the core implements those two ports, the adapters use them.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +14,84 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-ActivityKind = Literal["email_sent", "email_opened", "email_clicked", "unsubscribed", "bounced"]
+# ---- what the core reads ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CrmContact:
+    """A contact as the CRM has it now: its properties in the CRM's own names and values
+    (text, as CRMs send them), minus values the CRM hides (HubSpot's REDACTED)."""
+
+    crm_id: str
+    email: str | None
+    properties: dict[str, Any]
+    opted_out: bool  # the CRM's own "do not email" flag
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ContactPage:
+    contacts: list[CrmContact]
+    after: str | None  # the cursor of the next page; None on the last one
+    total: int | None = None  # when the CRM says how many there are in all (progress bars)
+
+
+class CRMReader(Protocol):
+    def get_contacts(self, *, crm_ids: Sequence[str], properties: Sequence[str]
+                     ) -> list[CrmContact]:
+        """The contacts among these ids that exist (any number of ids: the adapter
+        batches them); a merged-away id may come back as its winner's record."""
+        ...
+
+    def list_contacts(self, *, properties: Sequence[str], after: str | None = None
+                      ) -> ContactPage:
+        """One page of every contact, for a backfill."""
+        ...
+
+    def changed_since(self, *, since: datetime, properties: Sequence[str],
+                      after: str | None = None) -> ContactPage:
+        """One page of the contacts modified after `since`, oldest change first, for a
+        reconciliation that heals missed webhooks."""
+        ...
+
+
+# ---- what the core writes ---------------------------------------------------------------
+
+ActivityKind = Literal["email_sent", "email_failed", "bounced"]
 
 
 @dataclass(frozen=True)
 class EmailActivity:
-    """One engagement fact to show on the contact's CRM timeline."""
+    """One email to show on the contact's CRM timeline (sent, or failed or bounced).
+    `record_id` is what the CRM answered for an earlier write about the same email
+    (the engagement or task to update), when there was one."""
 
     writeback_id: int
     kind: ActivityKind
     contact_crm_id: str | None
     email: str
     subject: str
+    text: str
     occurred_at: datetime
-    url: str | None = None
-    details: dict[str, str] = field(default_factory=dict)
+    message_id: str  # our public id of the email: the CRM record's idempotency handle
+    record_id: str | None = None
+
+
+@dataclass(frozen=True)
+class EngagementSummary:
+    """How a contact engages with our emails, as of now: written over the CRM's copy
+    (absolute values, so a retry or a reordering cannot double a count)."""
+
+    writeback_id: int
+    contact_crm_id: str | None
+    email: str
+    opens: int
+    clicks: int
+    last_open_at: datetime | None
+    last_click_at: datetime | None
+    last_clicked_url: str | None
+    last_email_subject: str | None
+    active_flows: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -47,21 +117,99 @@ class Task:
 
 
 @dataclass(frozen=True)
+class OptOut:
+    """The contact unsubscribed from our emails: record it where the CRM keeps it."""
+
+    writeback_id: int
+    contact_crm_id: str | None
+    email: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
 class WriteResult:
     writeback_id: int
     ok: bool
     retryable: bool = False
     error: str | None = None
+    record_id: str | None = None  # the CRM's id of what was written, when it has one
 
 
-class CRMAdapter(Protocol):
-    provider: str
-
-    # Each call writes a batch (the adapter knows its CRM's batch size) and returns one
-    # result per input, in order; a retryable failure of the whole call raises
-    # adapters.errors.RetryableCRMError.
+class CRMWriter(Protocol):
+    # Each call takes any number of inputs (the adapter splits them into its CRM's batch
+    # size) and returns one result per input, in order. A failure of a whole call that a
+    # retry may fix (429, 5xx, a timeout) raises adapters.errors.RetryableCRMError;
+    # lost credentials raise adapters.errors.DisconnectedError.
     def write_activities(self, *, activities: Sequence[EmailActivity]) -> list[WriteResult]: ...
+
+    def write_engagement(self, *, summaries: Sequence[EngagementSummary]) -> list[WriteResult]:
+        ...
 
     def update_properties(self, *, updates: Sequence[PropertyUpdate]) -> list[WriteResult]: ...
 
     def create_tasks(self, *, tasks: Sequence[Task]) -> list[WriteResult]: ...
+
+    def record_opt_outs(self, *, opt_outs: Sequence[OptOut]) -> list[WriteResult]: ...
+
+
+class CRMAdapter(CRMReader, CRMWriter, Protocol):
+    provider: str
+
+    def prepare(self) -> None:
+        """Make what the connector writes exist in the CRM (HubSpot: the app's property
+        group and properties). Idempotent; called at install and before the first write."""
+        ...
+
+
+# ---- what adapters need from the core ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Credentials:
+    account_id: int
+    provider: str
+    external_id: str  # HubSpot portal (hub) id, Salesforce org id
+    access_token: str
+    refresh_token: str | None
+    expires_at: datetime | None  # None: does not expire (a private-app token)
+    instance_url: str | None = None
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """What a token endpoint answered."""
+
+    access_token: str
+    refresh_token: str | None
+    expires_at: datetime | None
+    instance_url: str | None = None
+
+
+class CredentialStore(Protocol):
+    def load(self, account_id: int) -> Credentials: ...
+
+    def refresh(self, account_id: int, stale_token: str,
+                exchange: RefreshExchange) -> Credentials:
+        """Refresh once for every worker: under the account's lock, if the stored token is
+        still `stale_token`, call `exchange` and keep what it grants; else return what
+        another worker stored."""
+        ...
+
+    def disconnect(self, account_id: int, reason: str) -> None:
+        """The CRM revoked us (uninstalled, refresh token refused): stop using it."""
+        ...
+
+
+class RefreshExchange(Protocol):
+    def __call__(self, credentials: Credentials) -> TokenGrant: ...
+
+
+class RateLimiter(Protocol):
+    def acquire(self, key: str, *, limit: int, window: float, timeout: float) -> None:
+        """Block until one request under `limit` per `window` seconds is free for `key`
+        (shared by every process); raise RetryableCRMError after `timeout` seconds."""
+        ...
+
+    def pause(self, key: str, seconds: float) -> None:
+        """The CRM said 429: nobody sends for `key` for `seconds`."""
+        ...

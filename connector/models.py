@@ -110,6 +110,17 @@ class Account(Base):
     company_name: Mapped[str | None] = mapped_column(String(200))
     company_address: Mapped[str | None] = mapped_column(String(500))
     frequency_cap: Mapped[str | None] = mapped_column(String(40))
+    # OAuth: when the access token runs out (NULL: a private-app token that does not).
+    token_expires_at: Mapped[datetime | None]
+    # connected | disconnected (uninstalled, tokens revoked): nothing runs for it then.
+    status: Mapped[str] = mapped_column(String(20), default="connected",
+                                        server_default="connected")
+    disconnected_at: Mapped[datetime | None]
+    disconnect_reason: Mapped[str | None] = mapped_column(String(300))
+    # The CRM's last modification time that reconciliation has seen (its watermark).
+    crm_synced_through: Mapped[datetime | None]
+    # When the adapter's `prepare` (HubSpot: the app's property group) last succeeded.
+    crm_prepared_at: Mapped[datetime | None]
 
 
 class WorkspaceVersion(Base):
@@ -146,6 +157,12 @@ class Contact(Base):
     last_active_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # Deleted in the CRM (personal data erased, the row kept so stats stay whole), or
+    # merged into another contact (the winner): either way nothing runs for it.
+    deleted_at: Mapped[datetime | None]
+    merged_into_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL")
+    )
 
 
 class InboxEvent(Base):
@@ -306,6 +323,23 @@ class CrmWriteback(OutboxRow, Base):
     kind: Mapped[str] = mapped_column(String(30))  # email_sent|email_opened|email_clicked|...
     dedup_key: Mapped[str] = mapped_column(String(200))
     payload: Mapped[dict[str, Any]]
+    # The CRM's id of what was written (an email engagement): a bounce updates it.
+    record_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class UnroutedDelivery(Base):
+    """A webhook delivery for a portal or org that is not connected here: answered 2xx
+    (or the CRM retries it for a day) and recorded, without effect."""
+
+    __tablename__ = "unrouted_deliveries"
+    __table_args__ = (Index("ix_unrouted_deliveries_source", "source", "external_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    source: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(64))
+    events: Mapped[int] = mapped_column(Integer)
+    kinds: Mapped[list[Any]] = mapped_column(default=list)
+    received_at: Mapped[datetime]
 
 
 class ContactEvent(Base):
