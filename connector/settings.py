@@ -47,6 +47,24 @@ class Settings(BaseSettings):
     hubspot_client_id: str | None = Field(None, alias="HUBSPOT_CLIENT_ID")
     hubspot_client_secret: str | None = Field(None, alias="HUBSPOT_CLIENT_SECRET")
     hubspot_api_base: str = Field("https://api.hubapi.com", alias="HUBSPOT_API_BASE")
+    # Where the install sends the user to consent (HubSpot's app host, or an emulator).
+    hubspot_auth_url: str = Field("https://app.hubspot.com/oauth/authorize",
+                                  alias="HUBSPOT_AUTH_URL")
+    # Space-separated OAuth scopes asked at install (hubspot-app/ declares the same).
+    hubspot_scopes: str = Field(
+        "oauth crm.objects.contacts.read crm.objects.contacts.write "
+        "crm.schemas.contacts.write communication_preferences.read_write",
+        alias="HUBSPOT_SCOPES",
+    )
+    hubspot_optional_scopes: str = Field("", alias="HUBSPOT_OPTIONAL_SCOPES")
+    # Requests per window per installed portal, shared by every worker ("110/10s": the
+    # OAuth apps' limit); search has its own per-second limit.
+    hubspot_rate_limit: str = Field("110/10s", alias="HUBSPOT_RATE_LIMIT")
+    hubspot_search_rate: float = Field(5.0, alias="HUBSPOT_SEARCH_RATE", gt=0)
+    # Seconds before a CRM call gives up (HubSpot's client has no timeout of its own).
+    crm_request_timeout: float = Field(10.0, alias="CRM_REQUEST_TIMEOUT", gt=0)
+    # How often every connected account is reconciled against its CRM (missed webhooks).
+    crm_reconcile_every: float = Field(600.0, alias="CRM_RECONCILE_EVERY", gt=0)
     salesforce_client_id: str | None = Field(None, alias="SALESFORCE_CLIENT_ID")
     salesforce_client_secret: str | None = Field(None, alias="SALESFORCE_CLIENT_SECRET")
     salesforce_login_url: str = Field("https://login.salesforce.com", alias="SALESFORCE_LOGIN_URL")
@@ -91,6 +109,17 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("hubspot_rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        parse_rate_limit(value)
+        return value
+
+    @property
+    def hubspot_rate(self) -> tuple[int, float]:
+        """HUBSPOT_RATE_LIMIT as (requests, window in seconds)."""
+        return parse_rate_limit(self.hubspot_rate_limit)
+
     @field_validator("frequency_cap")
     @classmethod
     def _frequency_cap(cls, value: str | None) -> str | None:
@@ -132,6 +161,19 @@ class Settings(BaseSettings):
                 raise SettingsError(f"{name} is required when APP_ENV=production")
             setattr(self, attr, _dev_secret(self.var_dir / f".{attr}", make))
         return self
+
+
+def parse_rate_limit(value: str) -> tuple[int, float]:
+    """"110/10s" -> (110, 10.0): requests per window."""
+    count, _, window = value.partition("/")
+    try:
+        requests, seconds = int(count), parse_duration(window or "?").total_seconds()
+    except (ValueError, DurationError):
+        raise ValueError(f"expected requests per window such as '110/10s', got {value!r}"
+                         ) from None
+    if requests < 1 or seconds <= 0:
+        raise ValueError(f"expected a positive rate such as '110/10s', got {value!r}")
+    return requests, seconds
 
 
 def parse_frequency_cap(value: str) -> tuple[int, timedelta]:
