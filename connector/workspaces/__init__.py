@@ -11,6 +11,7 @@ from connector.workspaces.deploy import (
 from connector.workspaces.files import WorkspaceError, read_folder, read_workspace
 from connector.workspaces.live import Live, Profile, SendingIdentity, Workspaces
 from connector.workspaces.registry import FlowRegistry
+from connector.workspaces.usage import properties_used
 
 __all__ = [
     "Changes",
@@ -27,6 +28,7 @@ __all__ = [
     "check_workspace",
     "deploy_default",
     "deploy_files",
+    "properties_used",
     "read_folder",
     "read_workspace",
 ]

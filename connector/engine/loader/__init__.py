@@ -11,7 +11,7 @@ from connector.engine.loader.flow import (
     load_flows,
     parse_flow,
 )
-from connector.engine.loader.lint import Lint, flow_rules, lint_flow
+from connector.engine.loader.lint import Lint, flow_properties, flow_rules, lint_flow
 from connector.engine.loader.steps import STEP_KINDS_BY_KEY, STEP_SYNTAX
 from connector.engine.loader.triggers import TRIGGER_SYNTAX
 
@@ -22,6 +22,7 @@ __all__ = [
     "FlowError",
     "FlowErrors",
     "Lint",
+    "flow_properties",
     "flow_rules",
     "lint_flow",
     "load_flow_texts",

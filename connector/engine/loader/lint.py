@@ -157,6 +157,12 @@ def _segment_uses(flow: Flow) -> Iterator[Use]:
             yield key, where, segment
 
 
+def flow_properties(flow: Flow) -> frozenset[str]:
+    """Contact properties the flow reads or writes, as written (`address.city` is a path
+    into the `address` property); what the property lint checks."""
+    return frozenset(name for _, _, name in _property_uses(flow))
+
+
 def _property_uses(flow: Flow) -> Iterator[Use]:
     if isinstance(flow.trigger, PropertyChanged | DateTrigger):
         yield "trigger", "trigger", flow.trigger.property
