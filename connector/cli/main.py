@@ -12,6 +12,7 @@ from connector.cli.accounts import accounts
 from connector.cli.contacts import contacts
 from connector.cli.context import CliContext, pass_cli
 from connector.cli.deploy import deploy
+from connector.cli.devcrm import devcrm
 from connector.cli.flows import flows
 
 console = Console()
@@ -87,4 +88,5 @@ def upgrade(cli: CliContext) -> None:
 main.add_command(accounts)
 main.add_command(contacts)
 main.add_command(deploy)
+main.add_command(devcrm)
 main.add_command(flows)

@@ -1,0 +1,93 @@
+"""`connector devcrm`: local CRM emulators in the foreground, to try the connector without a
+real portal (`connector devcrm hubspot`)."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import click
+
+DEFAULT_SUBSCRIPTIONS = ("contact.creation", "contact.deletion", "contact.privacyDeletion",
+                         "contact.merge", "contact.restore", "contact.propertyChange:email",
+                         "contact.propertyChange:lifecyclestage",
+                         "contact.propertyChange:hs_email_optout")
+_RATE = re.compile(r"^(\d+)/(\d+(?:\.\d+)?)(ms|s)?$")
+
+
+def parse_rate_limit(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, float]:
+    """'110/10s' -> (110, 10.0); '5/500ms' -> (5, 0.5)."""
+    match = _RATE.match(value.strip())
+    if not match or int(match.group(1)) < 1 or float(match.group(2)) <= 0:
+        raise click.BadParameter("expected REQUESTS/WINDOW such as 110/10s or 5/500ms")
+    window = float(match.group(2)) / (1000 if match.group(3) == "ms" else 1)
+    return int(match.group(1)), window
+
+
+def parse_subscription(value: str) -> tuple[str, str | None]:
+    """'contact.creation' -> ('contact.creation', None); 'contact.propertyChange:email' ->
+    ('contact.propertyChange', 'email')."""
+    kind, _, prop = value.partition(":")
+    if not kind.startswith("contact."):
+        raise click.BadParameter(f"{value!r}: expected contact.TYPE or "
+                                 "contact.propertyChange:NAME", param_hint="--subscribe")
+    if kind == "contact.propertyChange" and not prop:
+        raise click.BadParameter(f"{value!r}: a propertyChange needs a property name",
+                                 param_hint="--subscribe")
+    return kind, prop or None
+
+
+@click.group()
+def devcrm() -> None:
+    """Local emulators of the CRM APIs (HubSpot) for tests, demos and trying things out."""
+
+
+@devcrm.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8091, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--hub-id", default=12345, show_default=True, type=click.IntRange(1))
+@click.option("--webhook-url", default=None, help="Where the app's webhooks are POSTed.")
+@click.option("--subscribe", "subscriptions", multiple=True, metavar="TYPE[:PROPERTY]",
+              help="A webhook subscription (repeatable); default: every contact event and "
+                   "propertyChange of email, lifecyclestage, hs_email_optout.")
+@click.option("--client-id", default="devcrm-client-id", show_default=True)
+@click.option("--client-secret", default="devcrm-client-secret", show_default=True)
+@click.option("--private-token", default=None, help="The portal's private-app token.")
+@click.option("--token-lifetime", default=1800, show_default=True, type=click.IntRange(1))
+@click.option("--rate-limit", default="110/10s", show_default=True, callback=parse_rate_limit,
+              help="Requests per rolling window per portal.")
+def hubspot(host: str, port: int, hub_id: int, webhook_url: str | None,
+            subscriptions: tuple[str, ...], client_id: str, client_secret: str,
+            private_token: str | None, token_lifetime: int,
+            rate_limit: tuple[int, float]) -> None:
+    """A local HubSpot (OAuth, contacts, engagements, webhooks) until Ctrl-C."""
+    from devcrm.hubspot import HubSpotEmulator
+
+    if webhook_url is not None and not webhook_url.startswith(("http://", "https://")):
+        raise click.BadParameter("must be an http(s) URL", param_hint="--webhook-url")
+    subs = [parse_subscription(s) for s in subscriptions or DEFAULT_SUBSCRIPTIONS]
+    emu = HubSpotEmulator(client_id=client_id, client_secret=client_secret, host=host,
+                          port=port, rate_limit=rate_limit, token_lifetime=token_lifetime)
+    try:
+        emu.start()
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from exc
+    portal = emu.add_portal(hub_id=hub_id, private_token=private_token)
+    if webhook_url:
+        emu.subscribe(webhook_url, subs)
+    click.echo(f"HubSpot emulator on {emu.url} (portal {hub_id}, "
+               f"{rate_limit[0]} requests per {rate_limit[1]:g} s)")
+    click.echo(f"private app token: {portal.private_token}")
+    click.echo(f"OAuth app: client id {client_id}, client secret {client_secret}")
+    click.echo(f"webhooks: {webhook_url or 'none (pass --webhook-url)'}")
+    click.echo("point the connector at it:")
+    click.echo(f"  HUBSPOT_API_BASE={emu.url} HUBSPOT_CLIENT_ID={client_id} "
+               f"HUBSPOT_CLIENT_SECRET={client_secret}")
+    click.echo(f"control endpoints: {emu.url}/_emulator/... ; Ctrl-C stops")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        click.echo("stopping")
+    finally:
+        emu.stop()
