@@ -79,7 +79,7 @@ class HubSpotOAuth:
         self.auth_url = auth_url
         self.timeout = timeout
         self._clock = clock
-        self._http = session or requests.Session()
+        self._post = session.post if session is not None else requests.post
 
     def authorize_url(self, redirect_uri: str, scopes: Sequence[str],
                       optional_scopes: Sequence[str], state: str) -> str:
@@ -111,7 +111,7 @@ class HubSpotOAuth:
         # where secrets end up in logs).
         data = {**form, "client_id": self.client_id, "client_secret": self._client_secret}
         try:
-            response = self._http.post(self.api_base + TOKEN_PATH, data=data,
+            response = self._post(self.api_base + TOKEN_PATH, data=data,
                                        headers={"Accept": "application/json"},
                                        timeout=self.timeout)
         except requests.Timeout as exc:

@@ -1,5 +1,5 @@
 """`connector accounts`: connect CRM accounts with a token (a new one gets the default
-workspace), list them, set their sending identity and policy."""
+workspace), list them, set their sending identity and policy, disconnect them."""
 
 from __future__ import annotations
 
@@ -119,6 +119,7 @@ def list_command(cli: CliContext, as_json: bool) -> None:
                         "crm_id": v.external_id,
                         "name": v.name,
                         "api_key": v.api_key,
+                        "status": v.status,
                         "workspace_version": v.workspace_version,
                         "mail_from": v.mail_from,
                         "reply_to": v.reply_to,
@@ -129,12 +130,32 @@ def list_command(cli: CliContext, as_json: bool) -> None:
                 )
             )
         return
-    table = Table("id", "provider", "CRM id", "name", "workspace", "sender", "API key")
+    table = Table("id", "provider", "CRM id", "name", "status", "workspace", "sender", "API key")
     for v in views:
         workspace = "-" if v.workspace_version is None else f"v{v.workspace_version}"
-        table.add_row(str(v.id), v.provider, v.external_id, v.name, workspace,
+        table.add_row(str(v.id), v.provider, v.external_id, v.name, v.status, workspace,
                       v.mail_from or "(default)", v.api_key)
     console.print(table if views else "no accounts yet: `connector accounts connect ...`")
+
+
+@accounts.command("disconnect")
+@click.argument("account_id", type=int)
+@click.option("--reason", default="disconnected from the command line", show_default=True)
+@pass_cli
+def disconnect_command(cli: CliContext, account_id: int, reason: str) -> None:
+    """Stop using an account's CRM: its tokens are dropped and nothing runs for it until
+    it is connected (or the app installed) again."""
+    from connector.clock import SystemClock
+    from connector.crypto import Vault
+    from connector.services.credentials import DatabaseCredentialStore
+
+    store = DatabaseCredentialStore(cli.database(migrate=True), Vault(cli.settings.fernet_keys),
+                                    SystemClock())
+    try:
+        store.disconnect(account_id, reason)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"disconnected account {account_id}: its tokens are dropped")
 
 
 @accounts.command("set")

@@ -40,6 +40,7 @@ class AccountView:
     company_name: str | None
     company_address: str | None
     frequency_cap: str | None
+    status: str = "connected"  # or "disconnected" (uninstalled, refresh token refused)
 
 
 def connect_account(
@@ -97,6 +98,7 @@ def _view(account: Account, vault: Vault) -> AccountView:
         company_name=account.company_name,
         company_address=account.company_address,
         frequency_cap=account.frequency_cap,
+        status=account.status,
     )
 
 
