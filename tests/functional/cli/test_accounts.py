@@ -167,3 +167,26 @@ def test_flows_validate_reports_lints_with_lines(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert f"{flow}:4: error: step 'step-1': no template 'no-such-template'" in result.output
     assert f"{flow}:6: warning: step 'step-3' is unreachable" in result.output
+
+
+def test_disconnect_drops_the_tokens_and_list_shows_the_status(
+    env: dict[str, str], db: Database
+) -> None:
+    run(env, "accounts", "connect", "hubspot", "--portal-id", "321", "--access-token", "tok",
+        "--refresh-token", "ref")
+    with db.session() as session:
+        account_id = session.query(Account).one().id
+    assert json.loads(run(env, "accounts", "list", "--json").output)["status"] == "connected"
+
+    result = run(env, "accounts", "disconnect", str(account_id), "--reason", "left us")
+    assert result.exit_code == 0, result.output
+    assert f"disconnected account {account_id}" in result.output
+    with db.session() as session:
+        account = session.query(Account).one()
+    assert (account.status, account.disconnect_reason) == ("disconnected", "left us")
+    assert (account.access_token_encrypted, account.refresh_token_encrypted) == (None, None)
+    assert json.loads(run(env, "accounts", "list", "--json").output)["status"] == "disconnected"
+
+    unknown = CliRunner().invoke(main, ["accounts", "disconnect", "999"], env=env)
+    assert unknown.exit_code == 1
+    assert "no account 999" in unknown.output
