@@ -1,5 +1,5 @@
 """What every receiver shares: the runtime of this app, JSON errors, API-key auth, and the
-one strict reader of JSON bodies (POST /v1/events and the admin API)."""
+one strict reader of JSON bodies (POST /v1/events, the admin API, the CRM webhooks)."""
 
 from __future__ import annotations
 
@@ -57,8 +57,20 @@ def read_json_body(*, cache: bool = False) -> Any:
     is wrong (not JSON, NaN or Infinity, a duplicate key, too deep, NUL or a lone
     surrogate in a string) or RequestEntityTooLarge (413). The JSON error handler turns
     both into `{"error": ...}`. `cache` keeps the bytes for a later reader (spectree)."""
+    return parse_json(read_raw_body(cache=cache))
+
+
+def read_raw_body(*, cache: bool = False) -> bytes:
+    """The request body's bytes, for a receiver that verifies them before parsing:
+    RequestEntityTooLarge (413) past MAX_CONTENT_LENGTH, chunked bodies included."""
     data = request.get_data(cache=cache)
     _refuse_truncated(len(data))
+    return data
+
+
+def parse_json(data: bytes) -> Any:
+    """`data` as strict JSON (the rules of `read_json_body`), or a BadRequest naming what
+    is wrong."""
     try:
         value = json.loads(
             data,
