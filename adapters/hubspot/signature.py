@@ -12,8 +12,8 @@ import base64
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 V3_HEADER = "X-HubSpot-Signature-v3"
 TIMESTAMP_HEADER = "X-HubSpot-Request-Timestamp"
@@ -27,6 +27,12 @@ _DECODED = {"%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "
             "%27": "'", "%28": "(", "%29": ")", "%2A": "*", "%2C": ",", "%3B": ";"}
 _ESCAPE = re.compile("|".join(_DECODED), re.IGNORECASE)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class Headers(Protocol):
+    """A request's headers, looked up by name (a dict, or Werkzeug's case-blind ones)."""
+
+    def get(self, key: str) -> str | None: ...
 
 
 class SignatureError(ValueError):
@@ -88,7 +94,7 @@ def verify_v1(secret: str, *, body: bytes, signature: str | None) -> None:
     _compare(v1_signature(secret, body=body), signature, "v1")
 
 
-def verify_request(secret: str, headers: Mapping[str, str], *, method: str, uri: str,
+def verify_request(secret: str, headers: Headers, *, method: str, uri: str,
                    body: bytes, now: datetime, legacy: bool = True) -> str:
     """Check whichever signature the request carries (v3 when present; v1/v2 only when
     `legacy`) and return its version; SignatureError when none is valid."""
