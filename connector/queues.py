@@ -59,7 +59,7 @@ class Queues:
     def all(self) -> list[Queue]:
         return list(self.by_name.values())
 
-    def wake(self, job: Job, *, marker: str) -> bool:
+    def wake(self, job: Job, *args: Any, marker: str) -> bool:
         """Enqueue `job` unless a run of it is already queued and not yet started.
 
         The hot path's coalesced wake-up: one SET NX per request instead of one job per
@@ -69,7 +69,7 @@ class Queues:
         """
         if not self.redis.set(marker, b"1", nx=True, px=WAKE_MARKER_MS):
             return False
-        self.enqueue(job)
+        self.enqueue(job, *args)
         return True
 
     def enqueue(self, job: Job, *args: Any, **options: Any) -> None:

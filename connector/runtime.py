@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 from redis import Redis
 
-from adapters.memory import InMemoryCRM
 from adapters.port import CRMAdapter
 from connector.api_keys import ApiKeyCache
 from connector.clock import Clock, SystemClock
+from connector.crm import CrmAdapters
 from connector.crypto import Vault
 from connector.db import Database
 from connector.email.transports import Transport, transport_from_url
@@ -37,7 +37,8 @@ class Runtime:
     db: Database
     redis: Redis
     clock: Clock = field(default_factory=SystemClock)
-    # One adapter per provider; the in-memory CRM stands in until the real adapters land.
+    # A fixed adapter per provider, for every account of it (simulations, tests, the
+    # demo's in-memory CRM); any other account gets its own, built from its credentials.
     crm_adapters: dict[str, CRMAdapter] = field(default_factory=dict)
     # False in `flows simulate`: outbound webhook steps are recorded, not POSTed.
     outbound_webhooks: bool = True
@@ -73,10 +74,14 @@ class Runtime:
     def vault(self) -> Vault:
         return Vault(self.settings.fernet_keys)
 
+    @cached_property
+    def crms(self) -> CrmAdapters:
+        return CrmAdapters(settings=self.settings, db=self.db, vault=self.vault,
+                           redis=self.redis, clock=self.clock, fixed=self.crm_adapters)
+
     def crm_for(self, account: Account) -> CRMAdapter:
-        if account.provider not in self.crm_adapters:
-            self.crm_adapters[account.provider] = InMemoryCRM()
-        return self.crm_adapters[account.provider]
+        """The account's CRM adapter."""
+        return self.crms.for_account(account)
 
     def close(self) -> None:
         if "transport" in self.__dict__:

@@ -9,6 +9,7 @@ from connector.queues import Queues
 
 INBOX_WAKE = "connector:wake:inbox"
 SEND_WAKE = "connector:wake:send"
+WRITEBACK_WAKE = "connector:wake:crm:{}"
 
 
 class Work:
@@ -46,8 +47,14 @@ class Work:
     def call_webhook(self, call_id: int) -> None:
         self._queues.enqueue(queues.CALL_WEBHOOK, call_id)
 
-    def flush_writebacks(self, account_id: int) -> None:
-        self._queues.enqueue(queues.FLUSH_WRITEBACKS, account_id)
+    def flush_writebacks(self, account_id: int) -> bool:
+        """Write an account's due CRM writes: one queued run per account at a time (the
+        scheduler asks every tick; a run goes on while rows are due)."""
+        return self._queues.wake(queues.FLUSH_WRITEBACKS, account_id,
+                                 marker=WRITEBACK_WAKE.format(account_id))
+
+    def writeback_started(self, account_id: int) -> None:
+        self._queues.redis.delete(WRITEBACK_WAKE.format(account_id))
 
     def dispatch_due(self) -> None:
         """A scheduler tick; never retried (the next tick comes anyway)."""

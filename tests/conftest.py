@@ -16,6 +16,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
+from adapters.memory import InMemoryCRM
+from adapters.port import CRMAdapter
 from connector import runtime as runtime_module
 from connector.app import create_app
 from connector.clock import VirtualClock
@@ -116,12 +118,16 @@ def make_runtime(
     keyword (`make_runtime(mail_url=...)`); the newest one is the process's current."""
     made: list[Runtime] = []
 
-    def make(**overrides: Any) -> Runtime:
+    def make(*, crm: dict[str, CRMAdapter] | None = None, **overrides: Any) -> Runtime:
+        # CRM accounts write to an in-memory CRM unless `crm={}`: then each account
+        # gets its real adapter (point HUBSPOT_API_BASE at an emulator).
         runtime = Runtime(
             settings=settings.model_copy(update=overrides) if overrides else settings,
             db=db,
             redis=redis_conn,
             clock=clock,
+            crm_adapters={"hubspot": InMemoryCRM(), "salesforce": InMemoryCRM()}
+            if crm is None else crm,
         )
         made.append(runtime)
         runtime_module.install(runtime)

@@ -25,6 +25,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import Progress
 
+from adapters.memory import InMemoryCRM
 from connector import runtime as runtime_module
 from connector.app import create_app
 from connector.cli.demo_report import collect_report, print_contact_timeline, print_report
@@ -103,6 +104,7 @@ def run_demo(settings: Settings, console: Console, *, fresh: bool = True) -> int
             }
         )
         rt = build_runtime(settings, redis_url=redis_server.url, clock=clock)
+        rt.crm_adapters["hubspot"] = InMemoryCRM()
         runtime_module.install(rt)
         try:
             server.start(create_app(rt))

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from adapters.memory import InMemoryCRM
 from connector import runtime as runtime_module
 from connector.clock import VirtualClock
 from connector.local.inprocess import drain
@@ -142,6 +143,7 @@ def _sandbox(settings: Settings, flow_file: Path, start: datetime) -> Iterator[R
             )
             rt = build_runtime(sandboxed, redis_url=redis_server.url, clock=VirtualClock(start))
             rt.outbound_webhooks = False  # a simulation calls nobody
+            rt.crm_adapters.update(hubspot=InMemoryCRM(), salesforce=InMemoryCRM())  # nor a CRM
             runtime_module.install(rt)
             try:
                 yield rt

@@ -40,6 +40,7 @@ class Outcome:
     ok: bool
     error: str | None = None
     permanent: bool = False  # a failure no retry can fix (kept visible as failed)
+    record_id: str | None = None  # what the receiver called it (a CRM record id)
 
 
 def claim(
@@ -69,6 +70,19 @@ def claim(
             .execution_options(synchronize_session=False)
         ).all()
     return Claimed(sorted(ids), until)
+
+
+def release(db: Database, model: type[OutboxRow], claimed: Claimed, now: datetime) -> None:
+    """Give the claimed rows back untouched (no call was made): due again at once, the
+    attempt not counted."""
+    table: Any = model
+    with db.session() as session:
+        session.execute(
+            update(table)
+            .where(table.id.in_(claimed.ids), table.next_attempt_at == claimed.until)
+            .values(next_attempt_at=now, attempts=table.attempts - 1)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def record(
@@ -116,6 +130,8 @@ def _record(
             outcome = outcomes.get(row.id, Outcome(False, "no outcome for this row"))
             if outcome.ok:
                 row.succeeded(now)
+                if outcome.record_id is not None and hasattr(row, "record_id"):
+                    row.record_id = outcome.record_id
                 succeeded += 1
             else:
                 row.failed(now, outcome.error or "failed", permanent=outcome.permanent,

@@ -13,8 +13,11 @@ from sqlalchemy.orm import Session
 from connector.email.merge import event_context
 from connector.engine.entry import Signal
 from connector.engine.facts import ContactFacts
-from connector.models import ContactEvent, InboxEvent
+from connector.models import Contact, ContactEvent, InboxEvent
 from connector.services.contacts import join_lists, upsert_contact
+from connector.services.crm_events import KINDS as CRM_KINDS
+from connector.services.crm_events import NotYet, apply_crm_event
+from connector.services.crm_fetch import NOTHING, Fetched, fetch_records
 from connector.services.enrollments import run_now
 from connector.services.facts import facts_for
 from connector.services.reactions import react
@@ -38,20 +41,40 @@ class Processed:
 
 def process_inbox_event(rt: Runtime, inbox_event_id: int) -> Processed | None:
     """Idempotent: a processed event is skipped, and entry keys make a re-run a no-op."""
+    with rt.db.session() as session:
+        peek = session.get(InboxEvent, inbox_event_id)
+        if peek is None or peek.processed_at is not None:
+            return None
+        session.expunge(peek)
+    fetched = fetch_records(rt, [peek])  # no transaction open while the CRM answers
     now = rt.clock.now()
     with rt.db.session() as session:
         event = session.get(InboxEvent, inbox_event_id, with_for_update=True)
         if event is None or event.processed_at is not None:
             return None
-        result = apply_event(rt, session, event, now)
+        try:
+            result = apply_event(rt, session, event, now, fetched)
+        except NotYet:
+            return None  # the sweep brings it back
     # The first step runs now (a welcome within a minute), not at the next tick.
-    run_now(rt, result.enrollment_ids, now, facts={result.contact_id: result.facts})
+    if result is not None:
+        run_now(rt, result.enrollment_ids, now, facts={result.contact_id: result.facts})
     return result
 
 
-def apply_event(rt: Runtime, session: Session, event: InboxEvent, now: datetime) -> Processed:
+def apply_event(rt: Runtime, session: Session, event: InboxEvent, now: datetime,
+                fetched: Fetched = NOTHING) -> Processed | None:
     """The contact, history and flow changes of one event, in the caller's transaction;
-    marks it processed. The enrollments to run are returned, to run after the commit."""
+    marks it processed. The enrollments to run are returned, to run after the commit.
+    A CRM event may have nothing to react to (None); one whose CRM record could not be
+    read raises NotYet and stays unprocessed."""
+    if event.kind in CRM_KINDS:
+        change = apply_crm_event(session, event, fetched, now)
+        event.processed_at = now
+        if change is None:
+            return None
+        session.flush()
+        return _react(rt, session, event, change.contact, change.signals, {}, False, now)
     payload = event.payload
     contact_in = payload["contact"]
     upsert = upsert_contact(
@@ -88,15 +111,21 @@ def apply_event(rt: Runtime, session: Session, event: InboxEvent, now: datetime)
         signals.append(Signal(kind="event", name=event.kind, properties=properties))
         # `at` lets a flow wait relative to the event ("a year after the purchase").
         context = {"event": event_context(event.kind, properties, event.occurred_at)}
+    event.processed_at = now
     session.flush()
+    return _react(rt, session, event, contact, signals, context, upsert.created, now)
+
+
+def _react(rt: Runtime, session: Session, event: InboxEvent, contact: Contact,
+           signals: list[Signal], context: dict[str, Any], created: bool, now: datetime
+           ) -> Processed:
     facts = facts_for(rt, session, contact, now)
     remembered: dict[int, ContactFacts] = {}
     to_run = react(
         rt, session, contact, facts, signals, now, inbox_event_id=event.id, context=context,
         remember=remembered,
     )
-    event.processed_at = now
-    return Processed(contact.id, upsert.created, to_run, remembered[contact.id])
+    return Processed(contact.id, created, to_run, remembered[contact.id])
 
 
 BATCH = 200
@@ -118,6 +147,7 @@ def process_pending(rt: Runtime, *, limit: int = BATCH) -> int:
     size = min(limit, CHUNK_SQLITE if rt.db.is_sqlite else CHUNK)
     done, after = 0, 0
     while True:
+        fetched = fetch_records(rt, _peek(rt, after, size))
         now = rt.clock.now()
         to_run: list[int] = []
         facts: dict[int, ContactFacts] = {}
@@ -132,14 +162,32 @@ def process_pending(rt: Runtime, *, limit: int = BATCH) -> int:
             for event in events:
                 try:
                     with session.begin_nested():
-                        result = apply_event(rt, session, event, now)
-                    to_run += result.enrollment_ids
-                    # A contact's later event in the chunk supersedes its earlier facts.
-                    facts[result.contact_id] = result.facts
+                        result = apply_event(rt, session, event, now, fetched)
                     done += 1
+                    if result is not None:
+                        to_run += result.enrollment_ids
+                        # A contact's later event in the chunk supersedes its earlier facts.
+                        facts[result.contact_id] = result.facts
+                except NotYet:
+                    pass  # its CRM could not be read: the sweep brings it back
                 except Exception:
                     log.exception("inbox event %s failed; kept for the sweep", event.id)
         if not events:
             return done
         after = events[-1].id
         run_now(rt, to_run, now, facts=facts)
+
+
+def _peek(rt: Runtime, after: int, size: int) -> list[InboxEvent]:
+    """The CRM events among the next chunk, read without locking: their CRM records are
+    fetched before the chunk's transaction opens."""
+    with rt.db.session() as session:
+        events = session.scalars(
+            select(InboxEvent)
+            .where(InboxEvent.processed_at.is_(None), InboxEvent.id > after,
+                   InboxEvent.kind.in_(CRM_KINDS))
+            .order_by(InboxEvent.id)
+            .limit(size)
+        ).all()
+        session.expunge_all()
+    return list(events)

@@ -18,7 +18,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -63,6 +63,8 @@ PER_JOB = 1000
 # SMTP 4xx (greylisting, a full mailbox, a server busy): the next attempt of that message,
 # by attempts made; after the last one it fails with the server's reply.
 BACKOFF = (10, 60, 300, 900, 3600)
+# How much of the text body the CRM timeline entry carries.
+TIMELINE_TEXT_MAX = 4000
 
 
 @dataclass(frozen=True)
@@ -74,18 +76,20 @@ class Recorded:
     error: str | None
     writeback: str | None = None
     next_attempt_at: datetime | None = None
+    text: str = ""  # the text body, for the CRM timeline (the row does not keep it)
 
     def as_json(self) -> str:
         at = self.next_attempt_at.isoformat() if self.next_attempt_at else None
         return json.dumps({"status": self.status, "error": self.error,
-                           "writeback": self.writeback, "next_attempt_at": at})
+                           "writeback": self.writeback, "next_attempt_at": at,
+                           "text": self.text})
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> Recorded:
         data = json.loads(raw)
         at = data.get("next_attempt_at")
         return cls(data["status"], data["error"], data["writeback"],
-                   datetime.fromisoformat(at) if at else None)
+                   datetime.fromisoformat(at) if at else None, data.get("text", ""))
 
 
 @dataclass
@@ -94,6 +98,7 @@ class _Claimed:
     contact: Contact
     event: Any
     live: Live
+    text: str = ""  # set by _prepare
 
 
 @dataclass
@@ -160,7 +165,7 @@ def _deliver_chunk(rt: Runtime, size: int, *, message_id: int | None = None
             recorded[message.id] = _retry_later(message, unreachable, now)
             continue
         outcome, connection_failed = _send(rt, message, mime, now)
-        recorded[message.id] = outcome
+        recorded[message.id] = replace(outcome, text=item.text) if outcome.writeback else outcome
         if connection_failed:
             unreachable = outcome.error
     record_outcomes(rt, recorded, now)
@@ -240,7 +245,7 @@ def _send(rt: Runtime, message: Message, mime: EmailMessage, now: datetime
     except PermanentTransportError as exc:
         if exc.hard_bounce:
             return Recorded("bounced", str(exc), "bounced"), False
-        return Recorded("failed", str(exc)), False
+        return Recorded("failed", str(exc), "email_failed"), False
     except Exception as exc:
         # Not one of the transport's own errors: whether bytes reached the server is not
         # known, so at most once wins, visibly.
@@ -308,7 +313,7 @@ def apply_outcome(session: Session, message_id: int, outcome: Recorded, now: dat
     if outcome.status == "bounced":
         suppress(session, message.account_id, message.to_email, "hard_bounce", now)
     if outcome.writeback:
-        queue_message_writeback(session, message, outcome.writeback, now)
+        queue_message_writeback(session, message, outcome.writeback, now, text=outcome.text)
 
 
 def recover_outcomes(rt: Runtime, session: Session, message_ids: list[int], now: datetime
@@ -372,4 +377,5 @@ def _prepare(rt: Runtime, item: _Claimed) -> tuple[EmailMessage, dict[str, Any]]
         extra_headers={"Reply-To": identity.reply_to} if identity.reply_to else None,
     )
     message.subject, message.links, message.message_id_header = subject, links, message_id_header
+    item.text = rendered.text[:TIMELINE_TEXT_MAX]
     return mime, {"subject": subject, "links": links, "message_id_header": message_id_header}

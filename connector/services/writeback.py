@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+import time
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, select
@@ -14,16 +14,20 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningInsert
 
-from adapters.port import CRMAdapter, EmailActivity, PropertyUpdate, Task, WriteResult
-from connector.models import Account, Contact, CrmWriteback, Message
+from adapters.errors import DisconnectedError
+from connector.models import Account, CrmWriteback, Message
 from connector.services import outbox
+from connector.services.crm_writes import writes_for
 
 if TYPE_CHECKING:
     from connector.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-BATCH = 100
+# Rows per claim (the adapter splits them into its CRM's batch size), and how long one
+# job writes before handing the worker back (a successor carries on).
+CLAIM = 200
+FLUSH_BUDGET = 20.0
 BACKOFF = (30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600)  # then failed, kept visible
 
 
@@ -69,11 +73,14 @@ def queue_message_writeback(
     *,
     link: int | None = None,
     url: str | None = None,
+    text: str | None = None,
 ) -> bool:
     """Queue what happened to one email; the key makes a repeat (a second open) a no-op."""
     payload = {"message": message.public_id, "subject": message.subject or ""}
     if url:
         payload["url"] = url
+    if text:
+        payload["text"] = text
     suffix = "" if link is None else f":{link}"
     return queue_writeback(
         session,
@@ -87,101 +94,62 @@ def queue_message_writeback(
 
 
 def accounts_with_due_writebacks(session: Session, now: datetime) -> list[int]:
+    """Connected accounts with writes due (a disconnected one's wait for its reinstall)."""
     return list(
         session.scalars(
             select(CrmWriteback.account_id)
-            .where(CrmWriteback.status == "pending", CrmWriteback.next_attempt_at <= now)
+            .join(Account, Account.id == CrmWriteback.account_id)
+            .where(CrmWriteback.status == "pending", CrmWriteback.next_attempt_at <= now,
+                   Account.status == "connected")
             .distinct()
         )
     )
 
 
-def flush_writebacks(rt: Runtime, account_id: int) -> int:
-    """Send one batch of due writes for an account; returns how many were written.
+def flush_writebacks(rt: Runtime, account_id: int, *, budget: float = FLUSH_BUDGET) -> int:
+    """Write an account's due rows batch after batch, for up to `budget` seconds; returns
+    how many were written. The adapter's rate limiter (shared by every worker) paces it."""
+    rt.work.writeback_started(account_id)
+    written, started = 0, time.monotonic()
+    while time.monotonic() - started < budget:
+        done, claimed = flush_batch(rt, account_id)
+        written += done
+        if claimed < CLAIM:
+            break
+    else:
+        rt.work.flush_writebacks(account_id)  # more due: a successor carries on
+    return written
 
-    Claimed, then written to the CRM with no transaction open, then recorded
-    (services/outbox.py): a slow CRM holds up no other writer."""
+
+def flush_batch(rt: Runtime, account_id: int) -> tuple[int, int]:
+    """Claim one batch of due rows, write it through the account's adapter with no
+    transaction open, record each outcome (services/outbox.py): (written, claimed)."""
     now = rt.clock.now()
     claimed = outbox.claim(rt.db, CrmWriteback, now, where=[CrmWriteback.account_id == account_id],
-                           limit=BATCH)
+                           limit=CLAIM)
     if not claimed.ids:
-        return 0
+        return 0, 0
     with rt.db.session() as session:
         account = session.get(Account, account_id)
         rows = session.scalars(
             select(CrmWriteback).where(CrmWriteback.id.in_(claimed.ids)).order_by(CrmWriteback.id)
         ).all()
-        contacts = {
-            c.id: c
-            for c in session.scalars(
-                select(Contact).where(Contact.id.in_({r.contact_id for r in rows}))
-            )
-        }
-    if account is None:
-        return 0
-    results = _write(rt.crm_for(account), rows, contacts)
+        inputs = writes_for(session, rows, now)
+        if account is not None:
+            session.expunge(account)
+    if account is None or account.status != "connected":
+        outbox.release(rt.db, CrmWriteback, claimed, now)
+        return 0, len(claimed.ids)
+    try:
+        results = inputs.send(rt.crm_for(account))
+    except DisconnectedError:
+        log.warning("account %s: disconnected; its CRM writes wait for a reinstall", account_id)
+        outbox.release(rt.db, CrmWriteback, claimed, now)
+        return 0, len(claimed.ids)
     outcomes = {
-        r.writeback_id: outbox.Outcome(r.ok, r.error, permanent=not r.ok and not r.retryable)
+        r.writeback_id: outbox.Outcome(r.ok, r.error, permanent=not r.ok and not r.retryable,
+                                       record_id=r.record_id)
         for r in results
     }
-    return outbox.record(rt.db, CrmWriteback, claimed, outcomes, now, backoff=BACKOFF)
-
-
-def _write(
-    crm: CRMAdapter, rows: Sequence[CrmWriteback], contacts: dict[int, Contact]
-) -> list[WriteResult]:
-    """One adapter call per kind of write in the batch."""
-    by_kind: dict[str, list[CrmWriteback]] = {}
-    for row in rows:
-        by_kind.setdefault(_FAMILY.get(row.kind, "activity"), []).append(row)
-    results: list[WriteResult] = []
-    if "activity" in by_kind:
-        results += crm.write_activities(
-            activities=[_activity(row, contacts[row.contact_id]) for row in by_kind["activity"]]
-        )
-    if "property" in by_kind:
-        results += crm.update_properties(
-            updates=[
-                PropertyUpdate(
-                    writeback_id=row.id,
-                    contact_crm_id=contacts[row.contact_id].crm_id,
-                    email=contacts[row.contact_id].email or "",
-                    properties={row.payload["property"]: row.payload["value"]},
-                )
-                for row in by_kind["property"]
-            ]
-        )
-    if "task" in by_kind:
-        results += crm.create_tasks(
-            tasks=[_task(row, contacts[row.contact_id]) for row in by_kind["task"]]
-        )
-    return results
-
-
-_FAMILY = {"update_property": "property", "create_task": "task"}
-
-
-def _task(row: CrmWriteback, contact: Contact) -> Task:
-    created = datetime.fromisoformat(row.payload["occurred_at"])
-    due = row.payload.get("due_seconds")
-    return Task(
-        writeback_id=row.id,
-        contact_crm_id=contact.crm_id,
-        email=contact.email or "",
-        subject=row.payload["subject"],
-        body=row.payload.get("body", ""),
-        due_at=created + timedelta(seconds=due) if due is not None else None,
-    )
-
-
-def _activity(row: CrmWriteback, contact: Contact) -> EmailActivity:
-    payload = row.payload
-    return EmailActivity(
-        writeback_id=row.id,
-        kind=row.kind,  # type: ignore[arg-type]
-        contact_crm_id=contact.crm_id,
-        email=contact.email or "",
-        subject=payload.get("subject", ""),
-        occurred_at=datetime.fromisoformat(payload["occurred_at"]),
-        url=payload.get("url"),
-    )
+    return outbox.record(rt.db, CrmWriteback, claimed, outcomes, now, backoff=BACKOFF), len(
+        claimed.ids)

@@ -1,0 +1,184 @@
+"""The effects of a CRM's contact events (adapters.inbound kinds, from any CRM's
+normalizer) on the contact mirror: one small handler per kind, in the caller's transaction.
+
+Each returns the contact to react for and the signals to react with, or None when there
+is nothing to react to (a deleted contact, a REDACTED value, a contact the CRM no longer
+has). Records the CRM was asked for come in `fetched` (services/crm_fetch.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adapters.inbound import (
+    CONTACT_CHANGED,
+    CONTACT_CREATED,
+    CONTACT_DELETED,
+    CONTACT_MERGED,
+    CONTACT_RESTORED,
+)
+from adapters.port import CrmContact
+from connector.engine.entry import Signal
+from connector.models import Contact, InboxEvent
+from connector.services.contacts import Upsert, normalize_email, upsert_contact
+from connector.services.crm_fetch import Fetched
+from connector.services.erasure import erase_contact
+from connector.services.merging import merge_contacts
+
+
+@dataclass(frozen=True)
+class Change:
+    contact: Contact
+    signals: list[Signal] = field(default_factory=list)
+
+
+class NotYet(Exception):
+    """The record this event needs could not be read now: leave the event for later."""
+
+
+Handler = Callable[[Session, InboxEvent, Fetched, datetime], Change | None]
+
+
+def apply_crm_event(session: Session, event: InboxEvent, fetched: Fetched, now: datetime
+                    ) -> Change | None:
+    if event.account_id in fetched.retry_later:
+        raise NotYet(event.kind)
+    if event.account_id in fetched.unavailable:
+        event.error = fetched.unavailable[event.account_id]
+        return None
+    return HANDLERS[event.kind](session, event, fetched, now)
+
+
+def find_by_crm_id(session: Session, account_id: int, crm_id: str) -> Contact | None:
+    """The mirror row of a CRM id, following merges to the contact it lives on now."""
+    contact = session.scalar(
+        select(Contact).where(Contact.account_id == account_id, Contact.crm_id == crm_id)
+    )
+    seen: set[int] = set()
+    while contact is not None and contact.merged_into_id is not None and contact.id not in seen:
+        seen.add(contact.id)
+        contact = session.get(Contact, contact.merged_into_id)
+    return contact
+
+
+def _created(session: Session, event: InboxEvent, fetched: Fetched, now: datetime
+             ) -> Change | None:
+    crm_id = str(event.payload["crm_id"])
+    record = _record(event, fetched, crm_id)
+    if record is None:
+        return None  # gone from the CRM already (deleted or merged away)
+    existing = find_by_crm_id(session, event.account_id, crm_id)
+    if existing is not None and existing.deleted_at is not None:
+        return None
+    upsert = _upsert(session, event.account_id, record, now)
+    signals = [Signal(kind="contact.created")] if upsert.created else []
+    return Change(upsert.contact, signals + _changed_signals(upsert.changes))
+
+
+def _changed(session: Session, event: InboxEvent, fetched: Fetched, now: datetime
+             ) -> Change | None:
+    data = event.payload
+    crm_id = str(data["crm_id"])
+    if "value" not in data:
+        return None  # REDACTED: a sensitive value HubSpot does not show; never stored
+    contact = find_by_crm_id(session, event.account_id, crm_id)
+    if contact is not None and contact.deleted_at is not None:
+        return None
+    name, value = str(data["property"]), data["value"]
+    if contact is None:
+        record = _record(event, fetched, crm_id)
+        if record is None:
+            return None
+        upsert = _upsert(session, event.account_id, record, now)
+        # First seen through this change: it is that change, not a new contact.
+        return Change(upsert.contact, [_property_signal(name, None, record.properties.get(name))])
+    upsert = upsert_contact(session, event.account_id, email=None, crm_id=contact.crm_id,
+                            properties={name: value}, now=now)
+    email = normalize_email(value) if name == "email" and isinstance(value, str) else None
+    if email and "@" in email and not _email_taken(session, contact, email):
+        contact.email = email
+    return Change(upsert.contact, _changed_signals(upsert.changes))
+
+
+def _merged(session: Session, event: InboxEvent, fetched: Fetched, now: datetime
+            ) -> Change | None:
+    winner_id = str(event.payload["crm_id"])
+    losers = [str(i) for i in event.payload.get("merged", []) if str(i) != winner_id]
+    record = _record(event, fetched, winner_id)
+    contacts = [find_by_crm_id(session, event.account_id, i) for i in [winner_id, *losers]]
+    present = list(dict.fromkeys(c for c in contacts if c is not None and c.deleted_at is None))
+    if not present and record is None:
+        return None
+    winner = merge_contacts(session, present, winner_crm_id=winner_id, now=now)
+    if record is None:
+        return Change(winner) if winner is not None else None
+    upsert = _upsert(session, event.account_id, record, now)
+    return Change(upsert.contact, _changed_signals(upsert.changes))
+
+
+def _deleted(session: Session, event: InboxEvent, fetched: Fetched, now: datetime
+             ) -> Change | None:
+    contact = find_by_crm_id(session, event.account_id, str(event.payload["crm_id"]))
+    if contact is not None:
+        erase_contact(session, contact, now, privacy=bool(event.payload.get("privacy")))
+    return None
+
+
+def _restored(session: Session, event: InboxEvent, fetched: Fetched, now: datetime
+              ) -> Change | None:
+    crm_id = str(event.payload["crm_id"])
+    record = _record(event, fetched, crm_id)
+    contact = find_by_crm_id(session, event.account_id, crm_id)
+    if record is None:
+        return None
+    if contact is not None and contact.deleted_at is not None:
+        contact.deleted_at = None  # its data was erased: it comes back from the CRM
+    upsert = _upsert(session, event.account_id, record, now)
+    return Change(upsert.contact, _changed_signals(upsert.changes))
+
+
+HANDLERS: dict[str, Handler] = {
+    CONTACT_CREATED: _created,
+    CONTACT_CHANGED: _changed,
+    CONTACT_MERGED: _merged,
+    CONTACT_DELETED: _deleted,
+    CONTACT_RESTORED: _restored,
+}
+KINDS = frozenset(HANDLERS)
+
+
+def _record(event: InboxEvent, fetched: Fetched, crm_id: str) -> CrmContact | None:
+    if not fetched.has(event.account_id, crm_id):
+        raise NotYet(f"{event.kind}: the CRM record of {crm_id} was not read")
+    return fetched.record(event.account_id, crm_id)
+
+
+def _upsert(session: Session, account_id: int, record: CrmContact, now: datetime) -> Upsert:
+    upsert = upsert_contact(session, account_id, email=record.email, crm_id=record.crm_id,
+                            properties=record.properties, now=now)
+    email = normalize_email(record.email)
+    contact = upsert.contact
+    if email and contact.email != email and not _email_taken(session, contact, email):
+        contact.email = email  # the CRM's address wins (it changed there)
+    return upsert
+
+
+def _email_taken(session: Session, contact: Contact, email: str) -> bool:
+    return session.scalar(
+        select(Contact.id).where(Contact.account_id == contact.account_id,
+                                 Contact.email == email, Contact.id != contact.id)
+    ) is not None
+
+
+def _changed_signals(changes: dict[str, tuple[Any, Any]]) -> list[Signal]:
+    return [_property_signal(name, old, new) for name, (old, new) in changes.items()]
+
+
+def _property_signal(name: str, old: Any, new: Any) -> Signal:
+    return Signal(kind="property.changed", name=name, properties={"from": old, "to": new})
