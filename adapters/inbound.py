@@ -17,9 +17,15 @@ CONTACT_MERGED = "crm.contact.merged"  # data {"crm_id": winner, "merged": [lose
 # data {"crm_id", "privacy"}: a privacy (GDPR) deletion arrives with a plain one too.
 CONTACT_DELETED = "crm.contact.deleted"
 CONTACT_RESTORED = "crm.contact.restored"  # data {"crm_id"}
+# A sync's read of a contact, the record inline (data: connector.services.crm_events
+# record_data): a reconciliation's heals a missed webhook, so it starts flows as the
+# webhook would have; a backfill's only fills the mirror and segments.
+CONTACT_SYNCED = "crm.contact.synced"
+CONTACT_IMPORTED = "crm.contact.imported"
 
 KINDS = frozenset(
-    {CONTACT_CREATED, CONTACT_CHANGED, CONTACT_MERGED, CONTACT_DELETED, CONTACT_RESTORED}
+    {CONTACT_CREATED, CONTACT_CHANGED, CONTACT_MERGED, CONTACT_DELETED, CONTACT_RESTORED,
+     CONTACT_SYNCED, CONTACT_IMPORTED}
 )
 
 DEDUP_KEY_MAX = 64

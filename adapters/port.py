@@ -27,6 +27,7 @@ class CrmContact:
     properties: dict[str, Any]
     opted_out: bool  # the CRM's own "do not email" flag
     updated_at: datetime | None = None
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)

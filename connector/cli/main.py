@@ -14,6 +14,7 @@ from connector.cli.context import CliContext, pass_cli
 from connector.cli.deploy import deploy
 from connector.cli.devcrm import devcrm
 from connector.cli.flows import flows
+from connector.cli.hubspot_app import hubspot_app
 
 console = Console()
 
@@ -90,3 +91,4 @@ main.add_command(contacts)
 main.add_command(deploy)
 main.add_command(devcrm)
 main.add_command(flows)
+main.add_command(hubspot_app)

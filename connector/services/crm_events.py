@@ -20,12 +20,14 @@ from adapters.inbound import (
     CONTACT_CHANGED,
     CONTACT_CREATED,
     CONTACT_DELETED,
+    CONTACT_IMPORTED,
     CONTACT_MERGED,
     CONTACT_RESTORED,
+    CONTACT_SYNCED,
 )
 from adapters.port import CrmContact
 from connector.engine.entry import Signal
-from connector.models import Contact, InboxEvent
+from connector.models import Account, Contact, InboxEvent
 from connector.services.contacts import Upsert, normalize_email, upsert_contact
 from connector.services.crm_fetch import Fetched
 from connector.services.erasure import erase_contact
@@ -36,6 +38,7 @@ from connector.services.merging import merge_contacts
 class Change:
     contact: Contact
     signals: list[Signal] = field(default_factory=list)
+    start_flows: bool = True  # False: a backfill fills the mirror and segments only
 
 
 class NotYet(Exception):
@@ -143,12 +146,64 @@ def _restored(session: Session, event: InboxEvent, fetched: Fetched, now: dateti
     return Change(upsert.contact, _changed_signals(upsert.changes))
 
 
+def _synced(session: Session, event: InboxEvent, fetched: Fetched, now: datetime
+            ) -> Change | None:
+    """A reconciliation read the contact: what its missed webhooks would have done."""
+    record = record_from(event.payload)
+    contact = find_by_crm_id(session, event.account_id, record.crm_id)
+    if contact is not None and contact.deleted_at is not None:
+        return None
+    upsert = _upsert(session, event.account_id, record, now)
+    account_since = session.get(Account, event.account_id)
+    # New to the mirror: created in the CRM since we were installed (its creation webhook
+    # was lost), or older (first seen now): only the former is a new contact.
+    new = upsert.created and record.created_at is not None and account_since is not None \
+        and record.created_at >= account_since.created_at
+    signals = [Signal(kind="contact.created")] if new else []
+    return Change(upsert.contact, signals + _changed_signals(upsert.changes))
+
+
+def _imported(session: Session, event: InboxEvent, fetched: Fetched, now: datetime
+              ) -> Change | None:
+    record = record_from(event.payload)
+    contact = find_by_crm_id(session, event.account_id, record.crm_id)
+    if contact is not None and contact.deleted_at is not None:
+        return None
+    upsert = _upsert(session, event.account_id, record, now)
+    return Change(upsert.contact, [], start_flows=False)
+
+
+def record_data(record: CrmContact) -> dict[str, Any]:
+    """A CRM record as an inbox event's data (a sync stores what it read)."""
+    return {
+        "crm_id": record.crm_id,
+        "email": record.email,
+        "properties": record.properties,
+        "opted_out": record.opted_out,
+        "updated_at": record.updated_at.isoformat() if record.updated_at else None,
+        "created_at": record.created_at.isoformat() if record.created_at else None,
+    }
+
+
+def record_from(data: dict[str, Any]) -> CrmContact:
+    def at(value: Any) -> datetime | None:
+        return datetime.fromisoformat(value) if value else None
+
+    return CrmContact(
+        crm_id=str(data["crm_id"]), email=data.get("email"),
+        properties=dict(data.get("properties") or {}), opted_out=bool(data.get("opted_out")),
+        updated_at=at(data.get("updated_at")), created_at=at(data.get("created_at")),
+    )
+
+
 HANDLERS: dict[str, Handler] = {
     CONTACT_CREATED: _created,
     CONTACT_CHANGED: _changed,
     CONTACT_MERGED: _merged,
     CONTACT_DELETED: _deleted,
     CONTACT_RESTORED: _restored,
+    CONTACT_SYNCED: _synced,
+    CONTACT_IMPORTED: _imported,
 }
 KINDS = frozenset(HANDLERS)
 

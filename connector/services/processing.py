@@ -74,7 +74,8 @@ def apply_event(rt: Runtime, session: Session, event: InboxEvent, now: datetime,
         if change is None:
             return None
         session.flush()
-        return _react(rt, session, event, change.contact, change.signals, {}, False, now)
+        return _react(rt, session, event, change.contact, change.signals, {}, False, now,
+                      start_flows=change.start_flows)
     payload = event.payload
     contact_in = payload["contact"]
     upsert = upsert_contact(
@@ -117,13 +118,13 @@ def apply_event(rt: Runtime, session: Session, event: InboxEvent, now: datetime,
 
 
 def _react(rt: Runtime, session: Session, event: InboxEvent, contact: Contact,
-           signals: list[Signal], context: dict[str, Any], created: bool, now: datetime
-           ) -> Processed:
+           signals: list[Signal], context: dict[str, Any], created: bool, now: datetime,
+           *, start_flows: bool = True) -> Processed:
     facts = facts_for(rt, session, contact, now)
     remembered: dict[int, ContactFacts] = {}
     to_run = react(
         rt, session, contact, facts, signals, now, inbox_event_id=event.id, context=context,
-        remember=remembered,
+        remember=remembered, start_flows=start_flows,
     )
     return Processed(contact.id, created, to_run, remembered[contact.id])
 

@@ -40,17 +40,24 @@ def react(
     inbox_event_id: int | None = None,
     context: dict[str, Any] | None = None,
     remember: dict[int, ContactFacts] | None = None,
+    start_flows: bool = True,
 ) -> list[int]:
     """Apply `signals` (plus the segment changes they cause).
 
     Returns the enrollments to run now: the new ones and the waiting ones just woken.
     `remember` receives the contact's facts as they are afterwards, so running those
-    enrollments right after the commit need not load them again.
+    enrollments right after the commit need not load them again. `start_flows=False`
+    (a CRM backfill) updates segments and time-trigger schedules only.
     """
     live = rt.workspaces.live(session, contact.account_id)
     facts, segment_signals = update_segments(live, session, contact, facts, now)
     statuses = live.flows.statuses(session)
     flows = live.flows.runnable(session)
+    if not start_flows:
+        schedule_time_triggers(session, contact, flows, facts, now)
+        if remember is not None:
+            remember[contact.id] = facts
+        return []
     new: list[int] = []
     for signal in [*signals, *segment_signals]:
         for flow in flows_triggered(flows, signal, facts, now, statuses=statuses):

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.engine.flows import Flow, flow_from_dict
-from connector.models import FlowState, FlowVersion
+from connector.models import Account, FlowState, FlowVersion
 
 STATUS_TTL_SECONDS = 1.0
 
@@ -67,8 +67,16 @@ class FlowRegistry:
                 ).all()
             )
             statuses = {k: overrides.get(k, f.settings.status) for k, f in self._flows.items()}
+            if self._disconnected(session):
+                # Uninstalled or revoked: nothing starts, waiting contacts hold, and a
+                # reinstall carries on where they were.
+                statuses = {k: "paused" if s == "active" else s for k, s in statuses.items()}
             self._statuses = (now, statuses)
         return self._statuses[1]
+
+    def _disconnected(self, session: Session) -> bool:
+        status = session.scalar(select(Account.status).where(Account.id == self.account_id))
+        return status == "disconnected"
 
     def forget_statuses(self) -> None:
         """After changing a status in this process, read it afresh next time."""
