@@ -62,7 +62,8 @@ class HubSpotEmulator:
         self._server = make_server(self.host, self.port, self.app, threaded=True,
                                    request_handler=_QuietHandler)
         self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever,
+        server = self._server
+        self._thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05),
                                         name="hubspot-emulator", daemon=True)
         self._thread.start()
         return self
