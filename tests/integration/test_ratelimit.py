@@ -7,6 +7,8 @@ import time
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from adapters.errors import RetryableCRMError
 from connector.ratelimit import RedisRateLimiter
@@ -93,7 +95,9 @@ def test_pause_blocks_every_client_and_only_grows(
 
 
 def test_redis_down_is_retryable_not_a_crash() -> None:
-    limiter = RedisRateLimiter(redis.Redis(unix_socket_path="/nonexistent/redis.sock"))
+    # No client-side retries, so the test does not wait through redis-py's backoff.
+    down = redis.Redis(unix_socket_path="/nonexistent/redis.sock", retry=Retry(NoBackoff(), 0))
+    limiter = RedisRateLimiter(down)
     with pytest.raises(RetryableCRMError, match="rate limiter unavailable"):
         limiter.acquire("k", limit=1, window=1, timeout=1)
     with pytest.raises(RetryableCRMError, match="rate limiter unavailable"):
