@@ -178,3 +178,16 @@ def test_disconnect_drops_the_tokens_and_keeps_the_reason(
         assert account.access_token_encrypted is None
     with pytest.raises(LookupError):
         store.disconnect(account_id + 1, "nobody")
+
+
+def test_a_token_endpoint_that_hangs_is_retryable(
+    rt: Runtime, emu: HubSpotEmulator, store: DatabaseCredentialStore, oauth: HubSpotOAuth
+) -> None:
+    account_id = install(rt, emu, oauth)
+    before = store.load(account_id)
+    impatient = HubSpotOAuth("cid", "secret", emu.url, emu.url + "/oauth/authorize", 0.2,
+                             clock=rt.clock)
+    emu.faults.add(delay=2.0, count=1, path_prefix="/oauth/2026-03/token")
+    with pytest.raises(RetryableCRMError, match="timed out"):
+        store.refresh(account_id, before.access_token, impatient.refresh)
+    assert store.load(account_id) == before
