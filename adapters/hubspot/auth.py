@@ -110,15 +110,14 @@ class HubSpotOAuth:
         # v3 takes everything in the form body (v1 took some of it in the query string,
         # where secrets end up in logs).
         data = {**form, "client_id": self.client_id, "client_secret": self._client_secret}
+        now = self._clock.now()  # before asking: the token cannot outlive the expiry we keep
         try:
             response = self._post(self.api_base + TOKEN_PATH, data=data,
-                                       headers={"Accept": "application/json"},
-                                       timeout=self.timeout)
+                                  headers={"Accept": "application/json"}, timeout=self.timeout)
         except requests.Timeout as exc:
             raise RetryableCRMError(f"HubSpot's token endpoint timed out: {exc}") from exc
         except requests.RequestException as exc:
             raise RetryableCRMError(f"HubSpot's token endpoint is unreachable: {exc}") from exc
-        now = self._clock.now()
         body = _json(response)
         if response.status_code == 200:
             return parse_token_response(body, now)
