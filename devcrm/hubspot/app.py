@@ -22,6 +22,7 @@ DAILY_LIMIT = 250_000  # private apps only; OAuth calls carry no daily headers
 
 def create_app(emulator: HubSpotEmulator) -> Flask:
     from devcrm.hubspot import (
+        routes_account,
         routes_contacts,
         routes_control,
         routes_engagements,
@@ -32,8 +33,8 @@ def create_app(emulator: HubSpotEmulator) -> Flask:
 
     app = Flask("devcrm.hubspot")
     app.extensions["hubspot_emulator"] = emulator
-    for module in (routes_oauth, routes_contacts, routes_engagements, routes_properties,
-                   routes_preferences, routes_control):
+    for module in (routes_oauth, routes_account, routes_contacts, routes_engagements,
+                   routes_properties, routes_preferences, routes_control):
         app.register_blueprint(module.bp)
     app.before_request(_guard)
     app.after_request(_finish)

@@ -29,6 +29,8 @@ _CONTACT_BUILTINS: tuple[tuple[str, str, str, str, str, bool], ...] = (
     ("createdate", "Create Date", "datetime", "date", "contactinformation", True),
     ("lastmodifieddate", "Last Modified Date", "datetime", "date", "contactinformation", True),
     ("hs_object_id", "Record ID", "number", "number", "contactinformation", True),
+    ("hs_merged_object_ids", "Merged Contact IDs", "enumeration", "checkbox",
+     "contactinformation", True),
 )
 
 EMAIL_PROPERTIES = frozenset({

@@ -177,6 +177,30 @@ def batch_update() -> tuple[Response, int]:
     return batch.answer(results, errors, started, time.time(), 200)
 
 
+@bp.post("/batch/upsert")
+def batch_upsert() -> tuple[Response, int]:
+    """Create or update by a unique property (email): each result says whether it is new."""
+    started, p = time.time(), portal()
+    inputs = batch.inputs_of(body())
+    keys = [str(item.get("id", "")).lower() for item in inputs]
+    if len(set(keys)) != len(keys):
+        raise validation_error("Duplicate IDs found in batch input. IDs must be unique")
+    for item in inputs:
+        if item.get("idProperty", "email") != "email":
+            raise validation_error("idProperty must be a unique property (email)")
+        p.check_contact_values(_properties(item))
+    results = []
+    for key, item in zip(keys, inputs, strict=True):
+        existing = p.contact_by_email(key)
+        if existing is None:
+            record = p.contacts[p.create_contact({"email": key, **item["properties"]},
+                                                 source="INTEGRATION")]
+        else:
+            record = p.update_contact(existing["id"], item["properties"], source="INTEGRATION")
+        results.append({**_shape(p, record, list(item["properties"])), "new": existing is None})
+    return batch.answer(results, [], started, time.time(), 200)
+
+
 @bp.post("/batch/archive")
 def batch_archive() -> tuple[str, int]:
     p = portal()

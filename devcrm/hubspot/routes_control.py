@@ -37,6 +37,7 @@ def create_portal() -> tuple[Response, int]:
         p = emulator().add_portal(int(data.get("hub_id", 12345)), data.get("private_token"))
     except ValueError as exc:
         raise ApiError(409, error_body(str(exc), "CONFLICT")) from exc
+    p.merge_creates_new_id = bool(data.get("merge_creates_new_id", False))
     return jsonify(_portal_json(p)), 201
 
 
@@ -47,9 +48,23 @@ def list_portals() -> Response:
 
 @bp.post("/portals/<int:hub_id>/contacts")
 def create_contact(hub_id: int) -> tuple[Response, int]:
-    p = _portal(hub_id)
-    contact_id = p.create_contact(_json().get("properties") or {})
+    """One contact ({"properties": {...}}) or many ({"contacts": [{...}, ...]}), as a CRM
+    user would (webhooks fire)."""
+    p, data = _portal(hub_id), _json()
+    if "contacts" in data:
+        ids = [p.create_contact(props) for props in data["contacts"]]
+        return jsonify({"ids": ids}), 201
+    contact_id = p.create_contact(data.get("properties") or {})
     return jsonify(p.contacts[contact_id]), 201
+
+
+@bp.get("/portals/<int:hub_id>/contacts/<contact_id>")
+def read_contact(hub_id: int, contact_id: str) -> Response:
+    p = _portal(hub_id)
+    record = p.contact(contact_id) or p.contact(contact_id, archived=True)
+    if record is None:
+        raise not_found()
+    return jsonify(record)
 
 
 @bp.get("/portals/<int:hub_id>/contacts")

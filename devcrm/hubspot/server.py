@@ -21,9 +21,7 @@ DEFAULT_APP_ID = 1160452
 
 
 class _QuietHandler(WSGIRequestHandler):
-    """Keep-alive HTTP/1.1 (clients reuse connections, as with HubSpot) and no access log."""
-
-    protocol_version = "HTTP/1.1"
+    """No access log on stderr (the request log is `emu.requests`)."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass

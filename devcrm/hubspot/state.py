@@ -37,6 +37,7 @@ class Portal:
         self.properties: dict[str, dict[str, Any]] = contact_builtins(now)
         self.groups: dict[str, dict[str, Any]] = builtin_groups()
         self.optouts: list[dict[str, Any]] = []
+        self.merge_creates_new_id = False
         self._emit = emit
         self._contact_ids = itertools.count(101)
         self._object_ids = itertools.count(30_000_000_001)
@@ -118,8 +119,9 @@ class Portal:
         self._emit(self.hub_id, changes)
 
     def merge(self, primary_id: str, merged_id: str, *, source: str = "CRM_UI") -> dict[str, Any]:
-        """Merge merged_id into primary_id: primary keeps its values and gains the ones it
-        lacks; the merged id answers the primary record from then on."""
+        """Merge merged_id into primary_id: the primary's values win, the merged contact's
+        fill the gaps; both ids answer the winner from then on. The winner keeps the
+        primary's id unless `merge_creates_new_id` (HubSpot gives some merges a new id)."""
         with self.lock:
             primary, merged = self._live(primary_id), self._live(merged_id)
             if primary["id"] == merged["id"]:
@@ -129,21 +131,31 @@ class Portal:
                 if value and not primary["properties"].get(name) and name != "hs_object_id":
                     primary["properties"][name] = value
                     moved += 1
+            losers = [merged["id"]]
             del self.contacts[merged["id"]]
-            self.merged[merged["id"]] = primary["id"]
+            if self.merge_creates_new_id:
+                losers.append(primary["id"])
+                del self.contacts[primary["id"]]
+                primary["id"] = str(next(self._contact_ids))
+                primary["properties"]["hs_object_id"] = primary["id"]
+                self.contacts[primary["id"]] = primary
+            before = primary["properties"].get("hs_merged_object_ids", "")
+            primary["properties"]["hs_merged_object_ids"] = ";".join(
+                [part for part in before.split(";") if part] + [merged["id"]])
+            for loser in losers:
+                self.merged[loser] = primary["id"]
             for old, winner in self.merged.items():
-                if winner == merged["id"]:
+                if winner in losers:
                     self.merged[old] = primary["id"]
             for kind in ENGAGEMENT_KINDS:
                 for engagement in self.engagements(kind).values():
                     engagement["contactIds"] = sorted(
-                        {primary["id"] if c == merged["id"] else c
-                         for c in engagement["contactIds"]})
+                        {primary["id"] if c in losers else c for c in engagement["contactIds"]})
             stamp = iso(self.clock())
             primary["properties"]["lastmodifieddate"], primary["updatedAt"] = stamp, stamp
             change = self._change(
                 "contact.merge", primary["id"], source, changeFlag="MERGED",
-                primaryObjectId=int(primary["id"]), mergedObjectIds=[int(merged["id"])],
+                primaryObjectId=int(primary_id), mergedObjectIds=[int(merged["id"])],
                 newObjectId=int(primary["id"]), numberOfPropertiesMoved=moved)
         self._emit(self.hub_id, [change])
         return primary

@@ -56,6 +56,7 @@ class _Retry:
 class _Batch:
     hub_id: int
     events: list[dict[str, Any]]
+    url: str
     attempt: int = 0
 
 
@@ -146,7 +147,8 @@ class WebhookSender:
                 if first is not None and now - first >= self.linger:
                     for hub_id, events in self._pending.items():
                         for start in range(0, len(events), MAX_BATCH):
-                            ready.append(_Batch(hub_id, events[start:start + MAX_BATCH]))
+                            ready.append(_Batch(hub_id, events[start:start + MAX_BATCH],
+                                                self.target_url or ""))
                     self._pending.clear()
                     self._first_pending_at = None
                 while self._retries and self._retries[0].due <= now:
@@ -155,8 +157,7 @@ class WebhookSender:
                 for batch in ready:
                     for _ in range(copies if batch.attempt == 0 else 1):
                         self._in_flight += 1
-                        self._pool.submit(self._deliver, _Batch(batch.hub_id, batch.events,
-                                                                batch.attempt))
+                        self._pool.submit(self._deliver, batch)
                 first = self._first_pending_at
                 waits = [self.linger - (now - first)] if first is not None else []
                 waits += [self._retries[0].due - now] if self._retries else []
@@ -167,7 +168,7 @@ class WebhookSender:
         try:
             events = [{**e, "attemptNumber": batch.attempt} for e in batch.events]
             body = json.dumps(events)
-            url = self.target_url or ""
+            url = batch.url
             timestamp = str(int(time.time() * 1000))
             headers = {"Content-Type": "application/json",
                        "User-Agent": "HubSpot Connect 2.0 (http://dev.hubspot.com/) - devcrm",
@@ -189,9 +190,8 @@ class WebhookSender:
                 self.deliveries.append((batch.attempt, outcome, len(events)))
                 if not ok and batch.attempt < len(self.schedule) and not self._stopped:
                     due = time.monotonic() + self.schedule[batch.attempt]
-                    heapq.heappush(self._retries, _Retry(due, next(self._seq),
-                                                         _Batch(batch.hub_id, batch.events,
-                                                                batch.attempt + 1)))
+                    retry = _Batch(batch.hub_id, batch.events, url, batch.attempt + 1)
+                    heapq.heappush(self._retries, _Retry(due, next(self._seq), retry))
         finally:
             with self._cond:
                 self._in_flight -= 1

@@ -121,3 +121,29 @@ def test_archive_restore_and_gdpr_delete(api: Api, portal: Portal) -> None:
     assert api.get(f"/crm/v3/objects/contacts/{cid}").status_code == 200
     gone = api.post("/crm/v3/objects/contacts/gdpr-delete", {"objectId": cid})
     assert gone.status_code == 204 and cid not in portal.contacts
+
+
+def test_a_merge_can_give_the_winner_a_new_id(api: Api, portal: Portal) -> None:
+    portal.merge_creates_new_id = True
+    primary = portal.create_contact({"email": "p@x.io"})
+    merged = portal.create_contact({"email": "m@x.io"})
+    winner = portal.merge(primary, merged)["id"]
+    assert winner not in (primary, merged)
+    for old in (primary, merged):
+        assert api.get(f"/crm/v3/objects/contacts/{old}").json()["id"] == winner
+    assert portal.contacts[winner]["properties"]["hs_merged_object_ids"] == merged
+
+
+def test_batch_upsert_by_email(api: Api, portal: Portal) -> None:
+    existing = portal.create_contact({"email": "old@x.io"})
+    answer = api.post("/crm/v3/objects/contacts/batch/upsert", {"inputs": [
+        {"id": "old@x.io", "idProperty": "email", "properties": {"firstname": "Old"}},
+        {"id": "new@x.io", "idProperty": "email", "properties": {"firstname": "New"}}]})
+    assert answer.status_code == 200
+    results = answer.json()["results"]
+    assert [(r["id"] == existing, r["new"]) for r in results] == [(True, False), (False, True)]
+    assert portal.contact_by_email("new@x.io") is not None
+
+
+def test_account_details_name_the_tokens_portal(api: Api, portal: Portal) -> None:
+    assert api.get("/account-info/v3/details").json()["portalId"] == portal.hub_id
