@@ -191,4 +191,7 @@ def test_every_handler_yields_one_of_the_shared_kinds() -> None:
             elif isinstance(event, CrmEvent):
                 assert raw["subscriptionType"] in HANDLERS
                 kinds.add(event.kind)
-    assert kinds == KINDS
+    # Every webhook kind is made by some fixture (syncs make the others).
+    assert kinds == {CONTACT_CREATED, CONTACT_CHANGED, CONTACT_MERGED, CONTACT_DELETED,
+                     CONTACT_RESTORED}
+    assert kinds <= KINDS
