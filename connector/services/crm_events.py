@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from adapters.inbound import (
@@ -27,11 +27,14 @@ from adapters.inbound import (
 )
 from adapters.port import CrmContact
 from connector.engine.entry import Signal
-from connector.models import Account, Contact, InboxEvent
+from connector.models import Account, Contact, InboxEvent, Suppression
 from connector.services.contacts import Upsert, normalize_email, upsert_contact
 from connector.services.crm_fetch import Fetched
 from connector.services.erasure import erase_contact
 from connector.services.merging import merge_contacts
+from connector.services.suppressions import suppress
+
+CRM_OPT_OUT = "crm_opt_out"
 
 
 @dataclass(frozen=True)
@@ -221,7 +224,22 @@ def _upsert(session: Session, account_id: int, record: CrmContact, now: datetime
     contact = upsert.contact
     if email and contact.email != email and not _email_taken(session, contact, email):
         contact.email = email  # the CRM's address wins (it changed there)
+    if contact.email:
+        _crm_opt_out(session, contact.account_id, contact.email, record.opted_out, now)
     return upsert
+
+
+def _crm_opt_out(session: Session, account_id: int, email: str, opted_out: bool,
+                 now: datetime) -> None:
+    """The CRM's "do not email" flag as a suppression (checked before every send); one the
+    CRM lifts is lifted here too, and no other kind of suppression is touched."""
+    if opted_out:
+        suppress(session, account_id, email, CRM_OPT_OUT, now)
+    else:
+        session.execute(delete(Suppression).where(
+            Suppression.account_id == account_id, Suppression.email == email,
+            Suppression.reason == CRM_OPT_OUT,
+        ))
 
 
 def _email_taken(session: Session, contact: Contact, email: str) -> bool:
