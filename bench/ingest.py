@@ -43,7 +43,7 @@ from multiprocessing import get_context
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import subprocess
@@ -105,16 +105,41 @@ def batch_body(label: str, i: int, size: int) -> bytes:
     return b"[" + b",".join(event_body(label, i * size + j) for j in range(size)) + b"]"
 
 
-def client_main(conn: Connection, client_id: int, concurrency: int, api_key: str) -> None:
+class Requests(Protocol):
+    """What the clients post: a picklable maker of each request's body and headers (spawned
+    clients re-import its module), the path, and the status a good answer has."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def accepted(self) -> int: ...
+    def __call__(self, label: str, n: int, batch: int) -> tuple[bytes, dict[str, str]]: ...
+
+
+@dataclass(frozen=True)
+class EventRequests:
+    """POST /v1/events with the account's API key: single events or JSON arrays."""
+
+    api_key: str
+    path: str = EVENTS_PATH
+    accepted: int = 202
+
+    def __call__(self, label: str, n: int, batch: int) -> tuple[bytes, dict[str, str]]:
+        body = batch_body(label, n, batch) if batch > 1 else event_body(label, n)
+        return body, {
+            "Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"
+        }  # fmt: skip
+
+
+def client_main(conn: Connection, client_id: int, concurrency: int, requests: Requests) -> None:
     """Serve RoundSpecs from the parent until told to stop (None) or the pipe closes."""
-    headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
     try:
         conn.send("ready")
         while True:
             spec = conn.recv()
             if spec is None:
                 return
-            conn.send(run_round(spec, client_id, concurrency, headers))
+            conn.send(run_round(spec, client_id, concurrency, requests))
     except (EOFError, BrokenPipeError):  # the parent is gone
         return
     except KeyboardInterrupt:  # Ctrl-C reaches the whole process group; the parent cleans up
@@ -122,7 +147,7 @@ def client_main(conn: Connection, client_id: int, concurrency: int, api_key: str
 
 
 def run_round(
-    spec: RoundSpec, client_id: int, concurrency: int, headers: dict[str, str]
+    spec: RoundSpec, client_id: int, concurrency: int, requests: Requests
 ) -> ClientResult:
     """Post events back to back on one keep-alive connection for `spec.duration` seconds."""
     result = ClientResult()
@@ -132,11 +157,7 @@ def run_round(
     k = 0
     try:
         while time.time() < end_at:
-            n = k * concurrency + client_id
-            if spec.batch > 1:
-                body = batch_body(spec.label, n, spec.batch)
-            else:
-                body = event_body(spec.label, n)
+            body, headers = requests(spec.label, k * concurrency + client_id, spec.batch)
             k += 1
             started = time.perf_counter()
             try:
@@ -144,7 +165,7 @@ def run_round(
                     connection = http.client.HTTPConnection(
                         "127.0.0.1", spec.port, timeout=REQUEST_TIMEOUT
                     )
-                connection.request("POST", EVENTS_PATH, body=body, headers=headers)
+                connection.request("POST", requests.path, body=body, headers=headers)
                 response = connection.getresponse()
                 payload = response.read()
             except (OSError, http.client.HTTPException) as exc:
@@ -158,7 +179,7 @@ def run_round(
             if 200 <= response.status < 300:
                 result.ok += 1
                 result.latencies.append(elapsed)
-            if response.status != 202 and len(result.samples) < SAMPLE_BODIES:
+            if response.status != requests.accepted and len(result.samples) < SAMPLE_BODIES:
                 result.samples.append(f"{response.status}: {payload[:300]!r}")
     finally:
         if connection is not None:
@@ -170,9 +191,9 @@ def run_round(
 class LoadGenerator:
     """`concurrency` client processes, started once and reused for every round."""
 
-    def __init__(self, concurrency: int, api_key: str) -> None:
+    def __init__(self, concurrency: int, requests: Requests) -> None:
         self.concurrency = concurrency
-        self.api_key = api_key
+        self.requests = requests
         self._clients: list[tuple[BaseProcess, Connection]] = []
 
     def start(self) -> None:
@@ -181,7 +202,7 @@ class LoadGenerator:
             parent_end, child_end = context.Pipe()
             process = context.Process(
                 target=client_main,
-                args=(child_end, client_id, self.concurrency, self.api_key),
+                args=(child_end, client_id, self.concurrency, self.requests),
                 name=f"bench-client-{client_id}",
                 daemon=True,
             )
@@ -242,6 +263,7 @@ class RoundResult:
     samples: list[str]
     latencies: list[float]
     batch: int = 1
+    accepted: int = 202  # the status of a good answer
 
     @property
     def rps(self) -> float:
@@ -254,13 +276,18 @@ class RoundResult:
 
     @property
     def failures(self) -> int:
-        return sum(n for status, n in self.statuses.items() if status != 202) + sum(
+        return sum(n for status, n in self.statuses.items() if status != self.accepted) + sum(
             self.errors.values()
         )
 
 
 def merge(
-    app: str, number: int, started_at: float, results: Sequence[ClientResult], batch: int = 1
+    app: str,
+    number: int,
+    started_at: float,
+    results: Sequence[ClientResult],
+    batch: int = 1,
+    accepted: int = 202,
 ) -> RoundResult:
     """One round's figures from every client's: rps = all 2xx / (last answer - start)."""
     statuses: Counter[int] = Counter()
@@ -275,7 +302,7 @@ def merge(
     elapsed = max(r.finished_at for r in results) - started_at
     return RoundResult(
         app, number, sum(r.ok for r in results), elapsed, statuses, errors, samples, latencies,
-        batch,
+        batch, accepted,
     )  # fmt: skip
 
 
@@ -583,7 +610,7 @@ def run(args: argparse.Namespace) -> Outcome:
             flush=True,
         )
 
-        clients = LoadGenerator(args.concurrency, api_key)
+        clients = LoadGenerator(args.concurrency, EventRequests(api_key))
         stack.callback(clients.stop)
         clients.start()
 
