@@ -3,6 +3,7 @@ rate-limit headers and the request log after it."""
 
 from __future__ import annotations
 
+import math
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -124,6 +125,11 @@ def _finish(response: Response) -> Response:
         response.headers["X-HubSpot-RateLimit-Remaining"] = str(g.remaining)
         response.headers["X-HubSpot-RateLimit-Interval-Milliseconds"] = str(
             int(emu.limiter.window * 1000))
+        # HubSpot still sends the secondly pair, documented as deprecated and not enforced.
+        secondly = math.ceil(emu.limiter.limit / emu.limiter.window)
+        used = emu.limiter.recent(g.hub_id) if g.get("hub_id") is not None else 0
+        response.headers["X-HubSpot-RateLimit-Secondly"] = str(secondly)
+        response.headers["X-HubSpot-RateLimit-Secondly-Remaining"] = str(max(0, secondly - used))
         if g.get("private"):
             response.headers["X-HubSpot-RateLimit-Daily"] = str(DAILY_LIMIT)
             response.headers["X-HubSpot-RateLimit-Daily-Remaining"] = str(DAILY_LIMIT - 1)

@@ -34,6 +34,12 @@ class RollingLimiter:
             hits.append(now)
             return True, self.limit - len(hits)
 
+    def recent(self, key: Any, seconds: float = 1.0) -> int:
+        """How many admitted requests of `key` fall in the last `seconds`."""
+        since = self.clock() - seconds
+        with self._lock:
+            return sum(1 for t in self._hits.get(key, ()) if t > since)
+
 
 def rate_limit_body(policy: str, hub_id: int | None, app_id: int) -> dict[str, Any]:
     """HubSpot's 429 body; `policy` is TEN_SECONDLY_ROLLING or SECONDLY."""

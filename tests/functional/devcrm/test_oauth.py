@@ -76,3 +76,11 @@ def test_token_errors_have_hubspots_names(emu: HubSpotEmulator, portal: Portal) 
     # The code survived the failed attempts.
     ok = _token(emu, grant_type="authorization_code", code=code, redirect_uri=REDIRECT)
     assert ok.status_code == 200
+
+
+def test_oauth_calls_carry_no_daily_headers(emu: HubSpotEmulator, portal: Portal) -> None:
+    tokens = _token(emu, "/oauth/v3/token", grant_type="authorization_code",
+                    code=emu.issue_code(portal.hub_id)).json()
+    headers = Api(emu.url, tokens["access_token"]).get("/crm/v3/objects/contacts").headers
+    assert headers["X-HubSpot-RateLimit-Max"] == "1000"
+    assert "X-HubSpot-RateLimit-Daily" not in headers

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import socket
 import time
 from typing import Any
 
@@ -115,3 +116,32 @@ def test_api_writes_fire_webhooks_and_duplicates_on_request(receiver: str) -> No
         assert len(events) == 2 and events[0]["eventId"] == events[1]["eventId"]
         assert events[0]["changeSource"] == "INTEGRATION" and events[0]["portalId"] == 5
         assert len(portal.contacts) == 1
+
+
+def test_connection_errors_are_retried_until_the_schedule_ends(emu: HubSpotEmulator,
+                                                               portal: Portal) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    emu.subscribe(f"http://127.0.0.1:{closed_port}/hook", [("contact.creation", None)])
+    portal.create_contact({"email": "a@x.io"})
+    assert emu.drain(10)
+    assert [(attempt, n) for attempt, _, n in emu.webhook_deliveries] == [(0, 1), (1, 1), (2, 1),
+                                                                          (3, 1)]
+    assert all(outcome == "ConnectionError" for _, outcome, _ in emu.webhook_deliveries)
+
+
+def test_a_slow_receiver_times_out_and_gets_the_batch_again(receiver: str) -> None:
+    with HubSpotEmulator(client_secret="secret", webhook_timeout=0.3,
+                         webhook_schedule=(0.1,)) as emu:
+        portal = emu.add_portal(hub_id=5)
+        emu.subscribe(receiver, [("contact.creation", None)])
+        Receiver.hold = 1.0
+        portal.create_contact({"email": "a@x.io"})
+        deadline = time.monotonic() + 5
+        while not Receiver.received:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        Receiver.hold = 0.0
+        assert emu.drain(5)
+        assert [(a, o) for a, o, _ in emu.webhook_deliveries] == [(0, "ReadTimeout"), (1, 204)]
