@@ -11,13 +11,11 @@ from email.utils import parseaddr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from adapters.registry import validate_external_id
 from connector.crypto import Vault, hash_api_key, new_api_key
 from connector.models import Account
 from connector.settings import parse_frequency_cap
 
-PORTAL_ID = re.compile(r"^[0-9]{1,20}$")
-# Salesforce ids come as 15 (case-sensitive) or 18 characters; org ids start with 00D.
-ORG_ID = re.compile(r"^00D[0-9A-Za-z]{12}([0-9A-Za-z]{3})?$")
 INSTANCE_URL = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$")
 
 
@@ -75,6 +73,9 @@ def connect_account(
     account.access_token_encrypted = vault.encrypt(access_token)
     account.refresh_token_encrypted = vault.encrypt(refresh_token) if refresh_token else None
     account.instance_url = instance_url.rstrip("/") if instance_url else None
+    # New tokens reconnect an account that was disconnected (uninstalled, revoked).
+    account.status, account.disconnected_at, account.disconnect_reason = "connected", None, None
+    account.token_expires_at = None  # a token given by hand: none known (OAuth sets it)
     session.flush()
     return _view(account, vault), created
 
@@ -102,18 +103,17 @@ def _view(account: Account, vault: Vault) -> AccountView:
     )
 
 
+# The option that names each provider's account id (the error says which one is wrong).
+ID_OPTIONS = {"hubspot": "--portal-id", "salesforce": "--org-id"}
+
+
 def _validate(provider: str, external_id: str, access_token: str, instance_url: str | None) -> None:
-    if provider == "hubspot" and not PORTAL_ID.match(external_id):
-        raise AccountError(f"--portal-id must be digits, got {external_id!r}")
-    if provider == "salesforce":
-        if not ORG_ID.match(external_id):
-            raise AccountError(
-                f"--org-id must be a 15 or 18 character id starting with 00D, got {external_id!r}"
-            )
-        if not instance_url or not INSTANCE_URL.match(instance_url):
-            raise AccountError(f"--instance-url must be an http(s) origin, got {instance_url!r}")
-    if provider not in ("hubspot", "salesforce", "local"):
-        raise AccountError(f"unknown provider {provider!r}")
+    problem = validate_external_id(provider, external_id)
+    if problem is not None:
+        option = ID_OPTIONS.get(provider)
+        raise AccountError(f"{option}: {problem}" if option else problem)
+    if provider == "salesforce" and (not instance_url or not INSTANCE_URL.match(instance_url)):
+        raise AccountError(f"--instance-url must be an http(s) origin, got {instance_url!r}")
     if (
         not access_token.strip()
         or len(access_token) > 4096

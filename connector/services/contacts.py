@@ -10,10 +10,11 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from adapters.registry import opt_out_properties
 from connector.models import Contact, ListMembership, Suppression
 
-# CRM opt-out flags honoured before every send (DESIGN §5.4).
-OPT_OUT_PROPERTIES = ("hs_email_optout", "HasOptedOutOfEmail")
+# CRM opt-out flags honoured before every send (DESIGN §5.4), named by each adapter.
+OPT_OUT_PROPERTIES = opt_out_properties()
 
 
 def normalize_email(email: str | None) -> str | None:
