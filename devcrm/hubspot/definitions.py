@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from devcrm.hubspot.errors import property_problem
+from devcrm.hubspot.records import to_ms
+
+DAY_MS = 86_400_000
+
 LIFECYCLE_STAGES = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead",
                     "opportunity", "customer", "evangelist", "other")
 EMAIL_STATUSES = ("SENT", "BOUNCED", "FAILED", "SCHEDULED", "SENDING")
@@ -85,3 +90,33 @@ def builtin_groups() -> dict[str, dict[str, Any]]:
              ("sales_properties", "Sales properties"))
     return {name: {"name": name, "label": label, "displayOrder": i, "archived": False}
             for i, (name, label) in enumerate(names)}
+
+
+def value_problem(definition: dict[str, Any], value: str) -> dict[str, Any] | None:
+    """Why HubSpot would refuse this (non-empty) value for the property, or None."""
+    name, type_ = definition["name"], definition["type"]
+    if type_ in ("enumeration", "bool") and definition["options"]:
+        allowed = {o["value"] for o in definition["options"]}
+        parts = value.split(";") if definition["fieldType"] == "checkbox" else [value]
+        if not all(part in allowed for part in parts):
+            return property_problem(name, "INVALID_OPTION",
+                                    f"{value} was not one of the allowed options: "
+                                    + ", ".join(sorted(allowed)))
+    elif type_ == "number":
+        try:
+            float(value)
+        except ValueError:
+            return property_problem(name, "INVALID_DECIMAL", f"{value} is not a valid number")
+    elif type_ in ("date", "datetime"):
+        ms = to_ms(value)
+        if ms is None:
+            return property_problem(name, "INVALID_DATE" if type_ == "date" else
+                                    "INVALID_DATETIME",
+                                    f"{value} is not a valid {type_}: use epoch milliseconds "
+                                    "or ISO 8601")
+        # HubSpot's date properties hold midnight UTC only.
+        if type_ == "date" and ms % DAY_MS:
+            return property_problem(name, "INVALID_DATE",
+                                    f"{value} is not midnight UTC; date properties hold "
+                                    "dates only")
+    return None

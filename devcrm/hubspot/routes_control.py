@@ -167,7 +167,9 @@ def subscribe() -> Response:
     subs = [(str(s[0]), s[1] if len(s) > 1 else None) if isinstance(s, list)
             else (str(s["subscriptionType"]), s.get("propertyName"))
             for s in data.get("subscriptions") or []]
-    created = emulator().subscribe(data["target_url"], subs or None)
+    emu = emulator()
+    created = emu.subscribe(data["target_url"], subs or None)
+    emu.webhooks.duplicate = bool(data.get("duplicate", emu.webhooks.duplicate))
     return jsonify({"results": [{"id": s.id, "subscriptionType": s.subscription_type,
                                  "propertyName": s.property_name} for s in created]})
 

@@ -25,7 +25,7 @@ from devcrm.hubspot.errors import (
     standard_error,
     validation_error,
 )
-from devcrm.hubspot.records import ENGAGEMENT_DEFAULT_PROPERTIES, as_string, shape
+from devcrm.hubspot.records import ENGAGEMENT_DEFAULT_PROPERTIES, as_string, shape, to_ms
 from devcrm.hubspot.state import Portal
 
 bp = Blueprint("hubspot_engagements", __name__, url_prefix="/crm/v3/objects")
@@ -48,6 +48,9 @@ def _check(kind: str, props: Any, *, creating: bool) -> dict[str, Any]:
             problems.append(property_problem(name, "INVALID_OPTION",
                                              f"{value} was not one of the allowed options: "
                                              + ", ".join(CHOICES[name])))
+    if props.get("hs_timestamp") and to_ms(as_string(props["hs_timestamp"])) is None:
+        problems.append(property_problem("hs_timestamp", "INVALID_DATETIME",
+                                         "hs_timestamp must be epoch milliseconds or ISO 8601"))
     if creating and not props.get("hs_timestamp"):
         problems.append(property_problem("hs_timestamp", "REQUIRED_PROPERTY",
                                          "hs_timestamp is required"))

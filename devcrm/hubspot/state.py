@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from devcrm.hubspot.definitions import builtin_groups, contact_builtins
+from devcrm.hubspot.definitions import builtin_groups, contact_builtins, value_problem
 from devcrm.hubspot.errors import ApiError, error_body, invalid_properties, property_problem
 from devcrm.hubspot.records import as_string, iso
 
@@ -194,12 +194,8 @@ class Portal:
                 problems.append(property_problem(name, "READ_ONLY_VALUE",
                                                  f'"{name}" is a read only property; its value '
                                                  "cannot be set."))
-            elif (definition["type"] in ("enumeration", "bool") and definition["options"]
-                  and value != "" and not _valid_option(definition, value)):
-                problems.append(property_problem(
-                    name, "INVALID_OPTION",
-                    f"{value} was not one of the allowed options: "
-                    + ", ".join(o["value"] for o in definition["options"])))
+            elif value != "" and (problem := value_problem(definition, value)) is not None:
+                problems.append(problem)
         if problems:
             raise invalid_properties(problems)
 
@@ -279,9 +275,3 @@ class Portal:
         return self._change("contact.propertyChange", object_id, source,
                             propertyName=name, propertyValue=value)
 
-
-def _valid_option(definition: dict[str, Any], value: str) -> bool:
-    allowed = {o["value"] for o in definition["options"]}
-    if definition["fieldType"] == "checkbox":
-        return all(part in allowed for part in value.split(";"))
-    return value in allowed

@@ -47,6 +47,8 @@ def test_validation_and_the_100_input_limit(client: HubSpot, api: Api, portal: P
     assert answer.status_code == 400 and answer.json()["category"] == "VALIDATION_ERROR"
     bad_status = api.post("/crm/v3/objects/emails", _email(cid, hs_email_status="OPENED"))
     assert bad_status.status_code == 400
+    bad_time = api.post("/crm/v3/objects/emails", _email(cid, hs_timestamp="soon"))
+    assert bad_time.status_code == 400 and "INVALID_DATETIME" in bad_time.json()["message"]
     with pytest.raises(ApiException) as too_many:
         client.crm.objects.emails.batch_api.create(
             BatchInputSimplePublicObjectBatchInputForCreate(inputs=[_email(cid)] * 101))

@@ -51,3 +51,21 @@ def test_a_property_needs_an_existing_group(api: Api) -> None:
     answer = api.post("/crm/v3/properties/contacts", {
         "name": "x", "label": "X", "type": "string", "fieldType": "text", "groupName": "nope"})
     assert answer.status_code == 400
+
+
+def test_values_are_checked_against_the_property_type(api: Api, portal: Portal) -> None:
+    api.post("/crm/v3/properties/contacts/groups", {"name": "g", "label": "G"})
+    for name, type_, field in (("d_when", "datetime", "date"), ("d_day", "date", "date"),
+                               ("d_count", "number", "number")):
+        assert api.post("/crm/v3/properties/contacts", {
+            "name": name, "label": name, "type": type_, "fieldType": field,
+            "groupName": "g"}).status_code == 201
+    cid = portal.create_contact({"email": "a@x.io"})
+    path = f"/crm/v3/objects/contacts/{cid}"
+    good = {"d_when": "1767603600000", "d_day": "2026-01-05", "d_count": "3"}
+    assert api.patch(path, {"properties": good}).status_code == 200
+    for bad in ({"d_when": "yesterday"}, {"d_day": "1767603600000"}, {"d_count": "many"}):
+        answer = api.patch(path, {"properties": bad})
+        assert answer.status_code == 400, bad
+        assert answer.json()["category"] == "VALIDATION_ERROR"
+    assert portal.contacts[cid]["properties"]["d_count"] == "3"
