@@ -5,62 +5,39 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, current_app, g, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from devcrm.hubspot.context import emulator
+from devcrm.hubspot.core import Emulation
 from devcrm.hubspot.errors import ApiError, error_body
 from devcrm.hubspot.limits import Fault, rate_limit_body
+from devcrm.hubspot.routes_account import bp as account_bp
+from devcrm.hubspot.routes_contacts import bp as contacts_bp
+from devcrm.hubspot.routes_control import bp as control_bp
+from devcrm.hubspot.routes_engagements import bp as engagements_bp
+from devcrm.hubspot.routes_oauth import bp as oauth_bp
+from devcrm.hubspot.routes_preferences import bp as preferences_bp
+from devcrm.hubspot.routes_properties import bp as properties_bp
 
-if TYPE_CHECKING:
-    from devcrm.hubspot.server import HubSpotEmulator
-    from devcrm.hubspot.state import Portal
+BLUEPRINTS = (oauth_bp, account_bp, contacts_bp, engagements_bp, properties_bp,
+              preferences_bp, control_bp)
 
 CONTROL_PREFIX = "/_emulator"
 DAILY_LIMIT = 250_000  # private apps only; OAuth calls carry no daily headers
 
 
-def create_app(emulator: HubSpotEmulator) -> Flask:
-    from devcrm.hubspot import (
-        routes_account,
-        routes_contacts,
-        routes_control,
-        routes_engagements,
-        routes_oauth,
-        routes_preferences,
-        routes_properties,
-    )
-
+def create_app(emulation: Emulation) -> Flask:
     app = Flask("devcrm.hubspot")
-    app.extensions["hubspot_emulator"] = emulator
-    for module in (routes_oauth, routes_account, routes_contacts, routes_engagements,
-                   routes_properties, routes_preferences, routes_control):
-        app.register_blueprint(module.bp)
+    app.extensions["hubspot_emulator"] = emulation
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
     app.before_request(_guard)
     app.after_request(_finish)
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
     return app
-
-
-def emulator() -> HubSpotEmulator:
-    emu: HubSpotEmulator = current_app.extensions["hubspot_emulator"]
-    return emu
-
-
-def portal() -> Portal:
-    """The portal the request's token reaches (set by the guard)."""
-    return emulator().portal(g.hub_id)
-
-
-def body() -> Any:
-    data = request.get_json(silent=True)
-    if data is None:
-        raise ApiError(400, error_body("Invalid input JSON on line 1, column 1: "
-                                       "No content to map due to end-of-input",
-                                       "VALIDATION_ERROR"))
-    return data
 
 
 def _is_search() -> bool:

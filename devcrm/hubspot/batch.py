@@ -22,7 +22,7 @@ def inputs_of(data: Any, limit: int = MAX_INPUTS) -> list[dict[str, Any]]:
     return inputs
 
 
-def answer(results: list[dict[str, Any]], errors: list[dict[str, Any]], started: float,
+def batch_answer(results: list[dict[str, Any]], errors: list[dict[str, Any]], started: float,
            completed: float, ok_status: int) -> tuple[Response, int]:
     payload: dict[str, Any] = {"status": "COMPLETE", "results": results,
                                "startedAt": iso(started), "completedAt": iso(completed)}

@@ -8,10 +8,11 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from devcrm.hubspot import batch, search
-from devcrm.hubspot.app import body, portal
+from devcrm.hubspot.batch import batch_answer, inputs_of
+from devcrm.hubspot.context import body, portal
 from devcrm.hubspot.errors import ApiError, error_body, not_found, standard_error, validation_error
 from devcrm.hubspot.records import shape, split_names
+from devcrm.hubspot.search import check_filter_groups, matches, matches_query, sort_records
 from devcrm.hubspot.state import Portal
 
 bp = Blueprint("hubspot_contacts", __name__, url_prefix="/crm/v3/objects/contacts")
@@ -108,7 +109,7 @@ def archive_contact(contact_id: str) -> tuple[str, int]:
 @bp.post("/batch/read")
 def batch_read() -> tuple[Response, int]:
     started, p, data = time.time(), portal(), body()
-    inputs = batch.inputs_of(data)
+    inputs = inputs_of(data)
     properties = [str(n) for n in data.get("properties") or []] or None
     id_property = data.get("idProperty")
     archived = bool(data.get("archived", False))
@@ -125,13 +126,13 @@ def batch_read() -> tuple[Response, int]:
     errors = [standard_error("Could not get some CONTACT objects, they may be deleted or not "
                              "exist. Check that ids are valid.", "OBJECT_NOT_FOUND", missing)
               ] if missing else []
-    return batch.answer(results, errors, started, time.time(), 200)
+    return batch_answer(results, errors, started, time.time(), 200)
 
 
 @bp.post("/batch/create")
 def batch_create() -> tuple[Response, int]:
     started, p = time.time(), portal()
-    inputs = batch.inputs_of(body())
+    inputs = inputs_of(body())
     props_list = [_properties(item) for item in inputs]
     for props in props_list:
         p.check_contact_values(props)
@@ -145,13 +146,13 @@ def batch_create() -> tuple[Response, int]:
         raise validation_error("Duplicate emails found in batch input")
     ids = [p.create_contact(props, source="INTEGRATION") for props in props_list]
     results = [_shape(p, p.contacts[i], list(p.contacts[i]["properties"])) for i in ids]
-    return batch.answer(results, [], started, time.time(), 201)
+    return batch_answer(results, [], started, time.time(), 201)
 
 
 @bp.post("/batch/update")
 def batch_update() -> tuple[Response, int]:
     started, p, data = time.time(), portal(), body()
-    inputs = batch.inputs_of(data)
+    inputs = inputs_of(data)
     keys = [str(item.get("id", "")) for item in inputs]
     duplicates = sorted({k for k in keys if keys.count(k) > 1})
     if duplicates:
@@ -174,14 +175,14 @@ def batch_update() -> tuple[Response, int]:
         results.append(_shape(p, updated, list(updated["properties"])))
     errors = [standard_error("Could not update some CONTACT objects, they may be deleted or "
                              "not exist.", "OBJECT_NOT_FOUND", missing)] if missing else []
-    return batch.answer(results, errors, started, time.time(), 200)
+    return batch_answer(results, errors, started, time.time(), 200)
 
 
 @bp.post("/batch/upsert")
 def batch_upsert() -> tuple[Response, int]:
     """Create or update by a unique property (email): each result says whether it is new."""
     started, p = time.time(), portal()
-    inputs = batch.inputs_of(body())
+    inputs = inputs_of(body())
     keys = [str(item.get("id", "")).lower() for item in inputs]
     if len(set(keys)) != len(keys):
         raise validation_error("Duplicate IDs found in batch input. IDs must be unique")
@@ -198,13 +199,13 @@ def batch_upsert() -> tuple[Response, int]:
         else:
             record = p.update_contact(existing["id"], item["properties"], source="INTEGRATION")
         results.append({**_shape(p, record, list(item["properties"])), "new": existing is None})
-    return batch.answer(results, [], started, time.time(), 200)
+    return batch_answer(results, [], started, time.time(), 200)
 
 
 @bp.post("/batch/archive")
 def batch_archive() -> tuple[str, int]:
     p = portal()
-    for item in batch.inputs_of(body()):
+    for item in inputs_of(body()):
         if p.contact(str(item.get("id", ""))) is not None:
             p.delete_contact(str(item["id"]), source="INTEGRATION")
     return "", 204
@@ -214,7 +215,7 @@ def batch_archive() -> tuple[str, int]:
 def search_contacts() -> Response:
     p, data = portal(), body()
     groups = data.get("filterGroups") or []
-    search.check_filter_groups(groups)
+    check_filter_groups(groups)
     limit = int(data.get("limit", 10))
     if not 1 <= limit <= SEARCH_MAX_LIMIT:
         raise validation_error(f"limit must be between 1 and {SEARCH_MAX_LIMIT}")
@@ -226,9 +227,9 @@ def search_contacts() -> Response:
         # HubSpot's search reaches at most 10,000 results whatever the paging.
         raise validation_error(f"after must be less than {SEARCH_MAX_RESULTS}: search reaches "
                                f"at most {SEARCH_MAX_RESULTS} results")
-    hits = [r for r in p.live_contacts() if search.matches(r["properties"], groups)
-            and search.matches_query(r["properties"], data.get("query"))]
-    hits = search.sort_records(hits, data.get("sorts") or [])
+    hits = [r for r in p.live_contacts() if matches(r["properties"], groups)
+            and matches_query(r["properties"], data.get("query"))]
+    hits = sort_records(hits, data.get("sorts") or [])
     properties = [str(n) for n in data.get("properties") or []] or None
     page = hits[after:after + limit]
     payload: dict[str, Any] = {"total": len(hits),

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from devcrm.hubspot.app import emulator
+from devcrm.hubspot.context import emulator
 from devcrm.hubspot.errors import ApiError, error_body, not_found, validation_error
 from devcrm.hubspot.state import Portal
 

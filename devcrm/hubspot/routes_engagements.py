@@ -8,8 +8,8 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from devcrm.hubspot import batch
-from devcrm.hubspot.app import body, portal
+from devcrm.hubspot.batch import batch_answer, inputs_of
+from devcrm.hubspot.context import body, portal
 from devcrm.hubspot.definitions import (
     EMAIL_DIRECTIONS,
     EMAIL_PROPERTIES,
@@ -91,7 +91,7 @@ def create(kind: str) -> tuple[Response, int]:
 @bp.post(f"/{KINDS}/batch/create")
 def batch_create(kind: str) -> tuple[Response, int]:
     started, p = time.time(), portal()
-    inputs = batch.inputs_of(body())
+    inputs = inputs_of(body())
     checked = [_check(kind, item.get("properties"), creating=True) for item in inputs]
     results, errors = [], []
     for index, (item, props) in enumerate(zip(inputs, checked, strict=True)):
@@ -102,7 +102,7 @@ def batch_create(kind: str) -> tuple[Response, int]:
             errors.append(error)
         else:
             results.append(_shape(p.create_engagement(kind, props, contact_ids)))
-    return batch.answer(results, errors, started, time.time(), 201)
+    return batch_answer(results, errors, started, time.time(), 201)
 
 
 @bp.get(f"/{KINDS}/<object_id>")
@@ -126,7 +126,7 @@ def update(kind: str, object_id: str) -> Response:
 @bp.post(f"/{KINDS}/batch/update")
 def batch_update(kind: str) -> tuple[Response, int]:
     started, p = time.time(), portal()
-    inputs = batch.inputs_of(body())
+    inputs = inputs_of(body())
     keys = [str(item.get("id", "")) for item in inputs]
     if len(set(keys)) != len(keys):
         raise validation_error("Duplicate IDs found in batch input. IDs must be unique")
@@ -139,4 +139,4 @@ def batch_update(kind: str) -> tuple[Response, int]:
             missing.append(key)
     errors = [standard_error(f"Could not update some {kind} objects, they may be deleted or "
                              "not exist.", "OBJECT_NOT_FOUND", missing)] if missing else []
-    return batch.answer(results, errors, started, time.time(), 200)
+    return batch_answer(results, errors, started, time.time(), 200)

@@ -9,8 +9,8 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, jsonify, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from devcrm.hubspot.app import emulator
 from devcrm.hubspot.auth import DEFAULT_SCOPES, Grant
+from devcrm.hubspot.context import emulator
 from devcrm.hubspot.errors import correlation_id
 
 bp = Blueprint("hubspot_oauth", __name__, url_prefix="/oauth")

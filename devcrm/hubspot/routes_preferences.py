@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from devcrm.hubspot.app import body, portal
+from devcrm.hubspot.context import body, portal
 from devcrm.hubspot.errors import validation_error
 from devcrm.hubspot.records import iso
 from devcrm.hubspot.state import Portal

@@ -8,8 +8,8 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from devcrm.hubspot import batch
-from devcrm.hubspot.app import body, portal
+from devcrm.hubspot.batch import batch_answer, inputs_of
+from devcrm.hubspot.context import body, portal
 from devcrm.hubspot.definitions import definition, option
 from devcrm.hubspot.errors import ApiError, error_body, not_found, validation_error
 from devcrm.hubspot.records import iso
@@ -93,7 +93,7 @@ def create_property(object_type: str) -> tuple[Response, int]:
 @bp.post(f"/{OBJECT}/batch/create")
 def batch_create_properties(object_type: str) -> tuple[Response, int]:
     started, p = time.time(), portal()
-    created = [_new_property(p, item) for item in batch.inputs_of(body())]
+    created = [_new_property(p, item) for item in inputs_of(body())]
     with p.lock:
         # Like HubSpot, one existing name fails the whole batch with a 409.
         for item in created:
@@ -101,4 +101,4 @@ def batch_create_properties(object_type: str) -> tuple[Response, int]:
                 raise _conflict(f"Property with name '{item['name']}' already exists")
         for item in created:
             p.properties[item["name"]] = item
-    return batch.answer(created, [], started, time.time(), 201)
+    return batch_answer(created, [], started, time.time(), 201)
