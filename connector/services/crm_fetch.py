@@ -39,6 +39,8 @@ class Fetched:
 
     records: dict[Key, CrmContact] = field(default_factory=dict)
     asked: set[Key] = field(default_factory=set)
+    events: set[int] = field(default_factory=set)  # the inbox events it was read for
+    just_read: bool = True  # not yet used by a chunk
     retry_later: set[int] = field(default_factory=set)  # accounts: events wait
     unavailable: dict[int, str] = field(default_factory=dict)  # account -> why: no effect
 
@@ -49,7 +51,7 @@ class Fetched:
         return (account_id, crm_id) in self.asked
 
 
-NOTHING = Fetched()
+NOTHING = Fetched(just_read=False)  # read for no event: a CRM event applied with it waits
 
 
 def needs_record(event: InboxEvent, known: set[Key]) -> str | None:
@@ -66,9 +68,9 @@ def needs_record(event: InboxEvent, known: set[Key]) -> str | None:
 
 def fetch_records(rt: Runtime, events: Iterable[InboxEvent]) -> Fetched:
     events = [e for e in events if e.kind.startswith("crm.")]
+    fetched = Fetched(events={e.id for e in events})
     if not events:
-        return NOTHING
-    fetched = Fetched()
+        return fetched
     wanted: dict[int, set[str]] = defaultdict(set)
     with rt.db.session() as session:
         known = _known(session, events)

@@ -134,6 +134,8 @@ BATCH = 200
 # a time would otherwise hold up the web process's inserts.
 CHUNK = 50
 CHUNK_SQLITE = 10
+# CRM events whose records are read together (HubSpot's batch read takes 100).
+FETCH_WINDOW = 100
 
 
 def process_pending(rt: Runtime, *, limit: int = BATCH) -> int:
@@ -143,12 +145,17 @@ def process_pending(rt: Runtime, *, limit: int = BATCH) -> int:
     savepoint per event): two workers on the inbox take disjoint chunks instead of
     walking the same rows in lock-step. A failing event rolls back alone and is kept for
     the scheduler's sweep; this run walks past it (by id), never in circles.
+
+    The CRM records CRM events need are read before a chunk's transaction opens, for a
+    window of up to FETCH_WINDOW of them at once (one batch read per account).
     """
     rt.work.inbox_batch_started()  # before looking: see Queues.wake
     size = min(limit, CHUNK_SQLITE if rt.db.is_sqlite else CHUNK)
     done, after = 0, 0
+    fetched, fresh = NOTHING, False
     while True:
-        fetched = fetch_records(rt, _peek(rt, after, size))
+        if not fresh:
+            fetched, fresh = fetch_records(rt, _peek(rt, after, FETCH_WINDOW)), True
         now = rt.clock.now()
         to_run: list[int] = []
         facts: dict[int, ContactFacts] = {}
@@ -160,6 +167,13 @@ def process_pending(rt: Runtime, *, limit: int = BATCH) -> int:
                 .limit(size)
                 .with_for_update(skip_locked=True)
             ).all()
+            if not events:
+                return done
+            uncovered = next((i for i, e in enumerate(events)
+                              if e.kind in CRM_KINDS and e.id not in fetched.events), None)
+            if uncovered is not None and (uncovered > 0 or not fetched.just_read):
+                # Committed after the window was read: the next turn reads for it.
+                events, fresh = events[:uncovered], False
             for event in events:
                 try:
                     with session.begin_nested():
@@ -173,15 +187,15 @@ def process_pending(rt: Runtime, *, limit: int = BATCH) -> int:
                     pass  # its CRM could not be read: the sweep brings it back
                 except Exception:
                     log.exception("inbox event %s failed; kept for the sweep", event.id)
-        if not events:
-            return done
-        after = events[-1].id
-        run_now(rt, to_run, now, facts=facts)
+        fetched.just_read = False
+        if events:
+            after = events[-1].id
+            run_now(rt, to_run, now, facts=facts)
 
 
 def _peek(rt: Runtime, after: int, size: int) -> list[InboxEvent]:
-    """The CRM events among the next chunk, read without locking: their CRM records are
-    fetched before the chunk's transaction opens."""
+    """The next CRM events, read without locking: their CRM records are fetched before
+    a chunk's transaction opens."""
     with rt.db.session() as session:
         events = session.scalars(
             select(InboxEvent)
