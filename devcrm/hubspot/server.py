@@ -1,4 +1,7 @@
-"""HubSpotEmulator: the emulation served over a threaded HTTP server on 127.0.0.1."""
+"""HubSpotEmulator: the emulation served over a threaded HTTP server on 127.0.0.1. Its
+Python API (add_portal, issue_code, revoke, expire_tokens, subscribe, drain, faults,
+requests, webhook_deliveries) is in core.Emulation; a portal's data and actions are in
+state.Portal."""
 
 from __future__ import annotations
 
