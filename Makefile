@@ -33,6 +33,7 @@ bench: $(STAMP) bench-setup
 	$(BIN)/python bench/ingest.py --batch 100
 	$(BIN)/python bench/hubspot_ingest.py
 	$(BIN)/python bench/hubspot_ingest.py --batch 100
+	$(BIN)/python bench/writeback.py
 	$(BIN)/python bench/scheduler.py
 	$(BIN)/python -m bench.segments
 	$(BIN)/python bench/segment_update.py
