@@ -15,6 +15,7 @@ from connector.services.outbound import call_webhook as post_webhook
 from connector.services.processing import process_inbox_event, process_pending
 from connector.services.sending import deliver
 from connector.services.sending import deliver_pending as send_pending
+from connector.services.sync import reconcile
 from connector.services.writeback import flush_writebacks as flush
 
 
@@ -41,6 +42,12 @@ def deliver_message(message_id: int) -> str:
 
 def flush_writebacks(account_id: int) -> int:
     return flush(runtime.current(), account_id)
+
+
+def reconcile_crm(account_id: int) -> int:
+    """The changes the account's CRM did not send (missed webhooks); returns how many were
+    new to the inbox."""
+    return reconcile(runtime.current(), account_id).stored
 
 
 def call_webhook(call_id: int) -> str:

@@ -34,6 +34,7 @@ DELIVER_PENDING = Job("connector.jobs.deliver_pending", "send")
 DELIVER_MESSAGE = Job("connector.jobs.deliver_message", "send")
 CALL_WEBHOOK = Job("connector.jobs.call_webhook", "crm")
 FLUSH_WRITEBACKS = Job("connector.jobs.flush_writebacks", "crm")
+RECONCILE_CRM = Job("connector.jobs.reconcile_crm", "crm")
 DISPATCH_DUE = Job("connector.jobs.dispatch_due", "scheduler")
 
 JOBS = (
@@ -44,6 +45,7 @@ JOBS = (
     DELIVER_MESSAGE,
     CALL_WEBHOOK,
     FLUSH_WRITEBACKS,
+    RECONCILE_CRM,
     DISPATCH_DUE,
 )
 

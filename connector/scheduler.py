@@ -23,6 +23,7 @@ from connector.services.enrollments import run_claimed
 from connector.services.leases import claim
 from connector.services.schedules import fire_due_triggers, recheck_segments
 from connector.services.sending import recover_outcomes
+from connector.services.sync import accounts_due_for_reconcile
 from connector.services.writeback import accounts_with_due_writebacks
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ class TickReport:
     triggers_fired: int
     segments_rechecked: int
     requeued: int
+    reconciles_queued: int = 0
 
 
 def tick(rt: Runtime, now: datetime, *, batch: int = BATCH) -> TickReport:
@@ -58,12 +60,14 @@ def tick(rt: Runtime, now: datetime, *, batch: int = BATCH) -> TickReport:
     fired = _guarded("scheduled triggers", fire_due_triggers, rt, now, limit=batch)
     rechecked = _guarded("segment rechecks", recheck_segments, rt, now, limit=batch)
     requeued = _guarded("recovery", requeue_lost_work, rt, now)
+    reconciles = _guarded("CRM reconciliation", queue_reconciliations, rt, now)
     return TickReport(
         advanced=len(ids),
         sends_queued=sends,
         triggers_fired=fired,
         segments_rechecked=rechecked,
         requeued=requeued,
+        reconciles_queued=reconciles,
     )
 
 
@@ -73,6 +77,15 @@ def _guarded(what: str, phase: Callable[..., int], *args: Any, **kwargs: Any) ->
     except Exception:
         log.exception("scheduler: %s failed this tick", what)
         return 0
+
+
+def queue_reconciliations(rt: Runtime, now: datetime) -> int:
+    """A reconciliation for each connected CRM account whose watermark is an interval old
+    (it heals missed webhooks); one per account at a time (Work.reconcile_crm)."""
+    every = rt.settings.crm_reconcile_every
+    with rt.db.session() as session:
+        due = accounts_due_for_reconcile(session, now, timedelta(seconds=every))
+    return sum(rt.work.reconcile_crm(account_id, every=every) for account_id in due)
 
 
 def requeue_lost_work(rt: Runtime, now: datetime) -> int:

@@ -10,6 +10,7 @@ from connector.queues import Queues
 INBOX_WAKE = "connector:wake:inbox"
 SEND_WAKE = "connector:wake:send"
 WRITEBACK_WAKE = "connector:wake:crm:{}"
+RECONCILE_MARK = "connector:reconcile:{}"
 
 
 class Work:
@@ -55,6 +56,20 @@ class Work:
 
     def writeback_started(self, account_id: int) -> None:
         self._queues.redis.delete(WRITEBACK_WAKE.format(account_id))
+
+    def reconcile_crm(self, account_id: int, *, every: float) -> bool:
+        """Reconcile an account with its CRM: one queued or running at a time (the scheduler
+        asks every tick while it is due). The marker lives until a run completes, else
+        `every` seconds: a failed run waits that long for the next. Never retried by RQ."""
+        if not self._queues.redis.set(RECONCILE_MARK.format(account_id), b"1", nx=True,
+                                      px=max(int(every * 1000), 1)):
+            return False
+        self._queues.enqueue(queues.RECONCILE_CRM, account_id, retry=None,
+                             job_timeout=max(int(every), 600))
+        return True
+
+    def reconcile_completed(self, account_id: int) -> None:
+        self._queues.redis.delete(RECONCILE_MARK.format(account_id))
 
     def dispatch_due(self) -> None:
         """A scheduler tick; never retried (the next tick comes anyway)."""

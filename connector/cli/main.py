@@ -15,6 +15,7 @@ from connector.cli.deploy import deploy
 from connector.cli.devcrm import devcrm
 from connector.cli.flows import flows
 from connector.cli.hubspot_app import hubspot_app
+from connector.cli.sync import sync
 
 console = Console()
 
@@ -92,3 +93,4 @@ main.add_command(deploy)
 main.add_command(devcrm)
 main.add_command(flows)
 main.add_command(hubspot_app)
+main.add_command(sync)
