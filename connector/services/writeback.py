@@ -14,7 +14,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningInsert
 
-from adapters.errors import DisconnectedError
+from adapters.errors import CRMError, DisconnectedError
+from adapters.port import CRMAdapter
 from connector.models import Account, CrmWriteback, Message
 from connector.services import outbox
 from connector.services.crm_writes import writes_for
@@ -139,13 +140,21 @@ def flush_batch(rt: Runtime, account_id: int) -> tuple[int, int]:
             session.expunge(account)
     if account is None or account.status != "connected":
         outbox.release(rt.db, CrmWriteback, claimed, now)
-        return 0, len(claimed.ids)
+        return 0, 0  # nothing more for this account now
+    crm = rt.crm_for(account)
     try:
-        results = inputs.send(rt.crm_for(account))
+        if account.crm_prepared_at is None:
+            _prepare(rt, crm, account_id)
+        results = inputs.send(crm)
     except DisconnectedError:
         log.warning("account %s: disconnected; its CRM writes wait for a reinstall", account_id)
         outbox.release(rt.db, CrmWriteback, claimed, now)
-        return 0, len(claimed.ids)
+        return 0, 0
+    except CRMError as exc:
+        # `prepare` failed (a 5xx, a missing scope): every row waits its backoff, visibly.
+        failed = {i: outbox.Outcome(False, f"preparing the CRM: {exc}") for i in claimed.ids}
+        outbox.record(rt.db, CrmWriteback, claimed, failed, now, backoff=BACKOFF)
+        return 0, 0
     outcomes = {
         r.writeback_id: outbox.Outcome(r.ok, r.error, permanent=not r.ok and not r.retryable,
                                        record_id=r.record_id)
@@ -153,3 +162,13 @@ def flush_batch(rt: Runtime, account_id: int) -> tuple[int, int]:
     }
     return outbox.record(rt.db, CrmWriteback, claimed, outcomes, now, backoff=BACKOFF), len(
         claimed.ids)
+
+
+def _prepare(rt: Runtime, crm: CRMAdapter, account_id: int) -> None:
+    """Before an account's first write: what the connector writes must exist in the CRM
+    (HubSpot: the app's property group and properties)."""
+    crm.prepare()
+    with rt.db.session() as session:
+        account = session.get(Account, account_id)
+        if account is not None:
+            account.crm_prepared_at = rt.clock.now()
