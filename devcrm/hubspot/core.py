@@ -7,6 +7,7 @@ import secrets
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from devcrm.hubspot.auth import TokenStore
@@ -26,7 +27,11 @@ class Emulation:
                  token_lifetime: int = 1800, app_id: int = DEFAULT_APP_ID,
                  webhook_linger: float = 0.05,
                  webhook_schedule: tuple[float, ...] = DEFAULT_SCHEDULE,
-                 webhook_duplicates: bool = False, webhook_timeout: float = 5.0) -> None:
+                 webhook_duplicates: bool = False, webhook_timeout: float = 5.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        # `clock` (epoch seconds) dates records and events and signs webhooks: a demo on a
+        # virtual clock passes its own, so HubSpot's world keeps the same time as ours.
+        self.clock = clock
         self.client_id, self.client_secret, self.app_id = client_id, client_secret, app_id
         self.portals: dict[int, Portal] = {}
         self.tokens = TokenStore(token_lifetime)
@@ -37,7 +42,8 @@ class Emulation:
         self.counters: Counter[str] = Counter()
         self.webhooks = WebhookSender(app_id=app_id, client_secret=client_secret,
                                       linger=webhook_linger, schedule=webhook_schedule,
-                                      duplicate=webhook_duplicates, timeout=webhook_timeout)
+                                      duplicate=webhook_duplicates, timeout=webhook_timeout,
+                                      clock=clock)
         self._lock = threading.Lock()
 
     # -- portals and tokens ------------------------------------------------------------
@@ -47,7 +53,7 @@ class Emulation:
         with self._lock:
             if hub_id in self.portals:
                 raise ValueError(f"portal {hub_id} exists")
-            portal = Portal(hub_id, token, self.webhooks.emit)
+            portal = Portal(hub_id, token, self.webhooks.emit, clock=self.clock)
             self.portals[hub_id] = portal
         self.tokens.add_private(token, hub_id)
         return portal

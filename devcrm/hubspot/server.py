@@ -6,6 +6,8 @@ state.Portal."""
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from types import TracebackType
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -33,11 +35,13 @@ class HubSpotEmulator(Emulation):
                  host: str = "127.0.0.1", port: int = 0,
                  webhook_linger: float = 0.05,
                  webhook_schedule: tuple[float, ...] = DEFAULT_SCHEDULE,
-                 webhook_duplicates: bool = False, webhook_timeout: float = 5.0) -> None:
+                 webhook_duplicates: bool = False, webhook_timeout: float = 5.0,
+                 clock: Callable[[], float] = time.time) -> None:
         super().__init__(client_id, client_secret, rate_limit=rate_limit,
                          search_rate=search_rate, token_lifetime=token_lifetime, app_id=app_id,
                          webhook_linger=webhook_linger, webhook_schedule=webhook_schedule,
-                         webhook_duplicates=webhook_duplicates, webhook_timeout=webhook_timeout)
+                         webhook_duplicates=webhook_duplicates, webhook_timeout=webhook_timeout,
+                         clock=clock)
         self.host, self.port = host, port
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None

@@ -12,6 +12,7 @@ import itertools
 import json
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,8 +66,10 @@ class WebhookSender:
 
     def __init__(self, *, app_id: int, client_secret: str, linger: float = 0.05,
                  schedule: tuple[float, ...] = DEFAULT_SCHEDULE, concurrency: int = 10,
-                 timeout: float = 5.0, duplicate: bool = False) -> None:
+                 timeout: float = 5.0, duplicate: bool = False,
+                 clock: Callable[[], float] = time.time) -> None:
         self.app_id, self.client_secret = app_id, client_secret
+        self.clock = clock
         self.linger, self.schedule, self.timeout = linger, schedule, timeout
         self.duplicate = duplicate
         self.target_url: str | None = None
@@ -169,7 +172,7 @@ class WebhookSender:
             events = [{**e, "attemptNumber": batch.attempt} for e in batch.events]
             body = json.dumps(events)
             url = batch.url
-            timestamp = str(int(time.time() * 1000))
+            timestamp = str(int(self.clock() * 1000))
             headers = {"Content-Type": "application/json",
                        "User-Agent": "HubSpot Connect 2.0 (http://dev.hubspot.com/) - devcrm",
                        "X-HubSpot-Request-Timestamp": timestamp,
