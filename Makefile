@@ -39,6 +39,7 @@ bench: $(STAMP) bench-setup
 	$(BIN)/python bench/segment_update.py
 	$(BIN)/python -m bench.pipeline
 	$(BIN)/python -m bench.trigger_latency
+	$(BIN)/python -m bench.hubspot_latency
 	$(BIN)/python -m bench.backlog_memory
 
 # Debian's postfix package for smtp-source/smtp-sink, installed without starting its daemon.
