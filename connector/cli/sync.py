@@ -5,6 +5,7 @@ would have), with a progress bar; the events worker applies what is stored."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import click
@@ -35,7 +36,8 @@ class RateColumn(ProgressColumn):
     """Contacts read per second."""
 
     def render(self, task: ProgressTask) -> Text:
-        speed = task.finished_speed or task.speed
+        # Rich's own speed needs a few updates a second; a fast sync has fewer.
+        speed = task.finished_speed or task.speed or _rate(task.completed, task.elapsed)
         return Text(f"{speed:,.0f} contacts/s" if speed else "- contacts/s",
                     style="progress.data.speed")
 
@@ -101,6 +103,7 @@ def _run(rt: Runtime, account_id: int, reconcile: bool) -> SyncReport:
     from connector.services.sync import reconcile as reconcile_account
 
     mode = "reconcile" if reconcile else "backfill"
+    started = time.monotonic()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   RateColumn(), TimeElapsedColumn(), console=console) as progress:
         task = progress.add_task(f"account {account_id} {mode}", total=None)
@@ -115,11 +118,18 @@ def _run(rt: Runtime, account_id: int, reconcile: bool) -> SyncReport:
             raise click.ClickException(str(exc)) from exc
         progress.update(task, completed=report.contacts,
                         total=report.total if report.total is not None else report.contacts)
+    elapsed = time.monotonic() - started
     through = report.synced_through.isoformat() if report.synced_through else "never"
-    click.echo(f"account {account_id}: {mode} read {report.contacts} contact(s) in "
-               f"{report.pages} page(s), {report.stored} new to the inbox; "
-               f"synced through {through}")
+    verb = "read" if report.complete else "stopped after"
+    click.echo(f"account {account_id}: {mode} {verb} {report.contacts} contact(s) in "
+               f"{report.pages} page(s), {report.stored} new to the inbox, in {elapsed:.1f} s "
+               f"({_rate(report.contacts, elapsed) or 0:,.0f} contacts/s); synced through "
+               f"{through}")
     return report
+
+
+def _rate(count: float, seconds: float | None) -> float | None:
+    return count / seconds if count and seconds else None
 
 
 def _why(report: SyncReport) -> str:
