@@ -7,8 +7,9 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from adapters.hubspot import contacts, properties
 from adapters.hubspot.client import HubSpotClient, HubSpotConfig
+from adapters.hubspot.contacts import changed_page, list_page, read_contacts
+from adapters.hubspot.properties import prepare
 from adapters.hubspot.tokens import PROVIDER, AccountTokens
 from adapters.hubspot.writeback import Writer
 from adapters.port import (
@@ -57,23 +58,23 @@ class HubSpotCRM:
 
     def get_contacts(self, *, crm_ids: Sequence[str], properties: Sequence[str]
                      ) -> list[CrmContact]:
-        return contacts.read_contacts(self._client, crm_ids, properties)
+        return read_contacts(self._client, crm_ids, properties)
 
     def list_contacts(self, *, properties: Sequence[str], after: str | None = None
                       ) -> ContactPage:
-        return contacts.list_page(self._client, properties, after)
+        return list_page(self._client, properties, after)
 
     def changed_since(self, *, since: datetime, properties: Sequence[str],
                       after: str | None = None) -> ContactPage:
-        """See contacts.changed_page: at search's 10,000-result cap the page answers
-        after=None and the caller starts again from the last contact's updated_at."""
-        return contacts.changed_page(self._client, since, properties, after)
+        """At search's 10,000-result cap the page answers after=None and the caller starts
+        again from the last contact's updated_at (adapters.hubspot.contacts.changed_page)."""
+        return changed_page(self._client, since, properties, after)
 
     # ---- writes -----------------------------------------------------------------------
 
     def prepare(self) -> None:
         with self._prepare_lock:
-            properties.prepare(self._client)
+            prepare(self._client)
             self._prepared = True
 
     def write_activities(self, *, activities: Sequence[EmailActivity]) -> list[WriteResult]:

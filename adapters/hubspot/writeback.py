@@ -19,9 +19,17 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from adapters.errors import RetryableCRMError
-from adapters.hubspot import properties as app
 from adapters.hubspot.client import HubSpotClient, HubSpotRequestError, Reply, SdkApis, SdkCall
 from adapters.hubspot.contacts import BATCH_SIZE, chunks, ids_by_email
+from adapters.hubspot.properties import (
+    ACTIVE_FLOWS,
+    CLICKS,
+    LAST_CLICK_AT,
+    LAST_CLICKED_LINK,
+    LAST_EMAIL_SUBJECT,
+    LAST_OPEN_AT,
+    OPENS,
+)
 from adapters.port import (
     EmailActivity,
     EngagementSummary,
@@ -315,13 +323,13 @@ def _association(contact_id: str, type_id: int) -> dict[str, Any]:
 
 def _engagement_properties(summary: EngagementSummary) -> dict[str, Any]:
     return {
-        app.OPENS.name: str(summary.opens),
-        app.CLICKS.name: str(summary.clicks),
-        app.LAST_OPEN_AT.name: _time(summary.last_open_at) if summary.last_open_at else "",
-        app.LAST_CLICK_AT.name: _time(summary.last_click_at) if summary.last_click_at else "",
-        app.LAST_CLICKED_LINK.name: summary.last_clicked_url or "",
-        app.LAST_EMAIL_SUBJECT.name: summary.last_email_subject or "",
-        app.ACTIVE_FLOWS.name: "; ".join(summary.active_flows),
+        OPENS.name: str(summary.opens),
+        CLICKS.name: str(summary.clicks),
+        LAST_OPEN_AT.name: _time(summary.last_open_at) if summary.last_open_at else "",
+        LAST_CLICK_AT.name: _time(summary.last_click_at) if summary.last_click_at else "",
+        LAST_CLICKED_LINK.name: summary.last_clicked_url or "",
+        LAST_EMAIL_SUBJECT.name: summary.last_email_subject or "",
+        ACTIVE_FLOWS.name: "; ".join(summary.active_flows),
     }
 
 
