@@ -1,10 +1,14 @@
 """`connector demo`: the whole mission on embedded defaults, on a virtual clock.
 
-Sample contacts, orders, a product view and a cart arrive through the real /v1/events
-endpoint; RQ jobs run on an embedded Redis; the shipped flows send into the outbox folder;
-an open, clicks and an unsubscribe go through the real tracking endpoints; shipping and
-delivery events arrive days later; write-backs reach the (in-memory) CRM; a summary and a
-flow timeline are printed. Days pass in seconds because every service reads the clock.
+Sample contacts are created in an emulated HubSpot portal (devcrm.hubspot), whose signed
+webhooks reach the real /webhooks/hubspot endpoint; orders, a product view and a cart
+arrive through the real /v1/events endpoint; RQ jobs run on an embedded Redis; the shipped
+flows send into the outbox folder; an open, clicks and an unsubscribe go through the real
+tracking endpoints; shipping and delivery events arrive days later; write-backs reach the
+portal through the real HubSpot adapter (email engagements on each contact's timeline,
+the app's engagement properties, the opt-out); a summary, what a rep sees in HubSpot and a
+flow timeline are printed. Days pass in seconds because every service reads the clock
+(the emulated HubSpot's too).
 """
 
 from __future__ import annotations
@@ -25,9 +29,9 @@ from typing import Any
 from rich.console import Console
 from rich.progress import Progress
 
-from adapters.memory import InMemoryCRM
 from connector import runtime as runtime_module
 from connector.app import create_app
+from connector.cli.demo_portal import PORTAL_ID, TOKEN, DemoPortal, demo_portal, print_portal
 from connector.cli.demo_report import collect_report, print_contact_timeline, print_report
 from connector.clock import VirtualClock
 from connector.local.inprocess import drain
@@ -94,22 +98,26 @@ def run_demo(settings: Settings, console: Console, *, fresh: bool = True) -> int
     start = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
     clock = VirtualClock(start)
     redis_dir = Path(tempfile.mkdtemp(prefix="crmdrip-demo-"))
-    with EmbeddedRedis(redis_dir) as redis_server:
+    with EmbeddedRedis(redis_dir) as redis_server, demo_portal(clock) as hubspot:
         server = WebServer()
         settings = settings.model_copy(
             update={
                 "database_url": database_url,
                 "mail_url": f"outbox://{outbox.resolve()}",
                 "public_base_url": server.base_url,
+                # Webhooks reach the demo reliably: reconcile once a virtual day, not at
+                # every 6-hour step (HubSpot's search allows 5 requests a second).
+                "crm_reconcile_every": 24 * 3600.0,
+                **hubspot.settings,
             }
         )
         rt = build_runtime(settings, redis_url=redis_server.url, clock=clock)
-        rt.crm_adapters["hubspot"] = InMemoryCRM()
         runtime_module.install(rt)
         try:
             server.start(create_app(rt))
-            account_id = _run(rt, clock, server.base_url, console)
+            account_id = _run(rt, clock, server.base_url, console, hubspot)
             report = collect_report(rt, account_id)
+            print_portal(console, hubspot.portal)
             svg = home / "timeline-alan.svg"
             print_contact_timeline(console, rt, "alan@example.com", start=start, svg=svg)
         finally:
@@ -122,36 +130,48 @@ def run_demo(settings: Settings, console: Console, *, fresh: bool = True) -> int
     return 0
 
 
-def _run(rt: Runtime, clock: VirtualClock, base_url: str, console: Console) -> int:
+def _run(rt: Runtime, clock: VirtualClock, base_url: str, console: Console,
+         hubspot: DemoPortal) -> int:
     with rt.db.session() as session:
         account, _ = connect_account(
             session,
             rt.vault,
             provider="hubspot",
-            external_id="1000001",
-            access_token="demo-private-app-token",
+            external_id=str(PORTAL_ID),
+            access_token=TOKEN,
             name="Demo portal",
             now=clock.now(),
         )
     deploy_default(rt.db, rt.settings, account.id, clock.now())
+    with rt.db.session() as session:
+        workspace = rt.workspaces.live(session, account.id).workspace
+    subscriptions = hubspot.subscribe(f"{base_url}/webhooks/hubspot", workspace)
     demo = Demo(rt, clock, base_url, account.api_key, console, start=clock.now())
+    names = hubspot.create_contacts()
+    console.print(
+        f"[bold]1.[/] {len(names)} contacts created in the emulated HubSpot portal "
+        f"{PORTAL_ID} ({', '.join(names)}; Edsger opted out of email there): its signed "
+        f"webhooks ({subscriptions} subscriptions) reach {base_url}/webhooks/hubspot"
+    )
+    hubspot.settle()
+    drain(rt.queues)
     events: list[dict[str, Any]] = json.loads(SAMPLE.read_text())
     console.print(
-        f"[bold]1.[/] {len(events)} events in through POST {base_url}/v1/events "
+        f"[bold]2.[/] {len(events)} events in through POST {base_url}/v1/events "
         "(sign-ups, orders, a product view, a cart; one order sent twice)"
     )
     for event in events:
         demo.post(event)
     drain(rt.queues)
     console.print(
-        "[bold]2.[/] the first emails are out: Ada opens and clicks her welcome, "
+        "[bold]3.[/] the first emails are out: Ada opens and clicks her welcome, "
         "Grace unsubscribes (one click)"
     )
     _engage(demo)
     later: list[dict[str, Any]] = json.loads(LATER.read_text())
     steps = DEMO_DAYS * (timedelta(days=1) // STEP)
     console.print(
-        f"[bold]3.[/] {DEMO_DAYS} days pass on the virtual clock: the order ships "
+        f"[bold]4.[/] {DEMO_DAYS} days pass on the virtual clock: the order ships "
         "and arrives, Alan clicks the product spotlight"
     )
     clicked = False

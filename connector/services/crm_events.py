@@ -34,7 +34,7 @@ from connector.services.erasure import erase_contact
 from connector.services.merging import merge_contacts
 from connector.services.suppressions import suppress
 
-CRM_OPT_OUT = "crm_opt_out"
+CRM_OPT_OUT = "opted out in the CRM"  # also the exit reason flows show
 
 
 @dataclass(frozen=True)

@@ -75,8 +75,9 @@ def load_facts_many(
         c.id: ContactFacts(
             email=c.email or "",
             suppressed=is_opted_out(c) or (c.account_id, c.email) in suppressed,
-            suppressed_because=opt_out_reason(c)
-            or suppressed.get((c.account_id, c.email or ""), "unsubscribed"),
+            # Our own record first (an unsubscribe, a bounce), then the CRM's flag.
+            suppressed_because=suppressed.get((c.account_id, c.email or ""))
+            or opt_out_reason(c) or "unsubscribed",
             properties=c.properties,
             contact_id=c.id,
             timezone=c.timezone or "UTC",

@@ -11,6 +11,8 @@ also through `{% set c = contact %}` / `{% with %}` aliases and macros that are 
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -32,6 +34,27 @@ _PARSER = Environment()
 
 
 def properties_used(workspace: Workspace) -> frozenset[str]:
+    """`read_properties`, once per workspace version (the events worker asks for every
+    chunk of CRM events, and walking the templates takes a fifth of a second)."""
+    with _LOCK:
+        found = _BY_DIGEST.get(workspace.digest)
+        if found is not None:
+            _BY_DIGEST.move_to_end(workspace.digest)
+            return found
+    found = read_properties(workspace)
+    with _LOCK:
+        _BY_DIGEST[workspace.digest] = found
+        while len(_BY_DIGEST) > _CACHED:
+            _BY_DIGEST.popitem(last=False)
+    return found
+
+
+_BY_DIGEST: OrderedDict[str, frozenset[str]] = OrderedDict()
+_CACHED = 256
+_LOCK = threading.Lock()
+
+
+def read_properties(workspace: Workspace) -> frozenset[str]:
     """CRM property names the workspace's flows (triggers, conditions, branches, goals,
     waits, update steps), segments and templates read or write, without IDENTITY.
 

@@ -253,7 +253,7 @@ def test_the_crm_opt_out_is_honoured_and_lifted_with_the_crm(
     deliver(rt, account, CONTACT_CREATED, crm_id=crm_id)
     assert outbox(rt) == []
     with rt.db.session() as session:
-        assert session.scalars(select(Suppression.reason)).all() == ["crm_opt_out"]
+        assert session.scalars(select(Suppression.reason)).all() == ["opted out in the CRM"]
 
     crm(rt).contacts[crm_id].opted_out = False  # opted in again in the CRM; a sync reads it
     [record] = crm(rt).get_contacts(crm_ids=[crm_id], properties=["email"])
