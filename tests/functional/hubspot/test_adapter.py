@@ -12,12 +12,17 @@ from typing import Any
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from sqlalchemy import select
 
 from adapters.errors import DisconnectedError, PermanentCRMError, RetryableCRMError
 from adapters.hubspot import HubSpotConfig, HubSpotCRM
 from adapters.hubspot.auth import HubSpotOAuth
+from adapters.hubspot.client import HubSpotClient
+from adapters.hubspot.contacts import read_contacts
 from adapters.hubspot.properties import APP_PROPERTIES, GROUP
+from adapters.hubspot.tokens import AccountTokens
 from adapters.hubspot.writeback import TEXT_LIMIT
 from adapters.port import (
     Credentials,
@@ -416,3 +421,39 @@ def test_another_accounts_credentials_are_never_used(
     with pytest.raises(PermanentCRMError, match="account 6"):
         crm.list_contacts(properties=[])
     assert emu.requests == []
+
+
+def test_retries_back_off_exponentially_with_jitter(
+    rt: Runtime, redis_conn: redis.Redis, emu: HubSpotEmulator
+) -> None:
+    portal, crm = _adapter(rt, redis_conn, emu)
+    ann = portal.create_contact({"email": "ann@example.com"})
+    sleeps: list[float] = []
+    client = HubSpotClient(tokens=AccountTokens(account_id=crm.account_id,
+                                                store=DatabaseCredentialStore(rt.db, rt.vault,
+                                                                              rt.clock),
+                                                exchange=None, now=rt.clock.now),
+                           limiter=RedisRateLimiter(redis_conn),
+                           config=HubSpotConfig(emu.url, None, None, backoff=0.2, retries=3),
+                           sleep=sleeps.append)
+    emu.faults.add(status=503, count=10)
+    with pytest.raises(RetryableCRMError):
+        read_contacts(client, [ann], [])
+    assert len(sleeps) == 3
+    for attempt, slept in enumerate(sleeps):
+        assert 0.1 * 2 ** attempt <= slept <= 0.2 * 2 ** attempt  # half to full, doubling
+
+
+def test_redis_down_is_retryable_not_a_crash(
+    rt: Runtime, redis_conn: redis.Redis, emu: HubSpotEmulator
+) -> None:
+    portal, _ = _adapter(rt, redis_conn, emu)
+    down = redis.Redis(unix_socket_path="/nonexistent/redis.sock", retry=Retry(NoBackoff(), 0))
+    with rt.db.session() as session:
+        account = session.scalars(select(Account).where(
+            Account.external_id == str(portal.hub_id))).one()
+    crm = HubSpotCRM(account_id=account.id,
+                     store=DatabaseCredentialStore(rt.db, rt.vault, rt.clock),
+                     limiter=RedisRateLimiter(down), config=HubSpotConfig(emu.url, None, None))
+    with pytest.raises(RetryableCRMError, match="rate limiter unavailable"):
+        crm.list_contacts(properties=[])
