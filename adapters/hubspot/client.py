@@ -38,9 +38,10 @@ SDK_ERRORS: tuple[type[Exception], ...] = (
     emails_errors.OpenApiException, tasks_errors.OpenApiException,
     properties_errors.OpenApiException,
 )
-# Our window is a little longer than HubSpot's: a request we admit the instant a slot
-# frees must not reach HubSpot (after network jitter) while its window still counts it.
-WINDOW_MARGIN = 0.1
+# Our window is a little longer than HubSpot's (2%, at most 100 ms): a request we admit the
+# instant a slot frees must not reach HubSpot (after network jitter) while its window
+# still counts the request that held the slot.
+WINDOW_MARGIN, MAX_WINDOW_MARGIN = 0.02, 0.1
 # A 429 without Retry-After: the rolling window frees slots as old requests age out, so a
 # second frees some without idling the portal for a whole window.
 DEFAULT_429_PAUSE = 1.0
@@ -237,7 +238,8 @@ class HubSpotClient:
         else:
             key = f"hubspot:{portal}"
             limit, window = self._config.rate_limit
-        self._limiter.acquire(key, limit=int(limit), window=window + WINDOW_MARGIN,
+        margin = min(window * WINDOW_MARGIN, MAX_WINDOW_MARGIN)
+        self._limiter.acquire(key, limit=int(limit), window=window + margin,
                               timeout=self._config.acquire_timeout)
         return key
 
