@@ -139,7 +139,12 @@ def reconcile(rt: Runtime, account_id: int, *, progress: ProgressHook | None = N
                 after = page.after
                 continue
             resume = _past_the_cap(page, pass_read, first_page)
-            if resume is None or resume <= since:
+            if resume is None:
+                break
+            if resume <= since:
+                log.warning("account %s: more changes in one millisecond than the CRM's "
+                            "search answers; the rest are read at their next change",
+                            account_id)
                 break
             # The CRM's search stops at a cap (HubSpot: 10,000 results): a new pass from
             # the last change read (a millisecond before it: none in it is skipped).

@@ -31,11 +31,14 @@ from tests.support.jobs import work
 
 
 class FailingCRM(InMemoryCRM):
-    """A CRM whose reads fail with `error` once `fail` is set (the edge, not our code)."""
+    """A CRM whose reads fail with `error` once it is set (the edge, not our code): every
+    list page, and the changes from the second page on (from the first with
+    `fail_first_page`)."""
 
     def __init__(self, clock: VirtualClock) -> None:
         super().__init__(clock=clock.now, page_size=2)
         self.error: Exception | None = None
+        self.fail_first_page = False
 
     def list_contacts(self, *, properties: Sequence[str], after: str | None = None
                       ) -> ContactPage:
@@ -45,8 +48,8 @@ class FailingCRM(InMemoryCRM):
 
     def changed_since(self, *, since: datetime, properties: Sequence[str],
                       after: str | None = None) -> ContactPage:
-        if self.error is not None and after is not None:
-            raise self.error  # the first page reads, the second fails
+        if self.error is not None and (after is not None or self.fail_first_page):
+            raise self.error
         return super().changed_since(since=since, properties=properties, after=after)
 
 
@@ -242,7 +245,11 @@ def test_a_crm_error_stops_the_run_and_keeps_the_watermark_past_what_was_stored(
     assert before < first_page_newest - OVERLAP < clock.now() - OVERLAP
 
     assert backfill(rt, account.id).outcome == outcome  # list reads fail too
+    memory.fail_first_page = True
+    assert reconcile(rt, account.id).outcome == outcome
     assert watermark(rt, account.id) == first_page_newest - OVERLAP
+
+    memory.fail_first_page = False
 
     memory.error = None
     healed = reconcile(rt, account.id)
