@@ -55,8 +55,9 @@ class CrmAdapters:
         return self.fixed.setdefault(account.provider, InMemoryCRM())
 
     def _hubspot(self, account: Account) -> CRMAdapter:
-        from adapters.hubspot import HubSpotConfig, HubSpotCRM
+        from adapters.hubspot.adapter import HubSpotCRM
         from adapters.hubspot.auth import HubSpotOAuth
+        from adapters.hubspot.client import HubSpotConfig
         from connector.ratelimit import RedisRateLimiter
         from connector.services.credentials import DatabaseCredentialStore
 
@@ -80,4 +81,6 @@ class CrmAdapters:
             limiter=RedisRateLimiter(self._redis),
             config=config,
             exchange=oauth.refresh if oauth is not None else None,
+            now=self._clock.now,
+            prepared=account.crm_prepared_at is not None,
         )

@@ -1,18 +1,18 @@
 """The HubSpot adapter: every HubSpot fact (paths, property names, batch sizes, error
 codes) lives in this package, in layers: auth -> client -> per-object mappings.
 
-The core uses `HubSpotCRM` (the CRM port for one account), `HubSpotConfig`, and the few
-vendor facts it needs by name: the opt-out property, the properties every contact read
-includes, and what a portal id looks like.
+The CRM port for one account is `adapter.HubSpotCRM` (configured by `client.HubSpotConfig`).
+This face holds only the few vendor facts the core needs by name (the opt-out property,
+what a portal id looks like) and imports nothing: every CLI command reads them, and the
+HubSpot SDK takes a third of a second to import.
 """
 
 from __future__ import annotations
 
 import re
 
-from adapters.hubspot.adapter import HubSpotCRM
-from adapters.hubspot.client import HubSpotConfig
-from adapters.hubspot.contacts import OPT_OUT_PROPERTY, REQUIRED_PROPERTIES
+# HubSpot's own "unsubscribed from all email" flag, honoured before every send.
+OPT_OUT_PROPERTY = "hs_email_optout"
 
 _PORTAL_ID = re.compile(r"^[0-9]{1,20}$")
 
@@ -22,5 +22,4 @@ def valid_portal_id(value: str) -> bool:
     return bool(_PORTAL_ID.match(value))
 
 
-__all__ = ["OPT_OUT_PROPERTY", "REQUIRED_PROPERTIES", "HubSpotCRM", "HubSpotConfig",
-           "valid_portal_id"]
+__all__ = ["OPT_OUT_PROPERTY", "valid_portal_id"]

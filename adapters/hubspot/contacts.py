@@ -7,10 +7,10 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from adapters.hubspot import OPT_OUT_PROPERTY
 from adapters.hubspot.client import HubSpotClient, Reply, SdkApis, SdkCall
 from adapters.port import ContactPage, CrmContact
 
-OPT_OUT_PROPERTY = "hs_email_optout"
 # Every contact read asks for these: the address, the CRM's do-not-email flag, the change
 # time (CrmContact.updated_at).
 REQUIRED_PROPERTIES = ("email", OPT_OUT_PROPERTY, "lastmodifieddate")

@@ -11,7 +11,8 @@ from typing import Any, Protocol
 import pytest
 import redis
 
-from adapters.hubspot import HubSpotConfig, HubSpotCRM
+from adapters.hubspot.adapter import HubSpotCRM
+from adapters.hubspot.client import HubSpotConfig
 from adapters.memory import InMemoryCRM
 from adapters.port import CRMAdapter
 from connector.ratelimit import RedisRateLimiter

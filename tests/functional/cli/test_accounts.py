@@ -79,7 +79,8 @@ def test_keys_rotate_newest_first(env: dict[str, str], db: Database) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["hubspot", "--portal-id", "abc", "--access-token", "t"], "--portal-id: a HubSpot portal id must be digits"),
+        (["hubspot", "--portal-id", "abc", "--access-token", "t"],
+         "--portal-id: a HubSpot portal id must be digits"),
         (["hubspot", "--portal-id", "1", "--access-token", "a b"], "--access-token"),
         (
             [

@@ -17,9 +17,9 @@ from redis.retry import Retry
 from sqlalchemy import select
 
 from adapters.errors import DisconnectedError, PermanentCRMError, RetryableCRMError
-from adapters.hubspot import HubSpotConfig, HubSpotCRM
+from adapters.hubspot.adapter import HubSpotCRM
 from adapters.hubspot.auth import HubSpotOAuth
-from adapters.hubspot.client import HubSpotClient
+from adapters.hubspot.client import HubSpotClient, HubSpotConfig
 from adapters.hubspot.contacts import read_contacts
 from adapters.hubspot.properties import APP_PROPERTIES, GROUP
 from adapters.hubspot.tokens import AccountTokens
