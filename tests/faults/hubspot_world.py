@@ -6,10 +6,12 @@ accounts connected to emulated portals, and the environment a `connector worker`
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -120,6 +122,17 @@ def engagements_by_message(portal: Portal) -> dict[str, int]:
             message = str(headers.get("messageId", ""))
             counts[message] = counts.get(message, 0) + 1
     return counts
+
+
+def emails_to(outbox: Path) -> Counter[str]:
+    """How many emails each address received (the files of MAIL_URL=outbox://...)."""
+    found: Counter[str] = Counter()
+    for path in outbox.glob("*.eml"):
+        for line in path.read_text(errors="replace").splitlines():
+            if line.lower().startswith("to:"):
+                found[line.split(":", 1)[1].strip()] += 1
+                break
+    return found
 
 
 @contextmanager

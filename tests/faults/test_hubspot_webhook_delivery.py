@@ -5,7 +5,6 @@ serve` stores them, each contact creation is stored once and welcomed once."""
 from __future__ import annotations
 
 import sys
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from sqlalchemy import func, select, text
 
 from connector.models import InboxEvent
 from tests.faults.conftest import Processes, answers_ready
-from tests.faults.hubspot_world import World, hubspot_world
+from tests.faults.hubspot_world import World, emails_to, hubspot_world
 from tests.support.processes import wait_until
 from tests.support.smtp import free_port
 
@@ -25,17 +24,6 @@ pytestmark = [
 
 HUB_ID = 555555
 CONTACTS = 5
-
-
-def _welcomed(outbox: Path) -> Counter[str]:
-    """How many emails each address received (the outbox transport's files)."""
-    found: Counter[str] = Counter()
-    for path in outbox.glob("*.eml"):
-        for line in path.read_text(errors="replace").splitlines():
-            if line.lower().startswith("to:"):
-                found[line.split(":", 1)[1].strip()] += 1
-                break
-    return found
 
 
 def _failed(world: World, outcome: int | str) -> int:
@@ -74,12 +62,12 @@ def test_webhooks_refused_while_the_web_is_down_or_failing_are_stored_and_welcom
 
         def welcomed() -> bool:
             assert serve.running(), serve.output()
-            return set(_welcomed(outbox)) == set(emails)
+            return set(emails_to(outbox)) == set(emails)
 
-        wait_until(welcomed, timeout=20, what=f"the welcomes; {_welcomed(outbox)}")
+        wait_until(welcomed, timeout=20, what=f"the welcomes; {emails_to(outbox)}")
         with world.rt.db.session() as session:
             stored = session.scalar(select(func.count()).select_from(InboxEvent))
         assert stored == CONTACTS
-        assert _welcomed(outbox) == dict.fromkeys(emails, 1)
+        assert emails_to(outbox) == dict.fromkeys(emails, 1)
         ok = [(attempt, n) for attempt, got, n in world.emu.webhook_deliveries if got == 200]
         assert len(ok) >= 2 and all(attempt > 0 for attempt, _ in ok)  # both copies, retried
