@@ -76,6 +76,9 @@ class EmailActivity:
     occurred_at: datetime
     message_id: str  # our public id of the email: the CRM record's idempotency handle
     record_id: str | None = None
+    # An earlier attempt may have reached the CRM without its answer reaching us (a
+    # timeout, a worker killed mid-call): look for the record before creating it again.
+    maybe_written: bool = False
 
 
 @dataclass(frozen=True)

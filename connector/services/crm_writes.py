@@ -89,6 +89,7 @@ def writes_for(session: Session, rows: Sequence[CrmWriteback], now: datetime) ->
                 occurred_at=_at(row), message_id=payload.get("message", ""),
                 record_id=sent_records.get(payload.get("message", "")) if row.kind != "email_sent"
                 else None,
+                maybe_written=row.attempts > 1,  # the claim counted this attempt
             ))
         elif row.kind in ENGAGEMENT:
             writes.summaries.append(EngagementSummary(
