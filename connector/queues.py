@@ -4,6 +4,7 @@ lost)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, NamedTuple
 
 from redis import Redis
@@ -73,6 +74,14 @@ class Queues:
             return False
         self.enqueue(job, *args)
         return True
+
+    def enqueue_in(self, seconds: float, job: Job, *args: Any) -> None:
+        """Enqueue `job` after `seconds` (RQ's scheduler, which every worker runs, moves it
+        into its queue then)."""
+        self.by_name[job.queue].enqueue_in(
+            timedelta(seconds=seconds), job.function, *args, retry=DEFAULT_RETRY,
+            result_ttl=0, failure_ttl=7 * 24 * 3600,
+        )
 
     def enqueue(self, job: Job, *args: Any, **options: Any) -> None:
         options.setdefault("retry", DEFAULT_RETRY)

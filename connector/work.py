@@ -8,6 +8,7 @@ from connector import queues
 from connector.queues import Queues
 
 INBOX_WAKE = "connector:wake:inbox"
+INBOX_RETRY = "connector:wake:inbox:retry"
 SEND_WAKE = "connector:wake:send"
 WRITEBACK_WAKE = "connector:wake:crm:{}"
 RECONCILE_MARK = "connector:reconcile:{}"
@@ -23,6 +24,14 @@ class Work:
     def wake_inbox(self) -> bool:
         """One batch run for every inbox row committed since the last one started."""
         return self._queues.wake(queues.PROCESS_INBOX_BATCH, marker=INBOX_WAKE)
+
+    def retry_inbox_in(self, seconds: float) -> bool:
+        """Run the inbox again in `seconds`: a CRM could not be read (429, 5xx), its events
+        wait that long instead of the sweep's minute. One such run queued at a time."""
+        if not self._queues.redis.set(INBOX_RETRY, b"1", nx=True, px=int(seconds * 1000)):
+            return False
+        self._queues.enqueue_in(seconds, queues.PROCESS_INBOX_BATCH)
+        return True
 
     def inbox_batch_started(self) -> None:
         """Called by the batch job before it looks for rows: a row committed from now on

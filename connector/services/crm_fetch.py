@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Key = tuple[int, str]  # (account id, CRM id)
+# How soon events whose CRM could not be read are tried again, when it did not say.
+RETRY_AFTER = 5.0
+MAX_RETRY_AFTER = 60.0
 
 
 @dataclass
@@ -42,6 +45,7 @@ class Fetched:
     events: set[int] = field(default_factory=set)  # the inbox events it was read for
     just_read: bool = True  # not yet used by a chunk
     retry_later: set[int] = field(default_factory=set)  # accounts: events wait
+    retry_after: float | None = None  # the longest wait a CRM asked for
     unavailable: dict[int, str] = field(default_factory=dict)  # account -> why: no effect
 
     def record(self, account_id: int, crm_id: str) -> CrmContact | None:
@@ -105,6 +109,8 @@ def fetch_records(rt: Runtime, events: Iterable[InboxEvent]) -> Fetched:
             log.warning("account %s: contacts not readable now (%s); events wait",
                         account_id, exc)
             fetched.retry_later.add(account_id)
+            asked = getattr(exc, "retry_after", None) or RETRY_AFTER
+            fetched.retry_after = max(fetched.retry_after or 0.0, asked)
             continue
         fetched.asked |= {(account_id, crm_id) for crm_id in crm_ids}
         for record in records:

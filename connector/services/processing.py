@@ -17,7 +17,7 @@ from connector.models import Contact, ContactEvent, InboxEvent
 from connector.services.contacts import join_lists, upsert_contact
 from connector.services.crm_events import KINDS as CRM_KINDS
 from connector.services.crm_events import NotYet, apply_crm_event
-from connector.services.crm_fetch import NOTHING, Fetched, fetch_records
+from connector.services.crm_fetch import MAX_RETRY_AFTER, NOTHING, Fetched, fetch_records
 from connector.services.enrollments import run_now
 from connector.services.facts import facts_for
 from connector.services.reactions import react
@@ -153,9 +153,12 @@ def process_pending(rt: Runtime, *, limit: int = BATCH) -> int:
     size = min(limit, CHUNK_SQLITE if rt.db.is_sqlite else CHUNK)
     done, after = 0, 0
     fetched, fresh = NOTHING, False
+    wait: float | None = None  # a CRM could not be read: run again this much later
     while True:
         if not fresh:
             fetched, fresh = fetch_records(rt, _peek(rt, after, FETCH_WINDOW)), True
+            if fetched.retry_after is not None:
+                wait = max(wait or 0.0, fetched.retry_after)
         now = rt.clock.now()
         to_run: list[int] = []
         facts: dict[int, ContactFacts] = {}
@@ -168,7 +171,7 @@ def process_pending(rt: Runtime, *, limit: int = BATCH) -> int:
                 .with_for_update(skip_locked=True)
             ).all()
             if not events:
-                return done
+                break
             uncovered = next((i for i, e in enumerate(events)
                               if e.kind in CRM_KINDS and e.id not in fetched.events), None)
             if uncovered is not None and (uncovered > 0 or not fetched.just_read):
@@ -191,6 +194,9 @@ def process_pending(rt: Runtime, *, limit: int = BATCH) -> int:
         if events:
             after = events[-1].id
             run_now(rt, to_run, now, facts=facts)
+    if wait is not None:
+        rt.work.retry_inbox_in(min(wait, MAX_RETRY_AFTER))
+    return done
 
 
 def _peek(rt: Runtime, after: int, size: int) -> list[InboxEvent]:
