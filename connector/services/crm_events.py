@@ -153,27 +153,31 @@ def _synced(session: Session, event: InboxEvent, fetched: Fetched, now: datetime
             ) -> Change | None:
     """A reconciliation read the contact: what its missed webhooks would have done."""
     record = record_from(event.payload)
-    contact = find_by_crm_id(session, event.account_id, record.crm_id)
-    if contact is not None and contact.deleted_at is not None:
+    upsert = _upsert_unless_deleted(session, event.account_id, record, now)
+    if upsert is None:
         return None
-    upsert = _upsert(session, event.account_id, record, now)
-    account_since = session.get(Account, event.account_id)
     # New to the mirror: created in the CRM since we were installed (its creation webhook
     # was lost), or older (first seen now): only the former is a new contact.
-    new = upsert.created and record.created_at is not None and account_since is not None \
-        and record.created_at >= account_since.created_at
+    account = session.get(Account, event.account_id)
+    new = (upsert.created and record.created_at is not None and account is not None
+           and record.created_at >= account.created_at)
     signals = [Signal(kind="contact.created")] if new else []
     return Change(upsert.contact, signals + _changed_signals(upsert.changes))
 
 
 def _imported(session: Session, event: InboxEvent, fetched: Fetched, now: datetime
               ) -> Change | None:
-    record = record_from(event.payload)
-    contact = find_by_crm_id(session, event.account_id, record.crm_id)
+    """A backfill read the contact: the mirror and segments learn it, no flow starts."""
+    upsert = _upsert_unless_deleted(session, event.account_id, record_from(event.payload), now)
+    return Change(upsert.contact, [], start_flows=False) if upsert is not None else None
+
+
+def _upsert_unless_deleted(session: Session, account_id: int, record: CrmContact,
+                           now: datetime) -> Upsert | None:
+    contact = find_by_crm_id(session, account_id, record.crm_id)
     if contact is not None and contact.deleted_at is not None:
         return None
-    upsert = _upsert(session, event.account_id, record, now)
-    return Change(upsert.contact, [], start_flows=False)
+    return _upsert(session, account_id, record, now)
 
 
 def record_data(record: CrmContact) -> dict[str, Any]:
