@@ -158,6 +158,39 @@ def disconnect_command(cli: CliContext, account_id: int, reason: str) -> None:
     click.echo(f"disconnected account {account_id}: its tokens are dropped")
 
 
+@accounts.command("writes")
+@click.argument("account_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@pass_cli
+def writes_command(cli: CliContext, account_id: int, as_json: bool) -> None:
+    """An account's CRM write-backs: counts by kind and status, and the newest failures
+    with the CRM's reason (permanent failures are kept, never dropped)."""
+    from connector.models import Account
+    from connector.services.writeback import writeback_report
+
+    with cli.database().session() as session:
+        if session.get(Account, account_id) is None:
+            raise click.ClickException(f"no account {account_id}")
+        report = writeback_report(session, account_id)
+        failures = [
+            {"id": row.id, "kind": row.kind, "status": row.status, "attempts": row.attempts,
+             "error": row.last_error, "next_attempt_at": row.next_attempt_at.isoformat()}
+            for row in report.failures
+        ]
+    counts = [{"kind": kind, "status": status, "writes": n}
+              for (kind, status), n in sorted(report.counts.items())]
+    if as_json:
+        click.echo(json.dumps({"account": account_id, "counts": counts, "failures": failures}))
+        return
+    if not counts:
+        click.echo(f"account {account_id}: no CRM writes yet")
+    for row in counts:
+        click.echo(f"{row['kind']:<16} {row['status']:<8} {row['writes']}")
+    for failure in failures:
+        click.echo(f"#{failure['id']} {failure['kind']} {failure['status']} after "
+                   f"{failure['attempts']} attempt(s): {failure['error']}")
+
+
 @accounts.command("set")
 @click.argument("account_id", type=int)
 @click.option("--from", "mail_from", help="Sender, e.g. 'Acme <hello@acme.example>'.")

@@ -6,10 +6,11 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningInsert
@@ -172,3 +173,31 @@ def _prepare(rt: Runtime, crm: CRMAdapter, account_id: int) -> None:
         account = session.get(Account, account_id)
         if account is not None:
             account.crm_prepared_at = rt.clock.now()
+
+
+@dataclass(frozen=True)
+class WritebackReport:
+    """An account's CRM writes: how many of each kind are pending, done or failed, and the
+    newest failures with the CRM's reason (kept, never dropped)."""
+
+    counts: dict[tuple[str, str], int]
+    failures: list[CrmWriteback]
+
+
+def writeback_report(session: Session, account_id: int, *, limit: int = 20) -> WritebackReport:
+    counts = {
+        (kind, status): count
+        for kind, status, count in session.execute(
+            select(CrmWriteback.kind, CrmWriteback.status, func.count())
+            .where(CrmWriteback.account_id == account_id)
+            .group_by(CrmWriteback.kind, CrmWriteback.status)
+        )
+    }
+    failures = session.scalars(
+        select(CrmWriteback)
+        .where(CrmWriteback.account_id == account_id,
+               or_(CrmWriteback.status == "failed", CrmWriteback.last_error.is_not(None)))
+        .order_by(CrmWriteback.id.desc())
+        .limit(limit)
+    ).all()
+    return WritebackReport(counts, list(failures))

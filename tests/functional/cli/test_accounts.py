@@ -191,3 +191,42 @@ def test_disconnect_drops_the_tokens_and_list_shows_the_status(
     unknown = CliRunner().invoke(main, ["accounts", "disconnect", "999"], env=env)
     assert unknown.exit_code == 1
     assert "no account 999" in unknown.output
+
+
+def test_writes_shows_an_accounts_crm_writes_and_keeps_its_failures_visible(
+    env: dict[str, str], db: Database
+) -> None:
+    from datetime import UTC, datetime
+
+    from connector.models import Contact
+    from connector.services.writeback import queue_writeback
+
+    run(env, "accounts", "connect", "hubspot", "--portal-id", "321", "--access-token", "t")
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    with db.session() as session:
+        account = session.query(Account).one()
+        contact = Contact(account_id=account.id, email="a@example.com", crm_id="9",
+                          created_at=now, updated_at=now)
+        session.add(contact)
+        session.flush()
+        for n in range(3):
+            queue_writeback(session, account_id=account.id, contact_id=contact.id,
+                            kind="email_sent", dedup_key=f"email_sent:m{n}",
+                            payload={"message": f"m{n}"}, now=now)
+    with db.session() as session:
+        from connector.models import CrmWriteback
+
+        failed = session.query(CrmWriteback).order_by(CrmWriteback.id).first()
+        assert failed is not None
+        failed.status, failed.attempts = "failed", 1
+        failed.last_error = "VALIDATION_ERROR: no contact 9 in the portal"
+
+    report = json.loads(run(env, "accounts", "writes", str(account.id), "--json").output)
+    assert report["counts"] == [{"kind": "email_sent", "status": "failed", "writes": 1},
+                                {"kind": "email_sent", "status": "pending", "writes": 2}]
+    assert [f["error"] for f in report["failures"]] == [
+        "VALIDATION_ERROR: no contact 9 in the portal"]
+    text = run(env, "accounts", "writes", str(account.id)).output
+    assert "after 1 attempt(s): VALIDATION_ERROR" in text
+    missing = CliRunner().invoke(main, ["accounts", "writes", "999"], env=env)
+    assert missing.exit_code == 1 and "no account 999" in missing.output
