@@ -2,6 +2,9 @@
 shared rate limit, carries a timeout, and maps what HubSpot answers into adapters.errors:
 429 pauses every worker and retries a few times; 5xx, timeouts and lost connections retry
 with jittered exponential backoff; a 401 refreshes the token once; other 4xx are permanent.
+A create (`create=True`) that got no answer after it was sent is never sent again in-call:
+HubSpot's creates have no idempotency key, so it raises UnansweredCreate for the caller to
+look for what may have landed.
 
 The object APIs go through hubspot-api-client; we read its raw answers
 (`_preload_content=False`) because its generated models return None for a status they do
@@ -22,6 +25,7 @@ from typing import Any
 import requests
 import urllib3
 from hubspot import HubSpot
+from hubspot.crm.associations.v4 import exceptions as associations_errors
 from hubspot.crm.contacts import exceptions as contacts_errors
 from hubspot.crm.objects import exceptions as objects_errors
 from hubspot.crm.objects.emails import exceptions as emails_errors
@@ -36,8 +40,11 @@ from adapters.port import RateLimiter
 SDK_ERRORS: tuple[type[Exception], ...] = (
     contacts_errors.OpenApiException, objects_errors.OpenApiException,
     emails_errors.OpenApiException, tasks_errors.OpenApiException,
-    properties_errors.OpenApiException,
+    properties_errors.OpenApiException, associations_errors.OpenApiException,
 )
+# Errors raised before a byte of the request left: sending it again cannot write twice.
+NOT_SENT: tuple[type[Exception], ...] = (urllib3.exceptions.ConnectTimeoutError,
+                                         requests.ConnectTimeout)
 # Our window is a little longer than HubSpot's (2%, at most 100 ms): a request we admit the
 # instant a slot frees must not reach HubSpot (after network jitter) while its window
 # still counts the request that held the slot.
@@ -59,6 +66,9 @@ class HubSpotConfig:
     backoff: float = 0.5  # seconds before the first retry; doubles, jittered
     rate_limit_retries: int = 3  # 429s absorbed inline before the call is handed back
     acquire_timeout: float = 30.0  # longest wait for a slot under the shared limit
+    # A create that got no answer may still land: the waits before each look for it, in
+    # multiples of `timeout` (after the last, what was not found is handed back).
+    unanswered_looks: tuple[float, ...] = (0.5, 1.0, 2.0)
 
 
 @dataclass(frozen=True)
@@ -88,7 +98,17 @@ class HubSpotHTTPError(Exception):
 
 
 class _NetworkError(Exception):
-    """No answer: a timeout, a refused or dropped connection."""
+    """No answer: a timeout, a refused or dropped connection. `sent`: the request may have
+    reached HubSpot (a read timeout, a connection dropped after sending)."""
+
+    def __init__(self, message: str, *, sent: bool) -> None:
+        super().__init__(message)
+        self.sent = sent
+
+
+class UnansweredCreate(RetryableCRMError):
+    """A create got no answer after it was sent: HubSpot may have carried it out. Not sent
+    again in-call; the caller looks for what landed before creating anything again."""
 
 
 class SdkApis:
@@ -113,6 +133,10 @@ class SdkApis:
     @cached_property
     def emails_batch(self) -> Any:
         return self._client.crm.objects.emails.batch_api
+
+    @cached_property
+    def associations_batch(self) -> Any:
+        return self._client.crm.associations.v4.batch_api
 
     @cached_property
     def tasks_batch(self) -> Any:
@@ -147,8 +171,18 @@ class HubSpotClient:
         self._apis: tuple[str, SdkApis] | None = None
         self._session = requests.Session()
 
-    def sdk(self, what: str, call: SdkCall, *, search: bool = False) -> Reply:
-        """`call(apis, options)` must pass `**options` (the timeout, raw answers) to the SDK."""
+    @property
+    def config(self) -> HubSpotConfig:
+        return self._config
+
+    def wait(self, seconds: float) -> None:
+        """Sleep on the client's clock (tests pass a fake sleep)."""
+        self._sleep(seconds)
+
+    def sdk(self, what: str, call: SdkCall, *, search: bool = False,
+            create: bool = False) -> Reply:
+        """`call(apis, options)` must pass `**options` (the timeout, raw answers) to the SDK.
+        `create`: the call makes records, so an unanswered one raises UnansweredCreate."""
         options = {"_request_timeout": self._config.timeout, "_preload_content": False}
 
         def send(token: str) -> Reply:
@@ -159,20 +193,20 @@ class HubSpotClient:
                 if status is None:  # the SDK refused our arguments before sending
                     raise PermanentCRMError(f"HubSpot {what}: {exc}") from exc
                 if status == 0:  # its wrapping of SSL and similar transport errors
-                    raise _NetworkError(getattr(exc, "reason", "")) from exc
+                    raise _NetworkError(getattr(exc, "reason", ""), sent=True) from exc
                 raise HubSpotHTTPError(status, dict(exc.headers or {}),  # type: ignore[attr-defined]
                                        exc.body) from exc  # type: ignore[attr-defined]
             except (urllib3.exceptions.HTTPError, OSError) as exc:
-                raise _NetworkError(str(exc)) from exc
+                raise _NetworkError(str(exc), sent=not isinstance(exc, NOT_SENT)) from exc
             try:
                 body = response.data
             except (urllib3.exceptions.HTTPError, OSError) as exc:
-                raise _NetworkError(str(exc)) from exc
+                raise _NetworkError(str(exc), sent=True) from exc
             finally:
                 response.release_conn()
             return Reply(response.status, _json(body))
 
-        return self._with_retries(what, send, search=search)
+        return self._with_retries(what, send, search=search, create=create)
 
     def rest(self, what: str, method: str, path: str, *, params: dict[str, str] | None = None,
              body: Any = None) -> Reply:
@@ -184,14 +218,17 @@ class HubSpotClient:
                     method, url, params=params, json=body, timeout=self._config.timeout,
                     headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
             except requests.RequestException as exc:
-                raise _NetworkError(str(exc)) from exc
+                reason = getattr(exc.args[0], "reason", None) if exc.args else None
+                raise _NetworkError(str(exc), sent=not isinstance(exc, NOT_SENT) and not
+                                    isinstance(reason, NOT_SENT)) from exc
             if not 200 <= response.status_code < 300:
                 raise HubSpotHTTPError(response.status_code, response.headers, response.content)
             return Reply(response.status_code, _json(response.content))
 
-        return self._with_retries(what, send, search=False)
+        return self._with_retries(what, send, search=False, create=False)
 
-    def _with_retries(self, what: str, send: Callable[[str], Reply], *, search: bool) -> Reply:
+    def _with_retries(self, what: str, send: Callable[[str], Reply], *, search: bool,
+                      create: bool) -> Reply:
         refreshed = False
         rate_limited = failures = 0
         while True:
@@ -218,11 +255,15 @@ class HubSpotClient:
                     continue  # the next acquire sleeps through the pause
                 if err.status < 500:
                     raise HubSpotRequestError(what, err) from err
+                if create and err.status == 504:  # a gateway gave up waiting on HubSpot
+                    raise UnansweredCreate(f"HubSpot {what}: 504 {err.message}") from err
                 failures += 1
                 if failures > self._config.retries:
                     raise RetryableCRMError(f"HubSpot {what}: {err.status} {err.message}",
                                             retry_after=self._backoff(failures)) from err
             except _NetworkError as err:
+                if create and err.sent:
+                    raise UnansweredCreate(f"HubSpot {what}: no answer ({err})") from err
                 failures += 1
                 if failures > self._config.retries:
                     raise RetryableCRMError(f"HubSpot {what}: no answer ({err})",

@@ -6,6 +6,13 @@ batch HubSpot refuses as a whole (400: one bad input) is split in halves until t
 input stands alone, so the good ones still land. A retryable failure after part of the
 call has landed turns the rest into retryable results instead of raising, so that a retry
 of the whole call cannot write the landed part twice.
+
+HubSpot's creates have no idempotency key. An email activity that may already have been
+written (`maybe_written`: its row is on a retry) is looked for on its contact's timeline
+before it is created; a batch create that got no answer is not sent again, but looked for
+a few times (it may still land): what is found succeeds, the rest is handed back retryable,
+and its retry looks again before creating. Tasks carry nothing of ours to look for: an
+unanswered task create is handed back retryable, never re-sent in-call.
 """
 
 from __future__ import annotations
@@ -19,7 +26,15 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from adapters.errors import RetryableCRMError
-from adapters.hubspot.client import HubSpotClient, HubSpotRequestError, Reply, SdkApis, SdkCall
+from adapters.hubspot.associations import EmailFinder, Sought
+from adapters.hubspot.client import (
+    HubSpotClient,
+    HubSpotRequestError,
+    Reply,
+    SdkApis,
+    SdkCall,
+    UnansweredCreate,
+)
 from adapters.hubspot.contacts import BATCH_SIZE, chunks, ids_by_email
 from adapters.hubspot.properties import (
     ACTIVE_FLOWS,
@@ -62,6 +77,7 @@ class Outcome:
     ok: bool
     record_id: str | None = None
     error: str | None = None
+    retryable: bool = False
 
 
 @dataclass
@@ -92,10 +108,22 @@ class Writer:
                 unit.positions.append(position)
         fresh = [p for p, a in enumerate(activities) if a.record_id is None]
         contacts = self._contacts(activities, fresh, results)
-        creates = [_Unit(str(activities[p].writeback_id),
-                         _email_input(activities[p], contacts[p]), [p])
-                   for p in fresh if p in contacts]
-        _run(activities, creates, self._send_email_creates, results)
+        finder = EmailFinder(self._client)
+        existing = finder.find([_sought(activities[p], contacts[p]) for p in fresh
+                                if p in contacts and activities[p].maybe_written])
+        creates = []
+        for p in fresh:
+            if p not in contacts:
+                continue
+            record_id = existing.get(_sought(activities[p], contacts[p]))
+            if record_id is not None:  # an earlier attempt landed: nothing to create
+                results[p] = WriteResult(activities[p].writeback_id, ok=True,
+                                         record_id=record_id)
+            else:
+                creates.append(_Unit(str(activities[p].writeback_id),
+                                     _email_input(activities[p], contacts[p]), [p]))
+        _run(activities, creates, lambda units: self._send_email_creates(units, finder),
+             results)
         _run(activities, list(updates.values()),
              self._send_updates("update email statuses", "emails_batch"), results)
         return _ordered(activities, results)
@@ -159,13 +187,33 @@ class Writer:
 
     # ---- requests -------------------------------------------------------------------------
 
-    def _send_email_creates(self, units: list[_Unit]) -> dict[str, Outcome]:
-        reply = self._client.sdk("create email engagements", _batch("emails_batch", "create",
-                                                                    units))
+    def _send_email_creates(self, units: list[_Unit], finder: EmailFinder
+                            ) -> dict[str, Outcome]:
+        try:
+            reply = self._client.sdk("create email engagements",
+                                     _batch("emails_batch", "create", units), create=True)
+        except UnansweredCreate as exc:
+            return self._look_for_unanswered(units, finder, exc)
         return _match_created(units, reply, _email_signature)
 
+    def _look_for_unanswered(self, units: list[_Unit], finder: EmailFinder,
+                             exc: UnansweredCreate) -> dict[str, Outcome]:
+        sought = {_sought_in(unit): unit for unit in units}
+        found, waited = finder.look_after_unanswered(list(sought))
+        outcomes = {sought[item].key: Outcome(True, record_id=record_id)
+                    for item, record_id in found.items()}
+        error = (f"{exc}; not found on the contact after {waited:.1f} s: looked for again "
+                 "before it is created")
+        for unit in units:
+            outcomes.setdefault(unit.key, Outcome(False, error=error, retryable=True))
+        return outcomes
+
     def _send_task_creates(self, units: list[_Unit]) -> dict[str, Outcome]:
-        reply = self._client.sdk("create tasks", _batch("tasks_batch", "create", units))
+        try:
+            reply = self._client.sdk("create tasks", _batch("tasks_batch", "create", units),
+                                     create=True)
+        except UnansweredCreate as exc:
+            return {u.key: Outcome(False, error=str(exc), retryable=True) for u in units}
         return _match_created(units, reply, _task_signature)
 
     def _send_updates(self, what: str, api: str) -> Send:
@@ -231,7 +279,8 @@ def _run(inputs: Sequence[_Input], units: list[_Unit], send: Send,
             outcome = outcomes.get(unit.key) or Outcome(False, error="HubSpot left it out")
             for p in unit.positions:
                 results[p] = WriteResult(inputs[p].writeback_id, ok=outcome.ok,
-                                         error=outcome.error, record_id=outcome.record_id)
+                                         retryable=outcome.retryable, error=outcome.error,
+                                         record_id=outcome.record_id)
 
 
 def _ordered(inputs: Sequence[_Input], results: dict[int, WriteResult]) -> list[WriteResult]:
@@ -287,6 +336,17 @@ def _email_input(activity: EmailActivity, contact_id: str) -> dict[str, Any]:
                            "hs_email_text": _capped(activity.text),
                            "hs_email_headers": json.dumps(headers, separators=(",", ":"))},
             "associations": [_association(contact_id, EMAIL_TO_CONTACT)]}
+
+
+def _sought(activity: EmailActivity, contact_id: str) -> Sought:
+    return Sought(contact_id, activity.writeback_id, activity.message_id)
+
+
+def _sought_in(unit: _Unit) -> Sought:
+    """The engagement a create unit would make, read back from its own body."""
+    headers = json.loads(unit.body["properties"]["hs_email_headers"])
+    return Sought(str(unit.body["associations"][0]["to"]["id"]), int(headers["writebackId"]),
+                  str(headers["messageId"]))
 
 
 def _email_signature(properties: dict[str, Any]) -> str | None:

@@ -14,6 +14,7 @@ from devcrm.hubspot.core import Emulation
 from devcrm.hubspot.errors import ApiError, error_body
 from devcrm.hubspot.limits import Fault, rate_limit_body
 from devcrm.hubspot.routes_account import bp as account_bp
+from devcrm.hubspot.routes_associations import bp as associations_bp
 from devcrm.hubspot.routes_contacts import bp as contacts_bp
 from devcrm.hubspot.routes_control import bp as control_bp
 from devcrm.hubspot.routes_engagements import bp as engagements_bp
@@ -21,8 +22,8 @@ from devcrm.hubspot.routes_oauth import bp as oauth_bp
 from devcrm.hubspot.routes_preferences import bp as preferences_bp
 from devcrm.hubspot.routes_properties import bp as properties_bp
 
-BLUEPRINTS = (oauth_bp, account_bp, contacts_bp, engagements_bp, properties_bp,
-              preferences_bp, control_bp)
+BLUEPRINTS = (oauth_bp, account_bp, contacts_bp, engagements_bp, associations_bp,
+              properties_bp, preferences_bp, control_bp)
 
 CONTROL_PREFIX = "/_emulator"
 DAILY_LIMIT = 250_000  # private apps only; OAuth calls carry no daily headers

@@ -1,5 +1,6 @@
 """/crm/v3/objects/{emails,notes,tasks}: engagements on contacts' timelines, created with
-inline associations (email 198, note 202, task 204 -> contact)."""
+inline associations (email 198, note 202, task 204 -> contact), read one by one or in
+batches."""
 
 from __future__ import annotations
 
@@ -25,7 +26,12 @@ from devcrm.hubspot.errors import (
     standard_error,
     validation_error,
 )
-from devcrm.hubspot.records import ENGAGEMENT_DEFAULT_PROPERTIES, as_string, shape, to_ms
+from devcrm.hubspot.records import (
+    ENGAGEMENT_DEFAULT_PROPERTIES,
+    as_string,
+    shape,
+    to_ms,
+)
 from devcrm.hubspot.state import Portal
 
 bp = Blueprint("hubspot_engagements", __name__, url_prefix="/crm/v3/objects")
@@ -73,8 +79,8 @@ def _contacts(p: Portal, kind: str, associations: Any) -> tuple[list[str], str |
     return ids, None
 
 
-def _shape(record: dict[str, Any]) -> dict[str, Any]:
-    return shape(record, list(record["properties"]), known=record["properties"],
+def _shape(record: dict[str, Any], properties: list[str] | None = None) -> dict[str, Any]:
+    return shape(record, properties or list(record["properties"]), known=record["properties"],
                  defaults=ENGAGEMENT_DEFAULT_PROPERTIES)
 
 
@@ -103,6 +109,25 @@ def batch_create(kind: str) -> tuple[Response, int]:
         else:
             results.append(_shape(p.create_engagement(kind, props, contact_ids)))
     return batch_answer(results, errors, started, time.time(), 201)
+
+
+@bp.post(f"/{KINDS}/batch/read")
+def batch_read(kind: str) -> tuple[Response, int]:
+    started, p, data = time.time(), portal(), body()
+    inputs = inputs_of(data)
+    properties = [str(n) for n in data.get("properties") or []] or None
+    results, missing = [], []
+    with p.lock:
+        for key in dict.fromkeys(str(item.get("id", "")) for item in inputs):
+            record = p.engagements(kind).get(key)
+            if record is None or record["archived"]:
+                missing.append(key)
+            else:
+                results.append(_shape(record, properties))
+    errors = [standard_error(f"Could not get some {kind[:-1].upper()} objects, they may be "
+                             "deleted or not exist. Check that ids are valid.",
+                             "OBJECT_NOT_FOUND", missing)] if missing else []
+    return batch_answer(results, errors, started, time.time(), 200)
 
 
 @bp.get(f"/{KINDS}/<object_id>")
