@@ -28,6 +28,7 @@ import os
 import secrets
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -162,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
             missing += 1
             latencies.append(waited_until - at)
     span = last - min(created.at.values())
-    failed_posts = sum(1 for _, outcome, _ in deliveries if outcome != 200)
+    failed_posts = Counter(str(outcome) for _, outcome, _ in deliveries if outcome != 200)
     sizes = [n for _, outcome, n in deliveries if outcome == 200]
     print(
         f"created {total} in {span:.1f}s ({total / span if span else 0:.1f}/s achieved; up to "
@@ -170,9 +171,11 @@ def run(args: argparse.Namespace) -> int:
         f"{load_during:.2f} during the creating"
     )
     print(
-        f"webhook POSTs {len(deliveries)} ({failed_posts} not 200, retried by the emulator), "
+        f"webhook POSTs {len(deliveries)} (not 200, retried by the emulator: "
+        f"{dict(failed_posts) or 'none'}), "
         f"{sum(sizes) / len(sizes) if sizes else 0:.1f} events each on average; emulator API "
-        f"requests {len(api)} ({sum(1 for r in api if r[2] == 429)} answered 429)"
+        f"requests {len(api)} ({sum(1 for r in api if r[2] == 429)} answered 429): "
+        f"{dict(Counter(f'{method} {path} {status}' for method, path, status, _ in api))}"
     )
     print(f"emails received {total - missing}/{total} within {args.drain:g}s after the last "
           "creation")  # fmt: skip

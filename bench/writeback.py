@@ -37,6 +37,7 @@ import secrets
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -152,6 +153,7 @@ class Phase:
     rate_limited: int = 0
     rate_limited_late: int = 0  # 429s after the first window
     other_errors: int = 0
+    odd: Counter[str] = field(default_factory=Counter)  # non-2xx and other requests
     done_rows: int = 0
     failed_rows: int = 0
     written_by_workers: int = 0
@@ -290,6 +292,9 @@ def run_phase(
     phase.rate_limited = sum(1 for s in timed if s[2] == 429)
     phase.rate_limited_late = sum(1 for s in timed if s[2] == 429 and s[0] > t0 + args.window)
     phase.other_errors = sum(1 for s in timed if s[2] >= 300 and s[2] != 429)
+    for at, path, status, _ in timed:
+        if status >= 300 or path != EMAILS_PATH:
+            phase.odd[f"{status} {path} at {at - t0:.1f}s"] += 1
     counts = row_counts(values, account_id)
     phase.done_rows, phase.failed_rows = counts.get("done", 0), counts.get("failed", 0)
     return phase
@@ -339,12 +344,14 @@ def print_phase(p: Phase) -> None:
         f"{p.failed_rows} of {p.queued:,} queued",
         flush=True,
     )
+    if p.odd:
+        print(f"  other requests and non-2xx answers: {dict(p.odd)}", flush=True)
 
 
 def print_profile(p: Phase, top: int = 12) -> None:
     stats = pstats.Stats(*p.profiles, stream=(out := io.StringIO()))
     stats.strip_dirs().sort_stats("tottime").print_stats(top)
-    stats.sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top * 2)
     print(f"  cProfile of the {p.workers}-worker phase (all workers merged):")
     body = [line for line in out.getvalue().splitlines() if line.strip()]
     print("    " + "\n    ".join(body))
