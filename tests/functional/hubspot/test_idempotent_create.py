@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import redis
 
+from adapters.errors import RetryableCRMError
 from adapters.hubspot.adapter import HubSpotCRM
 from adapters.port import EmailActivity, Task
 from connector.runtime import Runtime
@@ -181,3 +182,19 @@ def test_429s_and_503s_on_a_create_are_still_retried_in_call(
     (result,) = crm.write_activities(activities=[_sent(1, ann)])
     assert result.ok and _calls(emu, CREATE) == [429, 503, 201]
     assert _calls(emu, ASSOCIATIONS) == []
+
+
+def test_reads_before_the_create_still_time_out_and_retry(
+    rt: Runtime, redis_conn: redis.Redis, emu: HubSpotEmulator
+) -> None:
+    """Reads are idempotent: the contact's lookup by email is retried, then raises."""
+    portal, crm = _adapter(rt, redis_conn, emu, retries=1)
+    portal.create_contact({"email": "ann@example.com"})
+    emu.faults.add(delay=TIMEOUT * 3, count=2)
+    activity = EmailActivity(writeback_id=1, kind="email_sent", contact_crm_id=None,
+                             email="ann@example.com", subject="Welcome", text="Hello",
+                             occurred_at=datetime(2026, 3, 2, 9, 30, tzinfo=UTC),
+                             message_id="msg-1")
+    with pytest.raises(RetryableCRMError, match="no answer"):
+        crm.write_activities(activities=[activity])
+    assert _calls(emu, CREATE) == [] and portal.emails == {}
