@@ -18,6 +18,7 @@ from adapters.port import CRMAdapter
 from connector.api_keys import ApiKeyCache
 from connector.clock import Clock, SystemClock
 from connector.crm import CrmAdapters
+from connector.crm_routes import CrmRoutes
 from connector.crypto import Vault
 from connector.db import Database
 from connector.email.transports import Transport, transport_from_url
@@ -69,6 +70,11 @@ class Runtime:
     @cached_property
     def api_keys(self) -> ApiKeyCache:
         return ApiKeyCache(self.db)
+
+    @cached_property
+    def crm_routes(self) -> CrmRoutes:
+        """Which account a CRM's webhook is for (cached a few seconds)."""
+        return CrmRoutes(self.db)
 
     @cached_property
     def vault(self) -> Vault:

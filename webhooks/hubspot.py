@@ -16,15 +16,15 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, jsonify, request
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import BadRequest
 
 from adapters.hubspot.events import normalize
 from adapters.hubspot.signature import SignatureError, signed_uri, verify_request
 from adapters.inbound import CrmEvent, Ignored, Malformed
+from connector.crm_routes import CrmRoutes
 from connector.db import after_commit
-from connector.models import Account, UnroutedDelivery
+from connector.models import UnroutedDelivery
 from connector.services.inbox import record_inbox_event
 from webhooks.http import error, parse_json, read_raw_body, runtime
 
@@ -59,13 +59,14 @@ def receive() -> Any:
     if not isinstance(batch, list) or not all(isinstance(e, dict) for e in batch):
         raise BadRequest("body is not a JSON array of event objects (HubSpot's batch)")
     with rt.db.session() as session:
-        counts = store_batch(session, batch, now=now)
+        counts = store_batch(session, batch, now=now, routes=rt.crm_routes)
         if counts["stored"]:
             after_commit(session, rt.work.wake_inbox)
     return jsonify(counts), 200
 
 
-def store_batch(session: Session, batch: Iterable[Any], *, now: datetime) -> dict[str, int]:
+def store_batch(session: Session, batch: Iterable[Any], *, now: datetime,
+                routes: CrmRoutes) -> dict[str, int]:
     """Normalize every event and store the routed ones; returns the counts HubSpot's
     answer carries. The caller's transaction holds it all: nothing half-written."""
     counts = dict.fromkeys(("stored", "duplicates", "ignored", "unrouted", "malformed"), 0)
@@ -79,7 +80,7 @@ def store_batch(session: Session, batch: Iterable[Any], *, now: datetime) -> dic
         else:
             counts["malformed"] += 1
             _log_malformed(event, raw)
-    accounts = connected_accounts(session, {e.portal for e in events})
+    accounts = routes.connected(SOURCE, {e.portal for e in events})
     unrouted: dict[str, list[CrmEvent]] = defaultdict(list)
     for event in events:
         account_id = accounts.get(event.portal)
@@ -107,20 +108,6 @@ def store_batch(session: Session, batch: Iterable[Any], *, now: datetime) -> dic
         ))
         counts["unrouted"] += len(held)
     return counts
-
-
-def connected_accounts(session: Session, portals: set[str]) -> dict[str, int]:
-    """Portal -> account id of the connected HubSpot accounts among `portals`, one query."""
-    if not portals:
-        return {}
-    rows = session.execute(
-        select(Account.external_id, Account.id).where(
-            Account.provider == "hubspot",
-            Account.external_id.in_(sorted(portals)),
-            Account.status == "connected",
-        )
-    )
-    return {external_id: account_id for external_id, account_id in rows}
 
 
 def _log_malformed(event: Malformed, raw: Any) -> None:

@@ -16,7 +16,6 @@ from werkzeug.exceptions import BadRequest
 
 from adapters.hubspot.signature import V3_HEADER, SignatureError, signed_uri, verify_request
 from webhooks.http import authenticated_account_id, error, read_json_body, read_raw_body, runtime
-from webhooks.hubspot import connected_accounts
 
 # Endpoints that take a JSON body: it must be JSON, and valid JSON, before validation.
 JSON_BODY_ENDPOINTS: set[str] = set()
@@ -77,8 +76,7 @@ def _hubspot_signed_account_id() -> int | tuple[Any, int]:
     if len(portals) != 1 or not portals[0].isascii() or not portals[0].isdigit():
         raise BadRequest("a HubSpot-signed request names its portal in one portalId")
     portal = str(int(portals[0]))
-    with rt.db.session() as session:
-        account_id = connected_accounts(session, {portal}).get(portal)
+    account_id = rt.crm_routes.connected("hubspot", {portal}).get(portal)
     if account_id is None:
         return error(401, f"HubSpot portal {portal} is not connected")
     return account_id
