@@ -23,12 +23,10 @@ import contextlib
 import json
 import os
 import secrets
-import statistics
 import sys
 import tempfile
 import time
 import zlib
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,19 +35,17 @@ if __package__ in (None, ""):  # run as `python bench/hubspot_ingest.py`
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.ingest import (
-    BenchError,
     LoadGenerator,
     RoundResult,
-    Server,
+    alternate,
     app_environment,
     create_account,
     free_port,
-    merge,
     newest_account_id,
-    percentile,
-    print_header,
-    print_round,
-    sigterm_as_exit,
+    print_logs,
+    print_ratio,
+    report_apps,
+    run_and_report,
     start_server,
 )
 
@@ -187,31 +183,8 @@ def run(args: argparse.Namespace) -> Outcome:
         clients = LoadGenerator(args.concurrency, requests)
         stack.callback(clients.stop)
         clients.start()
-
-        def servers_alive() -> None:
-            for server in servers:
-                if server.process.poll() is not None:
-                    raise BenchError(
-                        f"gunicorn for the {server.name} app exited with "
-                        f"{server.process.returncode} during the run; its log ends with:\n"
-                        f"{server.tail()}"
-                    )
-
-        def timed(server: Server, number: int, label: str, duration: float) -> RoundResult:
-            started_at, results = clients.run(
-                server.port, label, duration, servers_alive, args.batch
-            )
-            return merge(server.name, number, started_at, results, args.batch, requests.accepted)
-
         run_tag = secrets.token_hex(3)
-        warmups = [timed(s, 0, f"{run_tag}.w{s.name}", args.warmup) for s in servers]
-        print_header()
-        rounds: list[RoundResult] = []
-        for number in range(1, args.rounds + 1):
-            for server in servers:
-                result = timed(server, number, f"{run_tag}.r{number}{server.name}", args.duration)
-                rounds.append(result)
-                print_round(result)
+        warmups, rounds = alternate(clients, servers, args, run_tag, args.batch, requests.accepted)
         clients.stop()
         after = real_rows(sqlalchemy_url, account_id)
         logs = {s.name: s.tail() for s in servers if s.log.exists() and s.log.stat().st_size}
@@ -220,35 +193,7 @@ def run(args: argparse.Namespace) -> Outcome:
 
 def report(outcome: Outcome) -> int:
     """Medians, latencies, sanity checks; the last line is `ratio=...`. Returns the exit code."""
-    failed = False
-    medians: dict[str, float] = {}
-    print()
-    for app in APPS:
-        rounds = [r for r in outcome.rounds if r.app == app]
-        latencies = [x for r in rounds for x in r.latencies]
-        medians[app] = statistics.median(r.eps for r in rounds)
-        print(
-            f"{app}: median {medians[app]:.1f} events/s "
-            f"({medians[app] / outcome.batch:.1f} req/s) over {len(rounds)} rounds; latency "
-            f"p50 {percentile(latencies, 50) * 1000:.2f} ms, "
-            f"p99 {percentile(latencies, 99) * 1000:.2f} ms"
-        )
-    for app in APPS:
-        every = [r for r in outcome.warmups + outcome.rounds if r.app == app]
-        statuses: Counter[int] = Counter()
-        errors: Counter[str] = Counter()
-        for r in every:
-            statuses.update(r.statuses)
-            errors.update(r.errors)
-        bad = {s: n for s, n in statuses.items() if s != 200}
-        if bad or errors:
-            failed = True
-            print(
-                f"FAILED: {app} app: non-200 answers {dict(sorted(bad.items()))}, "
-                f"connection errors {dict(errors)}"
-            )
-            for sample in [s for r in every for s in r.samples][:5]:
-                print(f"  e.g. {sample}")
+    medians, failed = report_apps(APPS, outcome.rounds, outcome.warmups, outcome.batch, 200)
     accepted = outcome.batch * sum(
         r.statuses[200] for r in outcome.warmups + outcome.rounds if r.app == "real"
     )
@@ -257,15 +202,8 @@ def report(outcome: Outcome) -> int:
     if accepted != rows:
         failed = True
         print("FAILED: events answered 200 and inbox rows differ")
-    for name, tail in outcome.logs.items():
-        print(f"gunicorn log of the {name} app (warnings and up) ends with:")
-        print("  " + tail.replace("\n", "\n  "))
-    ratio = medians["real"] / medians["insert"] if medians["insert"] else 0.0
-    print(
-        f"real / bare INSERT+commit endpoint: {ratio:.2f} "
-        f"(budget >= {BUDGET}: {'met' if ratio >= BUDGET else 'NOT met'})"
-    )
-    print(f"ratio={ratio:.2f}")
+    print_logs(outcome.logs)
+    print_ratio(medians, BUDGET)
     return 1 if failed else 0
 
 
@@ -306,17 +244,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        with sigterm_as_exit():
-            outcome = run(args)
-    except BenchError as exc:
-        print(f"bench failed: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    return report(outcome)
+    return run_and_report(run, report, parse_args(argv))
 
 
 if __name__ == "__main__":

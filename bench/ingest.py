@@ -43,7 +43,7 @@ from multiprocessing import get_context
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     import subprocess
@@ -56,6 +56,8 @@ STOP_TIMEOUT = 15.0
 REQUEST_TIMEOUT = 30.0  # gunicorn's own worker timeout is 30 s too
 LOG_TAIL_LINES = 40
 SAMPLE_BODIES = 3  # non-202 answers whose body is kept for the report, per client and round
+
+T = TypeVar("T")
 
 
 class BenchError(RuntimeError):
@@ -342,6 +344,98 @@ def print_round(r: RoundResult) -> None:
     )
 
 
+def alternate(
+    clients: LoadGenerator,
+    servers: Sequence[Server],
+    args: argparse.Namespace,
+    run_tag: str,
+    batch: int,
+    accepted: int = 202,
+) -> tuple[list[RoundResult], list[RoundResult]]:
+    """A warm-up per server, then `args.rounds` rounds alternating the servers, each printed;
+    returns (warm-ups, rounds). A server that exits meanwhile abandons the run."""
+
+    def servers_alive() -> None:
+        for server in servers:
+            if server.process.poll() is not None:
+                raise BenchError(
+                    f"gunicorn for the {server.name} app exited with "
+                    f"{server.process.returncode} during the run; its log ends with:\n"
+                    f"{server.tail()}"
+                )
+
+    def timed(server: Server, number: int, label: str, duration: float) -> RoundResult:
+        started_at, results = clients.run(server.port, label, duration, servers_alive, batch)
+        return merge(server.name, number, started_at, results, batch, accepted)
+
+    warmups = [timed(s, 0, f"{run_tag}.w{s.name}", args.warmup) for s in servers]
+    print_header()
+    rounds: list[RoundResult] = []
+    for number in range(1, args.rounds + 1):
+        for server in servers:
+            result = timed(server, number, f"{run_tag}.r{number}{server.name}", args.duration)
+            rounds.append(result)
+            print_round(result)
+    return warmups, rounds
+
+
+def report_apps(
+    apps: Sequence[str],
+    rounds: Sequence[RoundResult],
+    warmups: Sequence[RoundResult],
+    batch: int,
+    accepted: int = 202,
+) -> tuple[dict[str, float], bool]:
+    """Print each app's median rate and latency, then every app that got an answer other
+    than `accepted` or a connection error; returns (median events/s by app, any failed)."""
+    failed = False
+    medians: dict[str, float] = {}
+    print()
+    for app in apps:
+        timed = [r for r in rounds if r.app == app]
+        latencies = [x for r in timed for x in r.latencies]
+        medians[app] = statistics.median(r.eps for r in timed)
+        print(
+            f"{app}: median {medians[app]:.1f} events/s "
+            f"({medians[app] / batch:.1f} req/s) over {len(timed)} rounds; latency "
+            f"p50 {percentile(latencies, 50) * 1000:.2f} ms, "
+            f"p99 {percentile(latencies, 99) * 1000:.2f} ms"
+        )
+    for app in apps:
+        every = [r for r in [*warmups, *rounds] if r.app == app]
+        statuses: Counter[int] = Counter()
+        errors: Counter[str] = Counter()
+        for r in every:
+            statuses.update(r.statuses)
+            errors.update(r.errors)
+        bad = {s: n for s, n in statuses.items() if s != accepted}
+        if bad or errors:
+            failed = True
+            print(
+                f"FAILED: {app} app: non-{accepted} answers {dict(sorted(bad.items()))}, "
+                f"connection errors {dict(errors)}"
+            )
+            for sample in [s for r in every for s in r.samples][:5]:
+                print(f"  e.g. {sample}")
+    return medians, failed
+
+
+def print_logs(logs: dict[str, str]) -> None:
+    for name, tail in logs.items():
+        print(f"gunicorn log of the {name} app (warnings and up) ends with:")
+        print("  " + tail.replace("\n", "\n  "))
+
+
+def print_ratio(medians: dict[str, float], budget: float = 0.8) -> None:
+    """The verdict and the last line, `ratio=<median real / median insert>`."""
+    ratio = medians["real"] / medians["insert"] if medians["insert"] else 0.0
+    print(
+        f"real / bare INSERT+commit endpoint: {ratio:.2f} "
+        f"(budget >= {budget}: {'met' if ratio >= budget else 'NOT met'})"
+    )
+    print(f"ratio={ratio:.2f}")
+
+
 # --- servers -------------------------------------------------------------------------------
 
 
@@ -613,28 +707,7 @@ def run(args: argparse.Namespace) -> Outcome:
         clients = LoadGenerator(args.concurrency, EventRequests(api_key))
         stack.callback(clients.stop)
         clients.start()
-
-        def servers_alive() -> None:
-            for server in servers:
-                if server.process.poll() is not None:
-                    raise BenchError(
-                        f"gunicorn for the {server.name} app exited with "
-                        f"{server.process.returncode} during the run; its log ends with:\n"
-                        f"{server.tail()}"
-                    )
-
-        def timed(server: Server, number: int, label: str, duration: float) -> RoundResult:
-            started_at, results = clients.run(server.port, label, duration, servers_alive, batch)
-            return merge(server.name, number, started_at, results, batch)
-
-        warmups = [timed(s, 0, f"{run_tag}.w{s.name}", args.warmup) for s in servers]
-        print_header()
-        rounds: list[RoundResult] = []
-        for number in range(1, args.rounds + 1):
-            for server in servers:
-                result = timed(server, number, f"{run_tag}.r{number}{server.name}", args.duration)
-                rounds.append(result)
-                print_round(result)
+        warmups, rounds = alternate(clients, servers, args, run_tag, batch)
         clients.stop()
         after = backlog(sqlalchemy_url, redis_server.url, real_rows)
         logs = {s.name: s.tail() for s in servers if s.log.exists() and s.log.stat().st_size}
@@ -643,36 +716,7 @@ def run(args: argparse.Namespace) -> Outcome:
 
 def report(outcome: Outcome) -> int:
     """Medians, latencies, sanity checks; the last line is `ratio=...`. Returns the exit code."""
-    failed = False
-    medians: dict[str, float] = {}
-    print()
-    for app in APPS:
-        rounds = [r for r in outcome.rounds if r.app == app]
-        latencies = [x for r in rounds for x in r.latencies]
-        medians[app] = statistics.median(r.eps for r in rounds)
-        print(
-            f"{app}: median {medians[app]:.1f} events/s "
-            f"({medians[app] / outcome.batch:.1f} req/s) over {len(rounds)} rounds; latency "
-            f"p50 {percentile(latencies, 50) * 1000:.2f} ms, "
-            f"p99 {percentile(latencies, 99) * 1000:.2f} ms"
-        )
-    for app in APPS:
-        every = [r for r in outcome.warmups + outcome.rounds if r.app == app]
-        statuses: Counter[int] = Counter()
-        errors: Counter[str] = Counter()
-        for r in every:
-            statuses.update(r.statuses)
-            errors.update(r.errors)
-        bad = {s: n for s, n in statuses.items() if s != 202}
-        if bad or errors:
-            failed = True
-            print(
-                f"FAILED: {app} app: non-202 answers {dict(sorted(bad.items()))}, "
-                f"connection errors {dict(errors)}"
-            )
-            for sample in [s for r in every for s in r.samples][:5]:
-                print(f"  e.g. {sample}")
-
+    medians, failed = report_apps(APPS, outcome.rounds, outcome.warmups, outcome.batch)
     accepted = outcome.batch * sum(
         r.statuses[202] for r in outcome.warmups + outcome.rounds if r.app == "real"
     )
@@ -685,19 +729,12 @@ def report(outcome: Outcome) -> int:
     if accepted != rows or (accepted and queued < 1):
         failed = True
         print("FAILED: 202s and inbox rows differ, or nothing was queued to process them")
-    for name, tail in outcome.logs.items():
-        print(f"gunicorn log of the {name} app (warnings and up) ends with:")
-        print("  " + tail.replace("\n", "\n  "))
+    print_logs(outcome.logs)
     if outcome.batch_note:
         print(outcome.batch_note)
     no_io = medians["real"] / medians["bare"] if medians["bare"] else 0.0
-    ratio = medians["real"] / medians["insert"] if medians["insert"] else 0.0
     print(f"real / bare no-I/O endpoint: {no_io:.2f} (for scale only)")
-    print(
-        f"real / bare INSERT+commit endpoint: {ratio:.2f} "
-        f"(budget >= 0.8: {'met' if ratio >= 0.8 else 'NOT met'})"
-    )
-    print(f"ratio={ratio:.2f}")
+    print_ratio(medians)
     return 1 if failed else 0
 
 
@@ -768,8 +805,10 @@ def sigterm_as_exit() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+def run_and_report(
+    run: Callable[[argparse.Namespace], T], report: Callable[[T], int], args: argparse.Namespace
+) -> int:
+    """`report(run(args))`, SIGTERM and Ctrl-C unwinding cleanly; the exit code."""
     try:
         with sigterm_as_exit():
             outcome = run(args)
@@ -780,6 +819,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     return report(outcome)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_and_report(run, report, parse_args(argv))
 
 
 if __name__ == "__main__":
