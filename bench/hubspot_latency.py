@@ -36,9 +36,9 @@ from typing import Any
 if __package__ in (None, ""):  # run as `python bench/hubspot_latency.py`
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.ingest import free_port, percentile
-from bench.smtp_tools import SmtpSink, ensure_tools, read_dump
-from bench.trigger_latency import BUDGET_P50_MS, BUDGET_P99_MS
+from bench import latency
+from bench.ingest import free_port
+from bench.smtp_tools import SmtpSink, ensure_tools
 from bench.world import World, add_world_arguments, load_line
 
 WEBHOOK_PATH = "/webhooks/hubspot"
@@ -142,26 +142,13 @@ def run(args: argparse.Namespace) -> int:
         load_during = max(load_during, os.getloadavg()[0])
         last = max(created.at.values())
         deadline = last + args.drain
-        while sink.accepted < warm_count + total and time.time() < deadline:
-            world.check_workers()
-            time.sleep(0.1)
-        waited_until = time.time()
-        arrived: dict[str, float] = {}
-        for path in sink.dumps():
-            message = read_dump(path)
-            for recipient in message.recipients:
-                arrived.setdefault(recipient.lower(), message.accepted_at)
+        waited_until = latency.wait_for_emails(world, sink, warm_count + total, deadline)
+        arrived = latency.arrivals(sink)
         errors = world.worker_logs()
         emu.drain(5.0)
         deliveries = list(emu.webhook_deliveries)
         api = emu.requests[requests_before:]
-    latencies, missing = [], 0
-    for email, at in created.at.items():
-        if email in arrived:
-            latencies.append(arrived[email] - at)
-        else:
-            missing += 1
-            latencies.append(waited_until - at)
+    latencies, missing = latency.latencies(created.at, arrived, waited_until)
     span = last - min(created.at.values())
     failed_posts = Counter(str(outcome) for _, outcome, _ in deliveries if outcome != 200)
     sizes = [n for _, outcome, n in deliveries if outcome == 200]
@@ -179,20 +166,7 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"emails received {total - missing}/{total} within {args.drain:g}s after the last "
           "creation")  # fmt: skip
-    bound = " (lower bounds: missing emails count to the end of the wait)" if missing else ""
-    p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
-    top = max(latencies, default=float("nan")) * 1000
-    print(
-        f"latency created in HubSpot -> accepted by the sink: p50 {p50:,.0f} ms, p99 "
-        f"{p99:,.0f} ms, max {top:,.0f} ms{bound}"
-    )
-    print(
-        f"budget p50 < {BUDGET_P50_MS:.0f} ms: {'met' if p50 < BUDGET_P50_MS else 'NOT met'}; "
-        f"p99 < {BUDGET_P99_MS:.0f} ms: {'met' if p99 < BUDGET_P99_MS else 'NOT met'}"
-    )
-    if errors:
-        print("worker log lines with errors (last 20):\n  " + errors.replace("\n", "\n  "))
-    print(f"ratio={p99 / BUDGET_P99_MS:.3f}")
+    latency.report(latencies, missing, "created in HubSpot", errors)
     return 1 if missing else 0
 
 

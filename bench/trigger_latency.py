@@ -30,12 +30,10 @@ import time
 if __package__ in (None, ""):  # run as `python bench/trigger_latency.py`
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.ingest import free_port, percentile
-from bench.smtp_tools import SmtpSink, ensure_tools, read_dump
+from bench import latency
+from bench.ingest import free_port
+from bench.smtp_tools import SmtpSink, ensure_tools
 from bench.world import World, add_world_arguments, load_line, post_all
-
-BUDGET_P50_MS = 250.0
-BUDGET_P99_MS = 1000.0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,24 +65,10 @@ def run(args: argparse.Namespace) -> int:
         last_post = max((at for _, at, _ in posted.sent), default=time.time())
         deadline = last_post + args.drain
         expected = warm_count + len(accepted)
-        while sink.accepted < expected and time.time() < deadline:
-            world.check_workers()
-            time.sleep(0.1)
-        waited_until = time.time()
-        arrived: dict[str, float] = {}
-        for path in sink.dumps():
-            message = read_dump(path)
-            for recipient in message.recipients:
-                arrived.setdefault(recipient.lower(), message.accepted_at)
+        waited_until = latency.wait_for_emails(world, sink, expected, deadline)
+        arrived = latency.arrivals(sink)
         errors = world.worker_logs()
-    latencies = []
-    missing = 0
-    for email, sent_at in accepted.items():
-        if email in arrived:
-            latencies.append(arrived[email] - sent_at)
-        else:
-            missing += 1
-            latencies.append(waited_until - sent_at)
+    latencies, missing = latency.latencies(accepted, arrived, waited_until)
     received = len(accepted) - missing
     rejected = len(posted.sent) - len(accepted)
     span = last_post - min((at for _, at, _ in posted.sent), default=last_post)
@@ -95,20 +79,7 @@ def run(args: argparse.Namespace) -> int:
         f"up to {load_during:.2f} during the posting"
     )
     print(f"emails received {received}/{len(accepted)} within {args.drain:g}s after the last POST")
-    bound = " (lower bounds: missing emails count to the end of the wait)" if missing else ""
-    p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
-    top = max(latencies, default=float("nan")) * 1000
-    print(
-        f"latency POST -> accepted by the sink: p50 {p50:,.0f} ms, p99 {p99:,.0f} ms, "
-        f"max {top:,.0f} ms{bound}"
-    )
-    print(
-        f"budget p50 < {BUDGET_P50_MS:.0f} ms: {'met' if p50 < BUDGET_P50_MS else 'NOT met'}; "
-        f"p99 < {BUDGET_P99_MS:.0f} ms: {'met' if p99 < BUDGET_P99_MS else 'NOT met'}"
-    )
-    if errors:
-        print("worker log lines with errors (last 20):\n  " + errors.replace("\n", "\n  "))
-    print(f"ratio={p99 / BUDGET_P99_MS:.3f}")
+    latency.report(latencies, missing, "POST", errors)
     return 1 if missing or rejected or posted.errors else 0
 
 
