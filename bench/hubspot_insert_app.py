@@ -13,31 +13,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from flask import Flask, jsonify, request
-from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
 
-from connector.db import Database
-from connector.models import InboxEvent
+from bench.bare_app import bare_app
+from bench.insert_app import inbox_insert
 
 BASELINE_KEY_PREFIX = "bench:"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def create_app() -> Flask:
-    app = Flask(__name__)
-    # The same URL coercion (postgres:// -> psycopg) as the real app's settings.
-    from connector.settings import load_settings
-
-    db = Database(load_settings().sqlalchemy_url)
-    account_id = int(os.environ["BENCH_ACCOUNT_ID"])
-    table = cast(Table, InboxEvent.__table__)
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    insert = dialect.insert(table).on_conflict_do_nothing().returning(table.c.id)
+    app = bare_app(__name__)
+    db, account_id, insert = inbox_insert()
 
     def row(event: dict[str, Any], now: datetime) -> dict[str, Any]:
         digest = hashlib.sha256(str(event["eventId"]).encode()).hexdigest()
@@ -50,10 +40,6 @@ def create_app() -> Flask:
             "occurred_at": _EPOCH + timedelta(milliseconds=event["occurredAt"]),
             "received_at": now,
         }
-
-    @app.get("/healthz")
-    def healthz() -> Any:
-        return jsonify({"status": "ok"})
 
     @app.post("/webhooks/hubspot")
     def receive() -> Any:

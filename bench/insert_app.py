@@ -19,13 +19,16 @@ from typing import Any, cast
 from flask import Flask, jsonify, request
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import Executable
 
+from bench.bare_app import bare_app
 from connector.db import Database
 from connector.models import InboxEvent
 
 
-def create_app() -> Flask:
-    app = Flask(__name__)
+def inbox_insert() -> tuple[Database, int, Executable]:
+    """The database (the real app's settings and engine), `BENCH_ACCOUNT_ID`, and the real
+    endpoint's INSERT into inbox_events: ON CONFLICT DO NOTHING RETURNING id."""
     # The same URL coercion (postgres:// -> psycopg) as the real app's settings.
     from connector.settings import load_settings
 
@@ -33,7 +36,12 @@ def create_app() -> Flask:
     account_id = int(os.environ["BENCH_ACCOUNT_ID"])
     table = cast(Table, InboxEvent.__table__)
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    insert = dialect.insert(table).on_conflict_do_nothing().returning(table.c.id)
+    return db, account_id, dialect.insert(table).on_conflict_do_nothing().returning(table.c.id)
+
+
+def create_app() -> Flask:
+    app = bare_app(__name__)
+    db, account_id, insert = inbox_insert()
 
     def row(event: dict[str, Any], now: datetime) -> dict[str, Any]:
         return {
@@ -45,10 +53,6 @@ def create_app() -> Flask:
             "occurred_at": now,
             "received_at": now,
         }
-
-    @app.get("/healthz")
-    def healthz() -> Any:
-        return jsonify({"status": "ok"})
 
     @app.post("/v1/events")
     def post_event() -> Any:
