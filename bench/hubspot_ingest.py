@@ -96,7 +96,7 @@ class WebhookRequests:
             "occurredAt": occurred_ms,
             "subscriptionType": "contact.creation",
             "attemptNumber": 0,
-            "objectId": event_id % 10**12,
+            "objectId": event_id % 10**12 + 1,  # HubSpot ids start at 1 (0 is malformed)
             "changeFlag": "CREATED",
             "changeSource": "CRM_UI",
             "sourceId": "userId:45678",
