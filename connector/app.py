@@ -27,10 +27,10 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
     app.extensions["runtime"] = runtime
 
     from connector import health
-    from webhooks import events, hubspot, oauth, tracking
+    from webhooks import events, hubspot, oauth, salesforce, tracking
     from webhooks.http import install_json_errors
 
-    for blueprint in (health.bp, events.bp, tracking.bp, oauth.bp, hubspot.bp):
+    for blueprint in (health.bp, events.bp, tracking.bp, oauth.bp, hubspot.bp, salesforce.bp):
         app.register_blueprint(blueprint)
     install_json_errors(app)
     from connector import api
