@@ -1,0 +1,114 @@
+"""One Salesforce org's records in memory, thread-safe: Contacts, Leads and Tasks, the
+deleted-record log, and the change hook that feeds Outbound Messages. The Python methods are
+what a user does in the org; the REST routes call the same methods after validating."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from devcrm.salesforce.errors import not_found
+from devcrm.salesforce.ids import IdMaker, same_id
+from devcrm.salesforce.objects import DEFAULTS, check_type, clean
+
+OnChange = Callable[["Org", str, dict[str, Any]], None]
+
+
+def sf_datetime(epoch: float) -> str:
+    """Salesforce's datetime format: 2024-01-15T10:00:00.000+0000."""
+    moment = datetime.fromtimestamp(epoch, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+
+
+class Org:
+    """A Salesforce org: its id, its user, its records and deletions."""
+
+    def __init__(self, org_id: str, user_id: str, ids: IdMaker, on_change: OnChange,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.org_id, self.user_id = org_id, user_id
+        self.access_token = ""  # set by the emulation: a ready token for tests
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.records: dict[str, dict[str, Any]] = {}  # id -> fields (Contact and Lead)
+        self.tasks: dict[str, dict[str, Any]] = {}
+        self.deleted: list[tuple[str, str, float]] = []  # (type, id, epoch)
+        self._ids = ids
+        self._on_change = on_change
+
+    # -- records ------------------------------------------------------------------------
+    def _store(self, sobject: str) -> dict[str, dict[str, Any]]:
+        return self.tasks if sobject == "Task" else self.records
+
+    def find(self, sobject: str, record_id: str) -> dict[str, Any]:
+        """The live record (not a copy), or NOT_FOUND."""
+        check_type(sobject)
+        with self.lock:
+            for key, record in self._store(sobject).items():
+                if same_id(key, record_id) and record["attributes"]["type"] == sobject:
+                    return record
+        raise not_found()
+
+    def all(self, sobject: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [dict(r) for r in self._store(sobject).values()
+                    if r["attributes"]["type"] == sobject]
+
+    def create(self, sobject: str, values: dict[str, Any], *, checked: bool = False) -> str:
+        """Create a record (validated like the REST API unless `checked`); its id."""
+        check_type(sobject)
+        fields = values if checked else clean(sobject, values, creating=True)
+        record_id = self._ids.new(sobject)
+        stamp = sf_datetime(self.clock())
+        record: dict[str, Any] = {"attributes": {"type": sobject}, "Id": record_id,
+                                  "IsDeleted": False, "OwnerId": self.user_id,
+                                  **DEFAULTS[sobject], **fields, "CreatedDate": stamp,
+                                  "LastModifiedDate": stamp, "SystemModstamp": stamp}
+        self._name(record)
+        with self.lock:
+            self._store(sobject)[record_id] = record
+            snapshot = dict(record)
+        self._on_change(self, sobject, snapshot)
+        return record_id
+
+    def update(self, sobject: str, record_id: str, values: dict[str, Any], *,
+               checked: bool = False) -> dict[str, Any]:
+        """Set fields; LastModifiedDate moves and an Outbound Message is queued."""
+        fields = values if checked else clean(sobject, values, creating=False)
+        with self.lock:
+            record = self.find(sobject, record_id)
+            record.update(fields)
+            stamp = sf_datetime(self.clock())
+            record["LastModifiedDate"] = record["SystemModstamp"] = stamp
+            self._name(record)
+            snapshot = dict(record)
+        self._on_change(self, sobject, snapshot)
+        return snapshot
+
+    def delete(self, sobject: str, record_id: str) -> None:
+        with self.lock:
+            record = self.find(sobject, record_id)
+            del self._store(sobject)[record["Id"]]
+            self.deleted.append((sobject, record["Id"], self.clock()))
+
+    def convert_lead(self, lead_id: str) -> str:
+        """Convert a Lead: a new Contact with its person fields; the Lead is marked converted."""
+        with self.lock:
+            lead = self.find("Lead", lead_id)
+            carried = {k: lead[k] for k in ("Email", "FirstName", "LastName",
+                                            "HasOptedOutOfEmail", "LeadSource",
+                                            "IsEmailBounced") if lead.get(k) is not None}
+            contact_id = self.create("Contact", carried, checked=True)
+            self.update("Lead", lead_id, {"IsConverted": True, "ConvertedContactId": contact_id,
+                                          "Status": "Closed - Converted",
+                                          "ConvertedDate": sf_datetime(self.clock())[:10]},
+                        checked=True)
+        return contact_id
+
+    @staticmethod
+    def _name(record: dict[str, Any]) -> None:
+        if record["attributes"]["type"] != "Task":
+            parts = [record.get("FirstName"), record.get("LastName")]
+            record["Name"] = " ".join(p for p in parts if p)
