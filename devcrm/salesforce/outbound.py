@@ -85,6 +85,7 @@ class OutboundSender:
         self._in_flight = 0
         self._cond = threading.Condition()
         self._stopped = False
+        self._paused = False
         self._session = requests.Session()
         self._thread = threading.Thread(target=self._run, name="sf-outbound", daemon=True)
         self._thread.start()
@@ -104,6 +105,16 @@ class OutboundSender:
                 if config.org_id == org_id and config.sobject == sobject:
                     config.pending.append((self._ids.new("Notification"), record))
                     self._cond.notify_all()
+
+    def pause(self) -> None:
+        """Hold deliveries (notifications keep queueing), e.g. to see them batched."""
+        with self._cond:
+            self._paused = True
+
+    def resume(self) -> None:
+        with self._cond:
+            self._paused = False
+            self._cond.notify_all()
 
     def drain(self, timeout: float = 10.0) -> bool:
         """Wait until nothing is pending, waiting for a retry or in flight; False on timeout."""
@@ -129,6 +140,9 @@ class OutboundSender:
             with self._cond:
                 if self._stopped:
                     return
+                if self._paused:
+                    self._cond.wait(0.5)
+                    continue
                 now = time.monotonic()
                 for config in self.configs:
                     while config.pending:
