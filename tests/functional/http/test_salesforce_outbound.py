@@ -8,7 +8,8 @@ import time
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.exc import OperationalError
 from werkzeug.test import TestResponse
 
 from adapters.inbound import CONTACT_SYNCED
@@ -70,6 +71,26 @@ def test_a_contact_is_stored_and_committed_before_the_ack(rt: Runtime, client: F
     assert row.payload["properties"]["sobject_type"] == "Contact"
     assert row.payload["created_at"].startswith("2026-12-02T06:00:00")
     assert rt.queues["events"].count == 1  # the inbox was woken after commit
+
+
+def test_no_ack_when_the_commit_fails(rt: Runtime, client: FlaskClient) -> None:
+    connect(rt)
+    rt.crm_routes.connected("salesforce", {ORG_ID})  # routed before the database fails
+
+    def refuse(_: object) -> None:
+        raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    event.listen(rt.db.engine, "commit", refuse)
+    try:
+        response = post(client, fixture("outbound_contact"))
+        assert response.status_code == 500  # no Ack: Salesforce retries it
+        assert b"Ack" not in response.get_data()
+    finally:
+        event.remove(rt.db.engine, "commit", refuse)
+    assert inbox(rt) == []
+    assert rt.queues["events"].count == 0  # nothing woken for rows that are not there
+    assert_ack(post(client, fixture("outbound_contact")))  # the retry is stored
+    assert len(inbox(rt)) == 1
 
 
 def test_a_lead_is_stored_with_its_type_and_opt_out(rt: Runtime, client: FlaskClient) -> None:
