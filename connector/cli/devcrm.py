@@ -1,5 +1,5 @@
 """`connector devcrm`: local CRM emulators in the foreground, to try the connector without a
-real portal (`connector devcrm hubspot`)."""
+real portal or org (`connector devcrm hubspot`, `connector devcrm salesforce`)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ DEFAULT_SUBSCRIPTIONS = ("contact.creation", "contact.deletion", "contact.privac
                          "contact.merge", "contact.restore", "contact.propertyChange:email",
                          "contact.propertyChange:lifecyclestage",
                          "contact.propertyChange:hs_email_optout")
+DEFAULT_OUTBOUND_FIELDS = ("Email", "FirstName", "LastName", "HasOptedOutOfEmail",
+                           "LeadSource", "IsEmailBounced")
 _RATE = re.compile(r"^(\d+)/(\d+(?:\.\d+)?)(ms|s)?$")
 
 
@@ -39,7 +41,8 @@ def parse_subscription(value: str) -> tuple[str, str | None]:
 
 @click.group()
 def devcrm() -> None:
-    """Local emulators of the CRM APIs (HubSpot) for tests, demos and trying things out."""
+    """Local emulators of the CRM APIs (HubSpot, Salesforce) for tests, demos and trying
+    things out."""
 
 
 @devcrm.command()
@@ -84,6 +87,70 @@ def hubspot(host: str, port: int, hub_id: int, webhook_url: str | None,
     click.echo(f"  HUBSPOT_API_BASE={emu.url} HUBSPOT_CLIENT_ID={client_id} "
                f"HUBSPOT_CLIENT_SECRET={client_secret}")
     click.echo(f"control endpoints: {emu.url}/_emulator/... ; Ctrl-C stops")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        click.echo("stopping")
+    finally:
+        emu.stop()
+
+
+@devcrm.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8092, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--org-id", default=None, help="The org's 18-character id (default: a new one).")
+@click.option("--outbound-url", default=None,
+              help="Where the org's Outbound Messages are POSTed.")
+@click.option("--outbound-object", "outbound_objects", multiple=True,
+              type=click.Choice(["Contact", "Lead"]),
+              help="An object whose changes are sent (repeatable); default: Contact and Lead.")
+@click.option("--outbound-field", "outbound_fields", multiple=True, metavar="FIELD",
+              help="A field the messages carry (repeatable); default: Email, FirstName, "
+                   "LastName, HasOptedOutOfEmail, LeadSource, IsEmailBounced.")
+@click.option("--client-id", default="devcrm-consumer-key", show_default=True)
+@click.option("--client-secret", default="devcrm-consumer-secret", show_default=True)
+@click.option("--api-limit", default=15_000, show_default=True, type=click.IntRange(1),
+              help="API requests per org per rolling 24 hours.")
+@click.option("--token-lifetime", default=7200, show_default=True, type=click.IntRange(1))
+def salesforce(host: str, port: int, org_id: str | None, outbound_url: str | None,
+               outbound_objects: tuple[str, ...], outbound_fields: tuple[str, ...],
+               client_id: str, client_secret: str, api_limit: int,
+               token_lifetime: int) -> None:
+    """A local Salesforce (OAuth, SOQL, sObjects, composite, Outbound Messages) until Ctrl-C."""
+    from devcrm.salesforce import SalesforceEmulator
+    from devcrm.salesforce.objects import FIELDS
+
+    if outbound_url is not None and not outbound_url.startswith(("http://", "https://")):
+        raise click.BadParameter("must be an http(s) URL", param_hint="--outbound-url")
+    if org_id is not None and (len(org_id) not in (15, 18) or not org_id.startswith("00D")):
+        raise click.BadParameter("expected a 15 or 18 character id starting 00D",
+                                 param_hint="--org-id")
+    objects = list(outbound_objects or ("Contact", "Lead"))
+    fields = list(outbound_fields or DEFAULT_OUTBOUND_FIELDS)
+    for name in fields:
+        if any(name not in FIELDS[o] for o in objects):
+            raise click.BadParameter(f"{name!r} is not a field of {', '.join(objects)}",
+                                     param_hint="--outbound-field")
+    emu = SalesforceEmulator(client_id=client_id, client_secret=client_secret, host=host,
+                             port=port, api_limit=api_limit, token_lifetime=token_lifetime)
+    try:
+        emu.start()
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from exc
+    org = emu.add_org(org_id)
+    if outbound_url:
+        for sobject in objects:
+            emu.outbound(org, outbound_url, object=sobject, fields=fields)
+    click.echo(f"Salesforce emulator on {emu.url} (org {org.org_id}, "
+               f"{api_limit} API requests a day)")
+    click.echo(f"access token: {org.access_token}")
+    click.echo(f"connected app: consumer key {client_id}, consumer secret {client_secret}")
+    click.echo(f"outbound messages: {outbound_url or 'none (pass --outbound-url)'}")
+    click.echo("point the connector at it:")
+    click.echo(f"  SALESFORCE_LOGIN_URL={emu.url} SALESFORCE_CLIENT_ID={client_id} "
+               f"SALESFORCE_CLIENT_SECRET={client_secret}")
+    click.echo("Ctrl-C stops")
     try:
         while True:
             time.sleep(3600)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from devcrm.salesforce.auth import TokenStore
-from devcrm.salesforce.ids import IdMaker
+from devcrm.salesforce.ids import IdMaker, to18
 from devcrm.salesforce.limits import DailyLimiter, Faults
 from devcrm.salesforce.outbound import DEFAULT_SCHEDULE, OutboundConfig, OutboundSender
 from devcrm.salesforce.state import Org
@@ -52,7 +52,7 @@ class Emulation:
     def add_org(self, org_id: str | None = None) -> Org:
         """A new org with one user and a ready access token (`org.access_token`)."""
         ids = IdMaker(next(self._org_salt))
-        org_id = org_id or ids.new("Organization")
+        org_id = to18(org_id) if org_id else ids.new("Organization")
         with self._lock:
             if org_id in self.orgs:
                 raise ValueError(f"org {org_id} exists")
