@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -132,7 +133,8 @@ def test_a_lead_without_created_date_is_created_at_its_arrival() -> None:
 
 def test_other_sobjects_are_ignored_and_bad_dates_malformed() -> None:
     fields = {"Id": "0015000000Gv7qJAAR"}
-    kwargs = {"org_id": ORG_ID, "dedup_key": "k", "received_at": NOW, "created_fallback": NOW}
+    kwargs: dict[str, Any] = {"org_id": ORG_ID, "dedup_key": "k", "received_at": NOW,
+                              "created_fallback": NOW}
     assert isinstance(normalize_record(fields, sobject_type="Account", **kwargs), Ignored)
     bad = normalize_record({**fields, "LastModifiedDate": "yesterday"}, sobject_type="Contact",
                            **kwargs)
