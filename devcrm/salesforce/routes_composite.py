@@ -44,7 +44,9 @@ def _prepare(record: dict[str, Any], creating: bool) -> tuple[str, str, dict[str
     elif "Id" in record or "id" in record:
         raise SfError(400, "INVALID_FIELD_FOR_INSERT_UPDATE",
                       "cannot specify Id in an insert call", ["Id"])
-    return sobject, record_id, clean(sobject, values, creating=creating)
+    fields = clean(sobject, values, creating=creating)
+    org().check_references(sobject, fields)
+    return sobject, record_id, fields
 
 
 def _run(creating: bool) -> Response:

@@ -39,7 +39,9 @@ def query(version: str) -> Response:
     if not text:
         raise SfError(400, "MALFORMED_QUERY", "A query string has to be specified")
     parsed = parse(text)
-    matching = [r for r in org().all(parsed.sobject) if parsed.matches(r)]
+    endpoint = request.path.rstrip("/").rsplit("/", 1)[1]
+    rows_in = org().all(parsed.sobject, with_deleted=endpoint == "queryAll")
+    matching = [r for r in rows_in if parsed.matches(r)]
     if parsed.order_by is not None:
         key = parsed.order_by
         matching.sort(key=lambda r: (r.get(key) is None, str(r.get(key) or "")),
@@ -47,7 +49,6 @@ def query(version: str) -> Response:
     if parsed.limit is not None:
         matching = matching[:parsed.limit]
     rows = [_row(parsed, r, version) for r in matching]
-    endpoint = request.path.rstrip("/").rsplit("/", 1)[1]
     locator = emulator().open_cursor(org().org_id, rows) if len(rows) > emulator().query_batch \
         else None
     return jsonify(_page(rows, len(rows), 0, locator, endpoint, version))

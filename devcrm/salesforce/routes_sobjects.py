@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from devcrm.salesforce.context import body, emulator, org
 from devcrm.salesforce.errors import SfError
-from devcrm.salesforce.objects import check_type, field_name
+from devcrm.salesforce.objects import FIELDS, check_type, field_name
 from devcrm.salesforce.state import sf_datetime
 
 bp = Blueprint("sf_sobjects", __name__)
@@ -37,8 +37,7 @@ def read(version: str, sobject: str, record_id: str) -> Response:
     record = org().find(sobject, record_id)
     wanted = request.args.get("fields")
     names = [field_name(sobject, f.strip()) for f in wanted.split(",")] if wanted else None
-    out = {k: v for k, v in record.items() if k != "attributes"
-           and (names is None or k in names)}
+    out = {name: record.get(name) for name in names or FIELDS[sobject]}
     return jsonify({"attributes": {"type": sobject,
                                    "url": _object_url(version, sobject, record["Id"])}, **out})
 

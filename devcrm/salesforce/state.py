@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from devcrm.salesforce.errors import not_found
+from devcrm.salesforce.errors import SfError, not_found
 from devcrm.salesforce.ids import IdMaker, same_id
 from devcrm.salesforce.objects import DEFAULTS, check_type, clean
 
@@ -35,6 +35,7 @@ class Org:
         self.records: dict[str, dict[str, Any]] = {}  # id -> fields (Contact and Lead)
         self.tasks: dict[str, dict[str, Any]] = {}
         self.deleted: list[tuple[str, str, float]] = []  # (type, id, epoch)
+        self.recycle_bin: dict[str, dict[str, Any]] = {}  # what queryAll still sees
         self._ids = ids
         self._on_change = on_change
 
@@ -51,15 +52,28 @@ class Org:
                     return record
         raise not_found()
 
-    def all(self, sobject: str) -> list[dict[str, Any]]:
+    def all(self, sobject: str, *, with_deleted: bool = False) -> list[dict[str, Any]]:
         with self.lock:
-            return [dict(r) for r in self._store(sobject).values()
-                    if r["attributes"]["type"] == sobject]
+            rows = list(self._store(sobject).values())
+            rows += list(self.recycle_bin.values()) if with_deleted else []
+            return [dict(r) for r in rows if r["attributes"]["type"] == sobject]
+
+    def check_references(self, sobject: str, fields: dict[str, Any]) -> None:
+        """A Task's WhoId must name a Contact or Lead of this org, as Salesforce insists."""
+        who = fields.get("WhoId")
+        if sobject != "Task" or not who:
+            return
+        with self.lock:
+            known = any(same_id(key, str(who)) for key in self.records)
+        if not known:
+            raise SfError(400, "FIELD_INTEGRITY_EXCEPTION",
+                          f"Name ID: id value of incorrect type: {who}", ["WhoId"])
 
     def create(self, sobject: str, values: dict[str, Any], *, checked: bool = False) -> str:
         """Create a record (validated like the REST API unless `checked`); its id."""
         check_type(sobject)
         fields = values if checked else clean(sobject, values, creating=True)
+        self.check_references(sobject, fields)
         record_id = self._ids.new(sobject)
         stamp = sf_datetime(self.clock())
         record: dict[str, Any] = {"attributes": {"type": sobject}, "Id": record_id,
@@ -77,6 +91,7 @@ class Org:
                checked: bool = False) -> dict[str, Any]:
         """Set fields; LastModifiedDate moves and an Outbound Message is queued."""
         fields = values if checked else clean(sobject, values, creating=False)
+        self.check_references(sobject, fields)
         with self.lock:
             record = self.find(sobject, record_id)
             record.update(fields)
@@ -91,6 +106,7 @@ class Org:
         with self.lock:
             record = self.find(sobject, record_id)
             del self._store(sobject)[record["Id"]]
+            self.recycle_bin[record["Id"]] = {**record, "IsDeleted": True}
             self.deleted.append((sobject, record["Id"], self.clock()))
 
     def convert_lead(self, lead_id: str) -> str:

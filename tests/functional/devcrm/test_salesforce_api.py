@@ -194,3 +194,21 @@ def test_faults_answer_before_the_handler(sf_emu: SalesforceEmulator, sf: Salesf
         sf.query("SELECT Id FROM Contact")
     assert sf.query("SELECT Id FROM Contact")["totalSize"] == 0
     assert [r[2] for r in sf_emu.requests] == [503, 200]
+
+
+def test_a_task_for_an_unknown_who_is_refused(sf: Salesforce, sf_org: Org) -> None:
+    results = sf.restful("composite/sobjects", method="POST", json={"records": [
+        {"attributes": {"type": "Task"}, "Subject": "x", "WhoId": "003000000000000AAA"}]})
+    assert results[0]["success"] is False
+    assert results[0]["errors"][0] == {"statusCode": "FIELD_INTEGRITY_EXCEPTION",
+                                       "message": "Name ID: id value of incorrect type: "
+                                                  "003000000000000AAA", "fields": ["WhoId"]}
+    assert sf_org.tasks == {}
+
+
+def test_query_all_also_sees_deleted_records(sf: Salesforce, sf_org: Org) -> None:
+    gone = sf_org.create("Lead", {"LastName": "Gone"})
+    sf_org.delete("Lead", gone)
+    assert sf.query("SELECT Id FROM Lead")["totalSize"] == 0
+    found = sf.query_all("SELECT Id, IsDeleted FROM Lead", include_deleted=True)["records"]
+    assert [(r["Id"], r["IsDeleted"]) for r in found] == [(gone, True)]
