@@ -25,7 +25,8 @@ def _records() -> tuple[list[dict[str, Any]], bool]:
         raise SfError(400, "JSON_PARSER_ERROR", "records must be a list of sObjects")
     if len(records) > MAX_RECORDS:
         raise SfError(400, "EXCEEDED_ID_LIMIT",
-                      f"record limit exceeded: the limit is {MAX_RECORDS}")
+                      "record limit reached. cannot submit more than "
+                      f"{MAX_RECORDS} records in this operation")
     return records, bool(data.get("allOrNone", False))
 
 

@@ -141,8 +141,9 @@ def test_composite_update_and_the_200_record_cap(sf: Salesforce, sf_org: Org) ->
     assert results[1]["errors"][0]["statusCode"] == "NOT_FOUND"
     assert sf_org.records[a]["HasOptedOutOfEmail"] is True
     many = [{"attributes": {"type": "Task"}, "Subject": "x"}] * 201
-    with pytest.raises(SalesforceMalformedRequest):
+    with pytest.raises(SalesforceMalformedRequest) as too_many:
         sf.restful("composite/sobjects", method="POST", json={"records": many})
+    assert too_many.value.content[0]["errorCode"] == "EXCEEDED_ID_LIMIT"
     assert sf_org.tasks == {}
 
 
