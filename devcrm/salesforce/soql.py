@@ -117,7 +117,9 @@ def parse(text: str) -> Query:
     if p.keyword("ORDER"):
         p.expect("BY")
         query.order_by = field_name(sobject, p.word())
-        query.descending = p.keyword("DESC") or (p.keyword("ASC") and False)
+        query.descending = p.keyword("DESC")
+        if not query.descending:
+            p.keyword("ASC")
     if p.keyword("LIMIT"):
         kind, value = p.take()
         if kind != "lit" or not isinstance(value, int) or value < 0:
