@@ -51,6 +51,7 @@ from connector.crm_routes import CrmRoutes
 from connector.db import after_commit
 from connector.models import UnroutedDelivery
 from connector.services.crm_events import record_data
+from connector.services.crm_secrets import inbound_secret
 from connector.services.inbox import record_inbox_event
 from webhooks.http import error, parse_json, read_raw_body, runtime
 
@@ -63,14 +64,6 @@ SIGNATURE_HEADER = "X-Drip-Signature"
 MAX_SKEW = timedelta(minutes=5)
 MAX_SIGNATURE_CHARS = 200
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def inbound_secret(secret_key: str, account_id: int) -> str:
-    """The per-account secret of Salesforce's calls to us (the outbound URL's `token`,
-    the callouts' HMAC key), derived as `services.outbound.webhook_secret` is but under
-    its own label: the secret we sign our own webhooks with is never shared."""
-    return hmac.new(secret_key.encode(), f"salesforce-inbound:{account_id}".encode(),
-                    hashlib.sha256).hexdigest()
 
 
 def sign_callout(secret: str, body: bytes, at: datetime) -> str:

@@ -4,12 +4,16 @@ workspace), list them, set their sending identity and policy, disconnect them.""
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from connector.cli.context import CliContext, pass_cli
+
+if TYPE_CHECKING:
+    from connector.services.accounts import AccountView
 
 console = Console()
 
@@ -126,6 +130,7 @@ def list_command(cli: CliContext, as_json: bool) -> None:
                         "company_name": v.company_name,
                         "company_address": v.company_address,
                         "frequency_cap": v.frequency_cap,
+                        **_inbound(cli, v),
                     }
                 )
             )
@@ -136,6 +141,19 @@ def list_command(cli: CliContext, as_json: bool) -> None:
         table.add_row(str(v.id), v.provider, v.external_id, v.name, v.status, workspace,
                       v.mail_from or "(default)", v.api_key)
     console.print(table if views else "no accounts yet: `connector accounts connect ...`")
+
+
+def _inbound(cli: CliContext, view: AccountView) -> dict[str, str]:
+    """What a Salesforce admin puts in the org: the outbound URL with its token, and the
+    callouts' HMAC secret (docs/salesforce-events.md)."""
+    if view.provider != "salesforce":
+        return {}
+    from connector.services.crm_secrets import inbound_secret
+
+    secret = inbound_secret(cli.settings.secret_key or "", view.id)
+    return {"outbound_message_url": f"{cli.settings.base_url}/webhooks/salesforce/outbound"
+                                    f"?token={secret}",
+            "callout_secret": secret}
 
 
 @accounts.command("disconnect")

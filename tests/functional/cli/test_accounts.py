@@ -132,6 +132,15 @@ def test_salesforce_connect(env: dict[str, str]) -> None:
         "00D!x",
     )
     assert result.exit_code == 0, result.output
+    # What the admin puts in the org: the outbound URL with the account's token.
+    from connector.services.crm_secrets import inbound_secret
+
+    listed = json.loads(run({**env, "PUBLIC_BASE_URL": "https://drip.example.com"},
+                            "accounts", "list", "--json").output)
+    secret = inbound_secret(env["SECRET_KEY"], listed["id"])
+    assert listed["outbound_message_url"] == (
+        f"https://drip.example.com/webhooks/salesforce/outbound?token={secret}")
+    assert listed["callout_secret"] == secret
 
 
 def test_production_without_secrets_fails_naming_the_variable(env: dict[str, str]) -> None:

@@ -14,9 +14,10 @@ from werkzeug.test import TestResponse
 from adapters.inbound import CONTACT_DELETED, CONTACT_SYNCED
 from connector.models import InboxEvent
 from connector.runtime import Runtime
+from connector.services.crm_secrets import inbound_secret
 from tests.functional.http.test_salesforce_outbound import connect
 from tests.unit.adapters.salesforce.fixtures import ORG_ID
-from webhooks.salesforce import inbound_secret, sign_callout
+from webhooks.salesforce import sign_callout
 
 PATH = "/webhooks/salesforce/events"
 RECORD = {"Id": "0035g00000XyZ12AAF", "Email": "jo@example.com", "LastName": "Doe",

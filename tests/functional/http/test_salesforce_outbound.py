@@ -17,11 +17,11 @@ from adapters.salesforce.events import ACK
 from connector.models import Contact, InboxEvent, UnroutedDelivery
 from connector.runtime import Runtime
 from connector.services.accounts import AccountView, connect_account
+from connector.services.crm_secrets import inbound_secret
 from connector.workspaces import deploy_default
 from tests.support.jobs import work
 from tests.support.mail import outbox
 from tests.unit.adapters.salesforce.fixtures import ORG_ID, fixture, many_notifications
-from webhooks.salesforce import inbound_secret
 
 PATH = "/webhooks/salesforce/outbound"
 
