@@ -1,4 +1,5 @@
-"""The Salesforce adapter (to come): for now, the vendor facts the core needs by name."""
+"""The Salesforce adapter's vendor facts the core needs by name. The adapter itself is
+`adapters.salesforce.adapter.SalesforceCRM` (not imported here: this module stays light)."""
 
 from __future__ import annotations
 

@@ -151,6 +151,7 @@ class SalesforceClient:
         # A stale reading lets one call through: its answer tells whether the window rolled.
         fresh = self._monotonic() - self._usage_seen_at < BUDGET_RETRY_AFTER
         if fresh and used > self._config.api_share * limit:
+            self._limiter.pause(self.key, BUDGET_RETRY_AFTER)  # every worker, not just us
             raise RetryableCRMError(
                 f"Salesforce {what}: the org has used {used} of its {limit} daily API "
                 f"requests, past the connector's share ({self._config.api_share:.0%})",

@@ -4,6 +4,7 @@ Task fields, composite batching, session refresh, the daily limit and the budget
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -272,3 +273,22 @@ def test_changed_since_pages_contacts_and_leads_together_oldest_first(
     assert after is None and pages == 2
     assert sorted(seen) == sorted(ids)
     assert stamps == sorted(stamps)
+
+
+def test_a_timeout_is_retried_but_an_unanswered_create_is_looked_for_not_resent(
+        rt: Runtime, redis_conn: redis.Redis, emu: SalesforceEmulator) -> None:
+    org, crm, _ = connect(rt, redis_conn, emu, timeout=0.3)
+    ann = person(org, "ann@example.com")
+    emu.faults.add(delay=0.6, path_prefix="/services/data/", method="GET")
+    assert len(crm.get_contacts(crm_ids=[ann], properties=[])) == 1  # read again: harmless
+    emu.faults.add(delay=0.6, path_prefix="/services/data/", method="POST")
+    (unanswered,) = crm.write_activities(activities=[sent(1, ann, "ann@example.com")])
+    assert not unanswered.ok and unanswered.retryable
+    deadline = time.monotonic() + 5  # the job's retry comes later: the slow create has landed
+    while not org.all("Task") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (retried,) = crm.write_activities(activities=[sent(1, ann, "ann@example.com",
+                                                       maybe_written=True)])
+    assert retried.ok
+    (task,) = org.all("Task")  # the slow create landed once; the retry found it
+    assert retried.record_id == task["Id"]
