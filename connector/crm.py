@@ -51,8 +51,36 @@ class CrmAdapters:
     def _build(self, account: Account) -> CRMAdapter:
         if account.provider == "hubspot":
             return self._hubspot(account)
-        # Salesforce's adapter is the next issue; a standalone account has no CRM.
+        if account.provider == "salesforce":
+            return self._salesforce(account)
+        # A standalone account has no CRM: its writes are kept in memory.
         return self.fixed.setdefault(account.provider, InMemoryCRM())
+
+    def _salesforce(self, account: Account) -> CRMAdapter:
+        from adapters.salesforce.adapter import SalesforceCRM
+        from adapters.salesforce.client import SalesforceConfig
+        from adapters.salesforce.tokens import RefreshGrant
+        from connector.ratelimit import RedisRateLimiter
+        from connector.services.credentials import DatabaseCredentialStore
+
+        settings = self._settings
+        exchange = None
+        if settings.salesforce_client_id:
+            exchange = RefreshGrant(login_url=settings.salesforce_login_url,
+                                    client_id=settings.salesforce_client_id,
+                                    client_secret=settings.salesforce_client_secret,
+                                    timeout=settings.crm_request_timeout)
+        return SalesforceCRM(
+            account_id=account.id,
+            store=DatabaseCredentialStore(self._db, self._vault, self._clock),
+            limiter=RedisRateLimiter(self._redis),
+            config=SalesforceConfig(settings.salesforce_login_url,
+                                    settings.salesforce_client_id,
+                                    settings.salesforce_client_secret,
+                                    timeout=settings.crm_request_timeout),
+            exchange=exchange,
+            now=self._clock.now,
+        )
 
     def _hubspot(self, account: Account) -> CRMAdapter:
         from adapters.hubspot.adapter import HubSpotCRM
