@@ -1,77 +1,38 @@
-"""One account's current Salesforce session: loaded from the credential store on first use,
-refreshed through the store (once for every worker) after a 401 INVALID_SESSION_ID.
-Salesforce's token answer has no `expires_in`, so there is nothing to refresh ahead of."""
+"""One account's current Salesforce session (adapters/tokens.py), refreshed after a 401
+INVALID_SESSION_ID: Salesforce's token answer has no `expires_in`, so there is nothing to
+refresh ahead of. And the refresh-token grant, the port's RefreshExchange."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 import requests
 
 from adapters.errors import DisconnectedError, PermanentCRMError, RetryableCRMError
-from adapters.port import Credentials, CredentialStore, RefreshExchange, TokenGrant
+from adapters.port import Credentials, TokenGrant
+from adapters.tokens import AccountTokens as BaseTokens
 
 PROVIDER = "salesforce"
 
 
-class AccountTokens:
-    """The credentials of `account_id` only (another account's or provider's are refused),
-    and always with the instance URL simple-salesforce needs."""
+class AccountTokens(BaseTokens):
+    """Always with the instance URL simple-salesforce needs; the org compared on its
+    15-character id (Salesforce gives ids in 15 and 18 character forms)."""
 
-    def __init__(self, *, account_id: int, store: CredentialStore,
-                 exchange: RefreshExchange | None) -> None:
-        self._account_id = account_id
-        self._store = store
-        self._exchange = exchange
-        self._lock = threading.Lock()
-        self._credentials: Credentials | None = None
-        self._org: str | None = None
+    provider, vendor, home, refused = PROVIDER, "Salesforce", "org", "the session"
 
     @property
     def org_id(self) -> str:
         return self.current().external_id
 
-    def current(self) -> Credentials:
-        with self._lock:
-            if self._credentials is None:
-                self._credentials = self._checked(self._store.load(self._account_id))
-            return self._credentials
-
-    def refresh(self, *, stale: str) -> Credentials:
-        """New credentials after `stale` was refused (the store calls the exchange only if
-        no other worker already did); a refused refresh disconnects the account."""
-        try:
-            fresh = self._store.refresh(self._account_id, stale, self._refresh_exchange)
-        except DisconnectedError as exc:
-            with self._lock:
-                self._credentials = None
-            self._store.disconnect(self._account_id, str(exc))
-            raise
-        with self._lock:
-            self._credentials = self._checked(fresh)
-            return self._credentials
-
-    def _refresh_exchange(self, credentials: Credentials) -> TokenGrant:
-        if self._exchange is None or credentials.refresh_token is None:
-            raise DisconnectedError("Salesforce refused the session and there is no refresh "
-                                    "token to renew it")
-        return self._exchange(credentials)
-
-    def _checked(self, credentials: Credentials) -> Credentials:
-        if credentials.account_id != self._account_id or credentials.provider != PROVIDER:
-            raise PermanentCRMError(
-                f"the credential store answered {credentials.provider} account "
-                f"{credentials.account_id} for Salesforce account {self._account_id}")
+    def _check(self, credentials: Credentials) -> None:
         if not credentials.instance_url:
-            raise PermanentCRMError(f"Salesforce account {self._account_id} has no instance URL")
-        if self._org is None:
-            self._org = credentials.external_id
-        elif credentials.external_id[:15] != self._org[:15]:
             raise PermanentCRMError(
-                f"account {self._account_id} moved from org {self._org} to "
-                f"{credentials.external_id}: build a new adapter for the new org")
-        return credentials
+                f"Salesforce account {credentials.account_id} has no instance URL")
+
+    @staticmethod
+    def _same_home(a: str, b: str) -> bool:
+        return a[:15] == b[:15]
 
 
 class RefreshGrant:
