@@ -5,26 +5,16 @@ state.Portal."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
-from types import TracebackType
-
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from devcrm.hubspot.app import create_app
 from devcrm.hubspot.core import DEFAULT_APP_ID, Emulation
 from devcrm.hubspot.webhooks import DEFAULT_SCHEDULE
+from devcrm.serving import Served
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """No access log on stderr (the request log is `emu.requests`)."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
-class HubSpotEmulator(Emulation):
+class HubSpotEmulator(Served, Emulation):
     """A local HubSpot (one app, any number of portals) over real HTTP; port 0 picks a free
     port. Also a context manager (start on enter, stop on exit)."""
 
@@ -43,35 +33,9 @@ class HubSpotEmulator(Emulation):
                          webhook_duplicates=webhook_duplicates, webhook_timeout=webhook_timeout,
                          clock=clock)
         self.host, self.port = host, port
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
         self.app = create_app(self)
 
-    # -- lifecycle --------------------------------------------------------------------
-    def start(self) -> HubSpotEmulator:
-        self._server = make_server(self.host, self.port, self.app, threaded=True,
-                                   request_handler=_QuietHandler)
-        self.port = self._server.server_port
-        server = self._server
-        self._thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05),
-                                        name="hubspot-emulator", daemon=True)
-        self._thread.start()
-        return self
+    thread_name = "hubspot-emulator"
 
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+    def _stopped(self) -> None:
         self.webhooks.stop()
-
-    def __enter__(self) -> HubSpotEmulator:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
