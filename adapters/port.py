@@ -28,6 +28,11 @@ class CrmContact:
     opted_out: bool  # the CRM's own "do not email" flag
     updated_at: datetime | None = None
     created_at: datetime | None = None
+    # The CRM marks the address undeliverable (Salesforce's IsEmailBounced).
+    bounced: bool = False
+    # This record became another one (a Salesforce Lead converted to the Contact with
+    # this id): its history belongs to that one now.
+    merged_into: str | None = None
 
 
 @dataclass(frozen=True)
