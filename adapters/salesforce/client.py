@@ -29,6 +29,7 @@ from simple_salesforce.exceptions import (
 from adapters.errors import PermanentCRMError, RetryableCRMError
 from adapters.port import RateLimiter
 from adapters.salesforce.tokens import AccountTokens
+from adapters.salesforce.transport import session_for
 
 API_VERSION = "59.0"
 # Salesforce's daily limit is a rolling 24 h: after REQUEST_LIMIT_EXCEEDED an hour frees
@@ -166,7 +167,8 @@ class SalesforceClient:
     def _client(self, token: str, instance_url: str) -> Salesforce:
         if self._sf is None or self._sf[0] != token:
             sf = Salesforce(instance_url=instance_url, session_id=token,
-                            session=self._session_factory(), version=API_VERSION)
+                            session=session_for(instance_url, self._session_factory),
+                            version=API_VERSION)
             self._sf = (token, sf)
         return self._sf[1]
 
