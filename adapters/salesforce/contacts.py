@@ -15,13 +15,20 @@ from typing import Any, TypeVar
 from simple_salesforce import Salesforce, format_soql
 
 from adapters.port import ContactPage, CrmContact
-from adapters.salesforce import OPT_OUT_PROPERTY
+from adapters.salesforce import (
+    BOUNCED_PROPERTY,
+    CONVERTED,
+    CONVERTED_CONTACT,
+    OPT_OUT_PROPERTY,
+    person_flags,
+)
 from adapters.salesforce.client import Call, SalesforceClient
 
 PEOPLE = ("Contact", "Lead")
 PREFIXES = {"003": "Contact", "00Q": "Lead"}
-REQUIRED_FIELDS = ("Id", "Email", OPT_OUT_PROPERTY, "CreatedDate", "LastModifiedDate")
-LEAD_FIELDS = ("IsConverted", "ConvertedContactId")
+REQUIRED_FIELDS = ("Id", "Email", OPT_OUT_PROPERTY, BOUNCED_PROPERTY, "CreatedDate",
+                   "LastModifiedDate")
+LEAD_FIELDS = (CONVERTED, CONVERTED_CONTACT)
 ID_CHUNK = 200  # ids per SOQL `IN`: well under SOQL's 100,000-character statement limit
 CHANGED_PAGE_SIZE = 200
 
@@ -162,13 +169,16 @@ def to_contact(record: dict[str, Any], asked: Sequence[str] = ()) -> CrmContact:
         if canonical is not None and canonical != name:
             values[name] = values[canonical]
     email = values.get("Email")
+    flags = person_flags(values)
     return CrmContact(
         crm_id=str(values["Id"]),
         email=str(email) if email else None,
         properties=values,
-        opted_out=values.get(OPT_OUT_PROPERTY) is True,
+        opted_out=flags.opted_out,
         updated_at=_parse_time(values.get("LastModifiedDate")),
         created_at=_parse_time(values.get("CreatedDate")),
+        bounced=flags.bounced,
+        merged_into=flags.converted_to,
     )
 
 

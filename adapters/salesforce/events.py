@@ -17,7 +17,7 @@ from xml.parsers import expat
 
 from adapters.inbound import CONTACT_DELETED, CrmEvent, Ignored, Malformed
 from adapters.port import CrmContact
-from adapters.salesforce import OPT_OUT_PROPERTY, valid_org_id
+from adapters.salesforce import person_flags, valid_org_id
 from adapters.salesforce.ids import is_id
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -237,10 +237,11 @@ def normalize_record(fields: Mapping[str, str], *, sobject_type: str, org_id: st
     properties: dict[str, Any] = {k: v for k, v in fields.items() if k != "Id"}
     properties["sobject_type"] = sobject_type
     email = (fields.get("Email") or "").strip() or None
+    flags = person_flags(fields)
     record = CrmContact(
-        crm_id=str(crm_id), email=email, properties=properties,
-        opted_out=fields.get(OPT_OUT_PROPERTY, "").strip().lower() == "true",
-        updated_at=updated_at, created_at=created_at,
+        crm_id=str(crm_id), email=email, properties=properties, opted_out=flags.opted_out,
+        updated_at=updated_at, created_at=created_at, bounced=flags.bounced,
+        merged_into=flags.converted_to,
     )
     return RecordEvent(org_id, dedup_key, occurred_at or updated_at or received_at, record)
 

@@ -35,6 +35,8 @@ from connector.services.merging import merge_contacts
 from connector.services.suppressions import suppress
 
 CRM_OPT_OUT = "opted out in the CRM"  # also the exit reason flows show
+CRM_BOUNCED = "bounced in the CRM"
+CRM_REASONS = (CRM_OPT_OUT, CRM_BOUNCED)
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ def _created(session: Session, event: InboxEvent, fetched: Fetched, now: datetim
     record = _record(event, fetched, crm_id)
     if record is None:
         return None  # gone from the CRM already (deleted or merged away)
+    if record.merged_into:
+        return _converted(session, event.account_id, record.crm_id, record.merged_into, now)
     existing = find_by_crm_id(session, event.account_id, crm_id)
     if existing is not None and existing.deleted_at is not None:
         return None
@@ -143,6 +147,8 @@ def _restored(session: Session, event: InboxEvent, fetched: Fetched, now: dateti
     contact = find_by_crm_id(session, event.account_id, crm_id)
     if record is None:
         return None
+    if record.merged_into:
+        return _converted(session, event.account_id, record.crm_id, record.merged_into, now)
     if contact is not None and contact.deleted_at is not None:
         contact.deleted_at = None  # its data was erased: it comes back from the CRM
     upsert = _upsert(session, event.account_id, record, now)
@@ -153,6 +159,8 @@ def _synced(session: Session, event: InboxEvent, fetched: Fetched, now: datetime
             ) -> Change | None:
     """A reconciliation read the contact: what its missed webhooks would have done."""
     record = record_from(event.payload)
+    if record.merged_into:
+        return _converted(session, event.account_id, record.crm_id, record.merged_into, now)
     upsert = _upsert_unless_deleted(session, event.account_id, record, now)
     if upsert is None:
         return None
@@ -168,8 +176,24 @@ def _synced(session: Session, event: InboxEvent, fetched: Fetched, now: datetime
 def _imported(session: Session, event: InboxEvent, fetched: Fetched, now: datetime
               ) -> Change | None:
     """A backfill read the contact: the mirror and segments learn it, no flow starts."""
-    upsert = _upsert_unless_deleted(session, event.account_id, record_from(event.payload), now)
+    record = record_from(event.payload)
+    if record.merged_into:
+        change = _converted(session, event.account_id, record.crm_id, record.merged_into, now)
+        return Change(change.contact, [], start_flows=False) if change is not None else None
+    upsert = _upsert_unless_deleted(session, event.account_id, record, now)
     return Change(upsert.contact, [], start_flows=False) if upsert is not None else None
+
+
+def _converted(session: Session, account_id: int, crm_id: str, into: str, now: datetime
+               ) -> Change | None:
+    """The record became another (a Lead converted to a Contact): its mirror row, with
+    its history and enrollments, joins the one it became (services/merging.py: no flow
+    step is sent twice). The old record's own fields are not applied (the Lead is closed);
+    the new one's arrive with its own record. Nothing to react to."""
+    rows = [find_by_crm_id(session, account_id, i) for i in (into, crm_id)]
+    present = list(dict.fromkeys(c for c in rows if c is not None and c.deleted_at is None))
+    winner = merge_contacts(session, present, winner_crm_id=into, now=now)
+    return Change(winner) if winner is not None else None
 
 
 def _upsert_unless_deleted(session: Session, account_id: int, record: CrmContact,
@@ -189,6 +213,8 @@ def record_data(record: CrmContact) -> dict[str, Any]:
         "opted_out": record.opted_out,
         "updated_at": record.updated_at.isoformat() if record.updated_at else None,
         "created_at": record.created_at.isoformat() if record.created_at else None,
+        **({"bounced": True} if record.bounced else {}),
+        **({"merged_into": record.merged_into} if record.merged_into else {}),
     }
 
 
@@ -200,6 +226,8 @@ def record_from(data: dict[str, Any]) -> CrmContact:
         crm_id=str(data["crm_id"]), email=data.get("email"),
         properties=dict(data.get("properties") or {}), opted_out=bool(data.get("opted_out")),
         updated_at=at(data.get("updated_at")), created_at=at(data.get("created_at")),
+        bounced=bool(data.get("bounced")),
+        merged_into=str(data["merged_into"]) if data.get("merged_into") else None,
     )
 
 
@@ -229,21 +257,22 @@ def _upsert(session: Session, account_id: int, record: CrmContact, now: datetime
     if email and contact.email != email and not _email_taken(session, contact, email):
         contact.email = email  # the CRM's address wins (it changed there)
     if contact.email:
-        _crm_opt_out(session, contact.account_id, contact.email, record.opted_out, now)
+        _crm_flags(session, contact.account_id, contact.email, record, now)
     return upsert
 
 
-def _crm_opt_out(session: Session, account_id: int, email: str, opted_out: bool,
-                 now: datetime) -> None:
-    """The CRM's "do not email" flag as a suppression (checked before every send); one the
-    CRM lifts is lifted here too, and no other kind of suppression is touched."""
-    if opted_out:
-        suppress(session, account_id, email, CRM_OPT_OUT, now)
-    else:
-        session.execute(delete(Suppression).where(
-            Suppression.account_id == account_id, Suppression.email == email,
-            Suppression.reason == CRM_OPT_OUT,
-        ))
+def _crm_flags(session: Session, account_id: int, email: str, record: CrmContact,
+               now: datetime) -> None:
+    """The CRM's "do not email" and "bounced" flags as a suppression (checked before every
+    send; the opt-out wins when both are set); a flag the CRM lifts is lifted here too, and
+    no other kind of suppression (an unsubscribe, our own bounce) is touched."""
+    wanted = CRM_OPT_OUT if record.opted_out else CRM_BOUNCED if record.bounced else None
+    session.execute(delete(Suppression).where(
+        Suppression.account_id == account_id, Suppression.email == email,
+        Suppression.reason.in_([r for r in CRM_REASONS if r != wanted]),
+    ))
+    if wanted is not None:
+        suppress(session, account_id, email, wanted, now)
 
 
 def _email_taken(session: Session, contact: Contact, email: str) -> bool:
