@@ -13,6 +13,8 @@ call, results in request order, allOrNone false so one bad record fails alone).
   one up-to-date line instead of a Task per open; retries and reorderings cannot double it.
 - Property updates, opt-outs (HasOptedOutOfEmail = true): composite PATCH of the record,
   several inputs for one record merged (Salesforce refuses an id twice in a collection).
+  An opt-out also logs one completed "Unsubscribed from email (Drip)" Task on the
+  timeline, once per contact (looked for before it is created, so a retry adds none).
 - Tasks for the owner: Tasks with Status Not Started, due the given day.
 
 A retryable failure after part of a call has landed turns the rest into retryable results
@@ -45,6 +47,7 @@ BATCH_SIZE = 200  # records per composite/sobjects call
 DESCRIPTION_TEXT = 1_000  # characters of the email body a Task shows
 STATUS = {"email_sent": "sent", "email_failed": "failed", "bounced": "bounced"}
 ENGAGEMENT_SUBJECT = "Email engagement (Drip)"
+OPT_OUT_SUBJECT = "Unsubscribed from email (Drip)"
 # Per-record errors a retry may fix (another transaction held the row).
 RETRYABLE_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "ALL_OR_NONE_OPERATION_ROLLED_BACK"})
 
@@ -116,7 +119,7 @@ class Writer:
     def write_engagement(self, summaries: Sequence[EngagementSummary]) -> list[WriteResult]:
         results: dict[int, WriteResult] = {}
         contacts = self._contacts(summaries, range(len(summaries)), results)
-        existing = self._engagement_tasks(set(contacts.values()))
+        existing = self._tasks_with_subject(set(contacts.values()), ENGAGEMENT_SUBJECT)
         creates: dict[str, _Unit] = {}
         updates: dict[str, _Unit] = {}
         for p, crm_id in contacts.items():
@@ -142,8 +145,28 @@ class Writer:
         return self._patch_people(updates, lambda u: dict(u.properties), "update properties")
 
     def record_opt_outs(self, opt_outs: Sequence[OptOut]) -> list[WriteResult]:
-        return self._patch_people(opt_outs, lambda _: {OPT_OUT_PROPERTY: True},
-                                  "record opt-outs")
+        patched = self._patch_people(opt_outs, lambda _: {OPT_OUT_PROPERTY: True},
+                                     "record opt-outs")
+        done = {p: r.record_id for p, r in enumerate(patched) if r.ok and r.record_id}
+        logged = self._tasks_with_subject(set(done.values()), OPT_OUT_SUBJECT)
+        creates: dict[str, _Unit] = {}
+        for p, crm_id in done.items():
+            if crm_id[:15] not in logged:
+                unit = creates.setdefault(crm_id[:15], _Unit(
+                    {"attributes": {"type": "Task"}, "WhoId": crm_id,
+                     "Subject": OPT_OUT_SUBJECT, "Status": "Completed", "TaskSubtype": "Task",
+                     "ActivityDate": _day(opt_outs[p].occurred_at),
+                     "Description": f"{opt_outs[p].email} unsubscribed from marketing email "
+                                    f"on {_stamp(opt_outs[p].occurred_at)}; "
+                                    f"{OPT_OUT_PROPERTY} is set."}))
+                unit.positions.append(p)
+        logs: dict[int, WriteResult] = {}
+        self._run(opt_outs, list(creates.values()), "log opt-out Tasks", "POST", logs)
+        # A log that may work later retries the opt-out (its PATCH is idempotent); one
+        # Salesforce refuses outright leaves the opt-out done: the flag is what counts.
+        return [WriteResult(r.writeback_id, ok=False, retryable=True, error=logs[p].error)
+                if p in logs and not logs[p].ok and logs[p].retryable else r
+                for p, r in enumerate(patched)]
 
     def create_tasks(self, tasks: Sequence[Task]) -> list[WriteResult]:
         results: dict[int, WriteResult] = {}
@@ -206,13 +229,12 @@ class Writer:
                         found.setdefault(message_id, str(record["Id"]))
         return found
 
-    def _engagement_tasks(self, who: set[str]) -> dict[str, str]:
-        """The engagement Task of each contact (keyed by its 15-character id)."""
+    def _tasks_with_subject(self, who: set[str], subject: str) -> dict[str, str]:
+        """The Task of each contact with this subject (keyed by its 15-character id)."""
         found: dict[str, str] = {}
         for chunk in chunks(sorted(who), ID_CHUNK):
             soql = format_soql("SELECT Id, WhoId FROM Task WHERE WhoId IN {ids} "
-                               "AND Subject = {subject}", ids=list(chunk),
-                               subject=ENGAGEMENT_SUBJECT)
+                               "AND Subject = {subject}", ids=list(chunk), subject=subject)
             for record in query_all(self._client, soql):
                 if record.get("WhoId"):
                     found.setdefault(str(record["WhoId"])[:15], str(record["Id"]))

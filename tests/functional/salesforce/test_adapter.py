@@ -17,7 +17,7 @@ from adapters.port import EmailActivity, EngagementSummary, OptOut, PropertyUpda
 from adapters.salesforce.adapter import SalesforceCRM
 from adapters.salesforce.client import SalesforceConfig
 from adapters.salesforce.tokens import RefreshGrant
-from adapters.salesforce.writeback import ENGAGEMENT_SUBJECT, marker
+from adapters.salesforce.writeback import ENGAGEMENT_SUBJECT, OPT_OUT_SUBJECT, marker
 from connector.models import Account
 from connector.ratelimit import RedisRateLimiter
 from connector.runtime import Runtime
@@ -233,6 +233,13 @@ def test_properties_opt_outs_and_tasks_on_contacts_and_leads(
     assert org.find("Lead", lead)["FirstName"] == "Lee"
     (out,) = crm.record_opt_outs(opt_outs=[OptOut(4, None, "lee@example.com", NOW)])
     assert out.ok and org.find("Lead", lead)["HasOptedOutOfEmail"] is True
+    # The timeline says so too, once: the retry of an opt-out logs no second Task.
+    (again,) = crm.record_opt_outs(opt_outs=[OptOut(4, lead, "lee@example.com", NOW)])
+    assert again.ok
+    [logged] = [t for t in org.all("Task") if t["WhoId"] == lead]
+    assert (logged["Subject"], logged["Status"], logged["ActivityDate"]) == (
+        OPT_OUT_SUBJECT, "Completed", "2026-03-02")
+    assert "lee@example.com unsubscribed" in logged["Description"]
     (task,) = crm.create_tasks(tasks=[Task(5, ann, "ann@example.com", "Call", "Today", None)])
     created = org.find("Task", str(task.record_id))
     assert (created["Status"], created["ActivityDate"], created["TaskSubtype"]) == (
