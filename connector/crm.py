@@ -77,7 +77,8 @@ class CrmAdapters:
             config=SalesforceConfig(settings.salesforce_login_url,
                                     settings.salesforce_client_id,
                                     settings.salesforce_client_secret,
-                                    timeout=settings.crm_request_timeout),
+                                    timeout=settings.crm_request_timeout,
+                                    api_share=settings.salesforce_api_share),
             exchange=exchange,
             now=self._clock.now,
         )

@@ -67,7 +67,15 @@ class Settings(BaseSettings):
     crm_reconcile_every: float = Field(600.0, alias="CRM_RECONCILE_EVERY", gt=0)
     salesforce_client_id: str | None = Field(None, alias="SALESFORCE_CLIENT_ID")
     salesforce_client_secret: str | None = Field(None, alias="SALESFORCE_CLIENT_SECRET")
+    # Where admins log in and tokens are granted: production, https://test.salesforce.com
+    # for sandboxes, a My Domain, or an emulator on this machine (plain HTTP on loopback).
     salesforce_login_url: str = Field("https://login.salesforce.com", alias="SALESFORCE_LOGIN_URL")
+    # Space-separated OAuth scopes asked at install.
+    salesforce_scopes: str = Field("api refresh_token", alias="SALESFORCE_SCOPES")
+    # The share of each org's daily API requests the connector may use: the org's other
+    # integrations need the rest.
+    salesforce_api_share: float = Field(0.5, alias="SALESFORCE_API_SHARE", gt=0, le=1,
+                                        allow_inf_nan=False)
     flows_dir: Path = Field(Path("flows"), alias="FLOWS_DIR")
     templates_dir: Path = Field(Path("templates"), alias="TEMPLATES_DIR")
     segments_dir: Path = Field(Path("segments"), alias="SEGMENTS_DIR")
@@ -108,6 +116,17 @@ class Settings(BaseSettings):
                 f"expected one address such as 'Acme <hello@acme.example>', got {value!r}"
             )
         return value
+
+    @field_validator("salesforce_login_url")
+    @classmethod
+    def _salesforce_login_url(cls, url: str) -> str:
+        # The consumer secret and every refresh token are posted here: never in the clear.
+        from adapters.salesforce.auth import is_salesforce_origin  # lazy: the adapter
+
+        if not is_salesforce_origin(url):
+            raise ValueError("expected an https origin such as https://login.salesforce.com "
+                             f"(plain http only on this machine), got {url!r}")
+        return url.rstrip("/")
 
     @field_validator("hubspot_rate_limit")
     @classmethod

@@ -8,8 +8,9 @@ from collections.abc import Callable
 
 import requests
 
-from adapters.errors import DisconnectedError, PermanentCRMError, RetryableCRMError
+from adapters.errors import PermanentCRMError
 from adapters.port import Credentials, TokenGrant
+from adapters.salesforce.auth import TokenEndpoint, token_grant
 from adapters.tokens import AccountTokens as BaseTokens
 
 PROVIDER = "salesforce"
@@ -36,37 +37,21 @@ class AccountTokens(BaseTokens):
 
 
 class RefreshGrant:
-    """The refresh-token grant at `{login_url}/services/oauth2/token`: a RefreshExchange.
-    Salesforce answers 400 invalid_grant for a revoked or expired refresh token."""
+    """The refresh-token grant at the app's token endpoint (auth.py): a RefreshExchange.
+    A revoked or expired refresh token (invalid_grant), or a deactivated user or org,
+    disconnects the account; a refusal of the app itself (a wrong consumer key or secret)
+    does not."""
 
     def __init__(self, *, login_url: str, client_id: str, client_secret: str | None,
                  session_factory: Callable[[], requests.Session] = requests.Session,
                  timeout: float = 10.0) -> None:
-        self._url = login_url.rstrip("/") + "/services/oauth2/token"
-        self._client_id, self._client_secret = client_id, client_secret
-        self._session = session_factory()
-        self._timeout = timeout
+        self._endpoint = TokenEndpoint(login_url=login_url, client_id=client_id,
+                                       client_secret=client_secret, timeout=timeout,
+                                       session=session_factory())
 
     def __call__(self, credentials: Credentials) -> TokenGrant:
-        form = {"grant_type": "refresh_token", "client_id": self._client_id,
-                "refresh_token": credentials.refresh_token or ""}
-        if self._client_secret:
-            form["client_secret"] = self._client_secret
-        try:
-            response = self._session.post(self._url, data=form, timeout=self._timeout)
-        except requests.RequestException as exc:
-            raise RetryableCRMError(f"Salesforce token refresh: no answer ({exc})") from exc
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        if response.status_code >= 500:
-            raise RetryableCRMError(f"Salesforce token refresh: {response.status_code}")
-        if response.status_code != 200 or not isinstance(body, dict) \
-                or not body.get("access_token"):
-            error = body.get("error") if isinstance(body, dict) else None
-            raise DisconnectedError(
-                f"Salesforce refused the refresh token ({error or response.status_code})")
-        return TokenGrant(access_token=str(body["access_token"]),
-                          refresh_token=body.get("refresh_token") or None,
-                          expires_at=None, instance_url=body.get("instance_url") or None)
+        what = "refresh token"
+        body = self._endpoint.post({"grant_type": "refresh_token",
+                                    "refresh_token": credentials.refresh_token or ""},
+                                   what=what, disconnects=True)
+        return token_grant(body, what=what)
