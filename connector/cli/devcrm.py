@@ -117,7 +117,13 @@ def salesforce(host: str, port: int, org_id: str | None, outbound_url: str | Non
                outbound_objects: tuple[str, ...], outbound_fields: tuple[str, ...],
                client_id: str, client_secret: str, api_limit: int,
                token_lifetime: int) -> None:
-    """A local Salesforce (OAuth, SOQL, sObjects, composite, Outbound Messages) until Ctrl-C."""
+    """A local Salesforce (OAuth, SOQL, sObjects, composite, Outbound Messages) until Ctrl-C.
+
+    Another process drives it through JSON under /_emulator: POST /orgs, POST and PATCH
+    /orgs/ORG/sobjects/Contact|Lead[/ID] (Outbound Messages fire), POST
+    /orgs/ORG/sobjects/Lead/ID/convert, POST /orgs/ORG/outbound, GET /orgs/ORG/timeline/ID
+    (the Tasks a rep sees), /orgs/ORG/revoke and /expire-tokens, /faults, /requests,
+    /outbound and /drain."""
     from devcrm.salesforce import SalesforceEmulator
     from devcrm.salesforce.objects import FIELDS
 
@@ -150,7 +156,10 @@ def salesforce(host: str, port: int, org_id: str | None, outbound_url: str | Non
     click.echo("point the connector at it:")
     click.echo(f"  SALESFORCE_LOGIN_URL={emu.url} SALESFORCE_CLIENT_ID={client_id} "
                f"SALESFORCE_CLIENT_SECRET={client_secret}")
-    click.echo("Ctrl-C stops")
+    click.echo(f"  connector accounts connect salesforce --org-id {org.org_id} "
+               f"--instance-url {emu.url} --access-token {org.access_token}")
+    click.echo(f"control endpoints: {emu.url}/_emulator/... (orgs, records, conversions, "
+               "outbound messages, timelines, faults, requests, drain) ; Ctrl-C stops")
     try:
         while True:
             time.sleep(3600)

@@ -1,5 +1,6 @@
 """The Flask app factory: faults, session check and the daily API limit before every REST
-handler; Sforce-Limit-Info and the request log after it."""
+handler; Sforce-Limit-Info and the request log after it. The /_emulator control endpoints
+pass by all of that: no fault, session or limit applies to them and the log leaves them out."""
 
 from __future__ import annotations
 
@@ -12,18 +13,20 @@ from devcrm.salesforce.context import bearer_org, emulator
 from devcrm.salesforce.core import Emulation
 from devcrm.salesforce.errors import SfError, error_list
 from devcrm.salesforce.routes_composite import bp as composite_bp
+from devcrm.salesforce.routes_control import bp as control_bp
 from devcrm.salesforce.routes_oauth import bp as oauth_bp
 from devcrm.salesforce.routes_query import bp as query_bp
 from devcrm.salesforce.routes_sobjects import bp as sobjects_bp
 
 API_PREFIX = "/services/data/"
+CONTROL_PREFIX = "/_emulator"
 
 
 def create_app(emulation: Emulation) -> Flask:
     app = Flask("devcrm.salesforce")
     app.extensions["salesforce_emulator"] = emulation
     app.json.sort_keys = False  # type: ignore[attr-defined]  # Salesforce key order
-    for blueprint in (oauth_bp, query_bp, sobjects_bp, composite_bp):
+    for blueprint in (oauth_bp, query_bp, sobjects_bp, composite_bp, control_bp):
         app.register_blueprint(blueprint)
     app.before_request(_guard)
     app.after_request(_finish)
@@ -34,6 +37,8 @@ def create_app(emulation: Emulation) -> Flask:
 
 def _guard() -> Response | tuple[Response, int] | None:
     g.org_id, g.used = None, None
+    if request.path.startswith(CONTROL_PREFIX):
+        return None
     emu = emulator()
     fault = emu.faults.take(request.method, request.path)
     if fault is not None:
@@ -56,6 +61,8 @@ def _guard() -> Response | tuple[Response, int] | None:
 
 
 def _finish(response: Response) -> Response:
+    if request.path.startswith(CONTROL_PREFIX):
+        return response
     emu = emulator()
     if g.get("used") is not None:
         response.headers["Sforce-Limit-Info"] = f"api-usage={g.used}/{emu.limiter.limit}"

@@ -110,9 +110,14 @@ class Org:
             self.deleted.append((sobject, record["Id"], self.clock()))
 
     def convert_lead(self, lead_id: str) -> str:
-        """Convert a Lead: a new Contact with its person fields; the Lead is marked converted."""
+        """Convert a Lead: a new Contact with its person fields; the Lead is marked converted
+        and its Tasks move to the Contact's timeline, as Salesforce moves a Lead's activities.
+        A converted Lead cannot be converted again."""
         with self.lock:
             lead = self.find("Lead", lead_id)
+            if lead.get("IsConverted"):
+                raise SfError(400, "CANNOT_UPDATE_CONVERTED_LEAD",
+                              f"cannot reference converted lead {lead['Id']}")
             carried = {k: lead[k] for k in ("Email", "FirstName", "LastName",
                                             "HasOptedOutOfEmail", "LeadSource",
                                             "IsEmailBounced") if lead.get(k) is not None}
@@ -121,7 +126,17 @@ class Org:
                                           "Status": "Closed - Converted",
                                           "ConvertedDate": sf_datetime(self.clock())[:10]},
                         checked=True)
+            for task in self.tasks.values():
+                if same_id(str(task.get("WhoId") or ""), lead["Id"]):
+                    task["WhoId"] = contact_id
         return contact_id
+
+    def timeline(self, who_id: str) -> list[dict[str, Any]]:
+        """The Tasks on a Contact's or Lead's Activity Timeline (copies), oldest first."""
+        with self.lock:
+            return sorted((dict(t) for t in self.tasks.values()
+                           if same_id(str(t.get("WhoId") or ""), who_id)),
+                          key=lambda t: (t["CreatedDate"], t["Id"]))
 
     @staticmethod
     def _name(record: dict[str, Any]) -> None:
