@@ -14,7 +14,7 @@ import requests
 from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
-from adapters.errors import DisconnectedError, PermanentCRMError
+from adapters.errors import DisconnectedError, PermanentCRMError, RetryableCRMError
 from adapters.port import Credentials
 from adapters.salesforce.auth import s256
 from adapters.salesforce.tokens import RefreshGrant
@@ -145,6 +145,27 @@ def test_the_installed_accounts_adapter_reads_the_org(
     crm = oauth_rt.crm_for(account)
     [found] = crm.get_contacts(crm_ids=[ada], properties=["Email"])
     assert (found.crm_id, found.email) == (ada, "ada@example.com")
+
+
+def test_the_installed_accounts_adapter_keeps_to_salesforce_api_share(
+    make_runtime: MakeRuntime
+) -> None:
+    with SalesforceEmulator(client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+                            api_limit=10) as small:
+        org = small.add_org()
+        ada = org.create("Contact", {"LastName": "Lovelace", "Email": "ada@example.com"})
+        rt = make_runtime(crm={}, salesforce_client_id=CLIENT_ID,
+                          salesforce_client_secret=CLIENT_SECRET,
+                          salesforce_login_url=small.url, salesforce_api_share=0.2)
+        web = create_app(rt).test_client()
+        assert web.get(consent(web)).status_code == 200
+        [account] = accounts(rt)
+        crm = rt.crm_for(account)
+        for _ in range(3):  # 3 of 10 used: past 20 % after the third answer
+            crm.get_contacts(crm_ids=[ada], properties=[])
+        with pytest.raises(RetryableCRMError, match="past the connector's share"):
+            crm.get_contacts(crm_ids=[ada], properties=[])
+        assert small.limiter.used(org.org_id) == 3
 
 
 def test_a_reinstall_reconnects_the_same_account_also_after_a_disconnect(
