@@ -266,6 +266,7 @@ class RoundResult:
     latencies: list[float]
     batch: int = 1
     accepted: int = 202  # the status of a good answer
+    client_ok: list[int] = field(default_factory=list)  # 2xx answers of each client
 
     @property
     def rps(self) -> float:
@@ -304,7 +305,7 @@ def merge(
     elapsed = max(r.finished_at for r in results) - started_at
     return RoundResult(
         app, number, sum(r.ok for r in results), elapsed, statuses, errors, samples, latencies,
-        batch, accepted,
+        batch, accepted, [r.ok for r in results],
     )  # fmt: skip
 
 
@@ -585,8 +586,16 @@ def probe_batches(port: int, api_key: str, size: int) -> tuple[bool, str]:
     return response.status == 202, f"{response.status} {answer}"
 
 
-def create_account(values: dict[str, str]) -> tuple[str, str]:
-    """Migrate the database, connect one HubSpot account; returns (sqlalchemy url, API key)."""
+def create_account(
+    values: dict[str, str],
+    *,
+    provider: str = "hubspot",
+    external_id: str | None = None,
+    instance_url: str | None = None,
+) -> tuple[str, str]:
+    """Migrate the database, connect one account with the default workspace (a new
+    HubSpot portal unless told another provider and its id); returns (sqlalchemy url, API
+    key)."""
     from connector.clock import SystemClock
     from connector.crypto import Vault
     from connector.db import Database
@@ -596,16 +605,18 @@ def create_account(values: dict[str, str]) -> tuple[str, str]:
     from connector.workspaces import deploy_default
 
     settings = load_settings(**values)
-    # A new portal per run: on a reused scratch database an earlier run's account is
-    # encrypted with an earlier run's ENCRYPTION_KEYS and could not be read back.
-    portal_id = str(1_000_000 + secrets.randbelow(10**9))
+    # A new portal (or org: callers pass a fresh id) per run: on a reused scratch database
+    # an earlier run's account is encrypted with an earlier run's ENCRYPTION_KEYS and
+    # could not be read back.
+    external_id = external_id or str(1_000_000 + secrets.randbelow(10**9))
     upgrade(settings.sqlalchemy_url)
     db = Database(settings.sqlalchemy_url)
     try:
         with db.session() as session:
             view, _ = connect_account(
-                session, Vault(settings.fernet_keys), provider="hubspot",
-                external_id=portal_id, access_token="bench", name="bench", now=SystemClock().now(),
+                session, Vault(settings.fernet_keys), provider=provider,
+                external_id=external_id, access_token="bench", instance_url=instance_url,
+                name="bench", now=SystemClock().now(),
             )  # fmt: skip
         deploy_default(db, settings, view.id, SystemClock().now())
     finally:
@@ -754,6 +765,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    add_load_arguments(
+        parser, batch_help="events per request, as a JSON array (HubSpot sends up to 100); "
+        "probed first",
+    )  # fmt: skip
+    return checked_load_arguments(parser, parser.parse_args(argv))
+
+
+def add_load_arguments(parser: argparse.ArgumentParser, *, batch_help: str) -> None:
+    """The options of every ingest bench: gunicorn settings, load, rounds, batch, database."""
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, every app")
     parser.add_argument("--threads", type=int, default=4, help="gthread threads per worker")
     parser.add_argument(
@@ -766,10 +786,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--warmup", type=float, default=1.0,
         help="untimed seconds per app before the first round (workers boot, caches fill)",
     )  # fmt: skip
-    parser.add_argument(
-        "--batch", type=int, default=1, metavar="N",
-        help="events per request, as a JSON array (HubSpot sends up to 100); probed first",
-    )  # fmt: skip
+    parser.add_argument("--batch", type=int, default=1, metavar="N", help=batch_help)
     parser.add_argument(
         "--quick", action="store_true",
         help="smoke run: 1 round of 2 s per app, 0.5 s warm-up (overrides the above)",
@@ -780,12 +797,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "postgresql://user@127.0.0.1/bench_scratch. It MUST be a scratch database: the bench "
         "migrates it to head, adds an account and leaves thousands of inbox_events rows",
     )  # fmt: skip
-    args = parser.parse_args(argv)
+
+
+def checked_load_arguments(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, *, max_batch: int | None = None
+) -> argparse.Namespace:
+    """`args` with `--quick` applied; a number out of range stops with the option's name."""
     if args.quick:
         args.rounds, args.duration, args.warmup = 1, 2.0, 0.5
     for name in ("workers", "threads", "concurrency", "rounds"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
+    if max_batch is not None and not 1 <= args.batch <= max_batch:
+        parser.error(f"--batch must be 1 to {max_batch}")
     if args.duration <= 0 or args.warmup <= 0:
         parser.error("--duration and --warmup must be positive")
     return args

@@ -48,7 +48,10 @@ if __package__ in (None, ""):  # run as `python bench/writeback.py`
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 if TYPE_CHECKING:
+    from datetime import datetime
     from multiprocessing.synchronize import Event
+
+    from sqlalchemy.orm import Session
 
     from devcrm.hubspot import HubSpotEmulator
 
@@ -180,14 +183,10 @@ def prepare_account(
 ) -> tuple[int, Any]:
     """A portal with `rows` contacts, a connected account for it in our database with the
     same contacts (their HubSpot ids), and one queued `email_sent` row per contact."""
-    from sqlalchemy import insert
-
     from connector.clock import SystemClock
     from connector.crypto import Vault
     from connector.db import Database
-    from connector.models import Contact
     from connector.services.accounts import connect_account
-    from connector.services.writeback import queue_writeback
     from connector.settings import load_settings
 
     portal = emu.add_portal(hub_id)
@@ -205,22 +204,42 @@ def prepare_account(
                 now=now,
             )  # fmt: skip
         with db.session() as session:
-            ids = session.scalars(insert(Contact).returning(Contact.id), [
-                {"account_id": view.id, "email": f"c{i}@example.com", "crm_id": crm_id,
-                 "properties": {"firstname": f"C{i}"}, "created_at": now, "updated_at": now}
-                for i, crm_id in enumerate(crm_ids)
-            ]).all()  # fmt: skip
-            for i, contact_id in enumerate(ids):
-                queue_writeback(
-                    session, account_id=view.id, contact_id=contact_id, kind="email_sent",
-                    dedup_key=f"email_sent:bench-{hub_id}-{i}",
-                    payload={"message": f"bench-{hub_id}-{i}", "subject": "Welcome aboard",
-                             "text": TEXT.format(name=f"C{i}")},
-                    now=now,
-                )  # fmt: skip
+            ids = insert_contacts(session, view.id, crm_ids, now)
+            queue_emails_sent(session, view.id, ids, str(hub_id), now)
     finally:
         db.dispose()
     return view.id, portal
+
+
+def insert_contacts(
+    session: Session, account_id: int, crm_ids: Sequence[str], now: datetime
+) -> list[int]:
+    """Our mirror rows of the CRM's contacts (c<i>@example.com, their CRM ids), in order."""
+    from sqlalchemy import insert
+
+    from connector.models import Contact
+
+    return list(session.scalars(insert(Contact).returning(Contact.id), [
+        {"account_id": account_id, "email": f"c{i}@example.com", "crm_id": crm_id,
+         "properties": {"firstname": f"C{i}"}, "created_at": now, "updated_at": now}
+        for i, crm_id in enumerate(crm_ids)
+    ]).all())  # fmt: skip
+
+
+def queue_emails_sent(
+    session: Session, account_id: int, contact_ids: Sequence[int], tag: str, now: datetime
+) -> None:
+    """One queued `email_sent` write-back per contact, its message `bench-<tag>-<i>`."""
+    from connector.services.writeback import queue_writeback
+
+    for i, contact_id in enumerate(contact_ids):
+        queue_writeback(
+            session, account_id=account_id, contact_id=contact_id, kind="email_sent",
+            dedup_key=f"email_sent:bench-{tag}-{i}",
+            payload={"message": f"bench-{tag}-{i}", "subject": "Welcome aboard",
+                     "text": TEXT.format(name=f"C{i}")},
+            now=now,
+        )  # fmt: skip
 
 
 def row_counts(values: dict[str, str], account_id: int) -> dict[str, int]:
