@@ -1,5 +1,6 @@
-"""An account's definitions built from its workspace files: flows, segments and templates,
-parsed once per version, and the checks `deploy` and `flows validate` run over them."""
+"""An account's definitions built from its workspace files: flows, segments, templates and
+campaigns, parsed once per version, and the checks `deploy` and `flows validate` run over
+them."""
 
 from __future__ import annotations
 
@@ -11,13 +12,22 @@ from functools import cached_property
 
 from connector.email.errors import TemplateError
 from connector.email.templates import TemplateStore
+from connector.engine.campaigns import Campaign
 from connector.engine.facts import HISTORY
 from connector.engine.flows import Flow
-from connector.engine.loader import FlowErrors, flow_rules, lint_flow, load_flow_texts
+from connector.engine.loader import (
+    FlowErrors,
+    flow_rules,
+    lint_flow,
+    load_campaign_texts,
+    load_flow_texts,
+)
 from connector.engine.rules import history_window
 from connector.engine.segments import Segment, load_segment_texts
 from connector.engine.yamlnodes import DefinitionErrors
+from connector.workspaces.campaigns import campaign_lints
 from connector.workspaces.files import (
+    CAMPAIGNS,
     CATALOGUE,
     FLOWS,
     SEGMENTS,
@@ -49,6 +59,7 @@ class Workspace:
     segments: Mapping[str, Segment]
     templates: TemplateStore = field(repr=False)
     properties: frozenset[str] | None  # flows/properties.txt, None when absent
+    campaigns: Mapping[str, Campaign] = field(default_factory=dict)
 
     @cached_property
     def history(self) -> timedelta | None:
@@ -69,7 +80,8 @@ class Workspace:
 
 
 def build_workspace(files: Mapping[str, str]) -> Workspace:
-    """Parse every flow and segment; WorkspaceError with every schema error of every file.
+    """Parse every flow, segment and campaign; WorkspaceError with every schema error of
+    every file. (Whether a campaign's `send_at` has passed depends on the time: not here.)
 
     Templates are compiled when first rendered, not here: a worker building an account's
     definitions for an event renders none (deploy has checked their syntax)."""
@@ -84,6 +96,11 @@ def build_workspace(files: Mapping[str, str]) -> Workspace:
     except DefinitionErrors as exc:
         errors += [str(e) for e in exc.errors]
         segments = {}
+    try:
+        campaigns = load_campaign_texts(_definitions(files, CAMPAIGNS))
+    except DefinitionErrors as exc:
+        errors += [str(e) for e in exc.errors]
+        campaigns = {}
     if errors:
         raise WorkspaceError(errors)
     catalogue = files.get(f"{FLOWS}/{CATALOGUE}")
@@ -94,6 +111,7 @@ def build_workspace(files: Mapping[str, str]) -> Workspace:
         segments=segments,
         templates=TemplateStore(part(files, TEMPLATES)),
         properties=None if catalogue is None else read_catalogue(catalogue),
+        campaigns=campaigns,
     )
 
 
@@ -108,8 +126,9 @@ class Checked:
 
 def check_workspace(files: Mapping[str, str], *, fallback_properties: frozenset[str] | None = None
                     ) -> Checked:
-    """Everything `flows validate` checks (schema errors and lints), every template
-    compiled and rendered for a bare sample recipient, every segment parsed.
+    """Everything `flows validate` checks (schema errors and lints, the campaigns' too but
+    their `send_at`), every template compiled and rendered for a bare sample recipient,
+    every segment parsed.
 
     Pure, so remembered for the last few workspaces: deploying the same files again (the
     default workspace to every new account) costs one hash, not a render of every template.
@@ -148,6 +167,10 @@ def _check(files: Mapping[str, str], fallback_properties: frozenset[str] | None)
             flow, templates=names, segments=workspace.segments, known_properties=properties
         ):
             (errors if lint.severity == "error" else warnings).append(str(lint))
+    for lint in campaign_lints(
+        workspace.campaigns.values(), templates=names, segments=workspace.segments
+    ):
+        (errors if lint.severity == "error" else warnings).append(str(lint))
     for name in names:
         try:
             workspace.templates.render(name, SAMPLE_CONTEXT)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 # What a workspace holds, relative to its folder. Everything else in the folder (a README,
 # a .git, the connector's own code when the repo is the default workspace) is not read.
-FLOWS, SEGMENTS, TEMPLATES = "flows", "segments", "templates"
+FLOWS, SEGMENTS, TEMPLATES, CAMPAIGNS = "flows", "segments", "templates", "campaigns"
 DEFINITION_SUFFIXES = (".yaml", ".yml")
 # Known CRM properties, one per line (# comments), beside the flows: lets the lint flag a
 # typo such as `lifecylestage`.
@@ -32,9 +32,12 @@ class WorkspaceError(ValueError):
         return "\n".join(self.errors)
 
 
-def read_workspace(flows: Path, segments: Path, templates: Path) -> dict[str, str]:
-    """The workspace made of these three folders (a missing one is empty): relative path
-    (`flows/welcome.yaml`) -> text. Raises WorkspaceError naming every unreadable file."""
+def read_workspace(
+    flows: Path, segments: Path, templates: Path, campaigns: Path | None = None
+) -> dict[str, str]:
+    """The workspace made of these folders (a missing one is empty; no campaigns when
+    `campaigns` is None): relative path (`flows/welcome.yaml`) -> text. Raises
+    WorkspaceError naming every unreadable file."""
     files: dict[str, str] = {}
     errors: list[str] = []
     total = 0
@@ -42,6 +45,7 @@ def read_workspace(flows: Path, segments: Path, templates: Path) -> dict[str, st
         (FLOWS, flows, _flow_file),
         (SEGMENTS, segments, _definition_file),
         (TEMPLATES, templates, _template_file),
+        *([(CAMPAIGNS, campaigns, _definition_file)] if campaigns is not None else []),
     ):
         for path, relative in _walk(Path(folder), pick):
             label = f"{prefix}/{relative}"
@@ -69,11 +73,12 @@ def read_workspace(flows: Path, segments: Path, templates: Path) -> dict[str, st
 
 
 def read_folder(root: Path) -> dict[str, str]:
-    """A workspace folder laid out like the repo: `flows/`, `segments/`, `templates/`."""
+    """A workspace folder laid out like the repo: `flows/`, `segments/`, `templates/`,
+    `campaigns/`."""
     root = Path(root)
     if not root.is_dir():
         raise WorkspaceError([f"{root}: not a folder"])
-    return read_workspace(root / FLOWS, root / SEGMENTS, root / TEMPLATES)
+    return read_workspace(root / FLOWS, root / SEGMENTS, root / TEMPLATES, root / CAMPAIGNS)
 
 
 def digest(files: Mapping[str, str]) -> str:
