@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -293,6 +294,10 @@ class EngagementEvent(Base):
     occurred_at: Mapped[datetime]
     # When the flows reacted to it (opens and clicks are triggers); NULL: not yet.
     processed_at: Mapped[datetime | None]
+    # A privacy proxy's prefetch or a link scanner's fetch (connector/engine/machine.py):
+    # recorded, never counted; `machine_reason` is the rule that said so.
+    machine: Mapped[bool] = mapped_column(default=False, server_default=false())
+    machine_reason: Mapped[str | None] = mapped_column(String(40))
 
 
 class Suppression(Base):

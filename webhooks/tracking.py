@@ -4,7 +4,8 @@ to a link that was in that very email (no open redirect).
 
 Link scanners and mail providers prefetch links with HEAD and GET. Flask answers HEAD with
 the GET view, so each view checks the method: a HEAD never records an open or a click, and
-only a POST unsubscribes (GET and HEAD only ask)."""
+only a POST unsubscribes (GET and HEAD only ask). A GET is recorded with its user agent,
+and the service flags the ones a machine made (docs/engagement.md)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def open_pixel(token: str) -> Response:
     try:
         parsed = rt.signer.loads(token, "open")
         if request.method != "HEAD":
-            record_open(rt, parsed.public_id, rt.clock.now())
+            record_open(rt, parsed.public_id, rt.clock.now(), user_agent=_user_agent())
     except (BadToken, UnknownMessage):
         pass  # a broken image helps nobody: the pixel is served either way
     return Response(PIXEL, mimetype="image/gif", headers=NO_CACHE)
@@ -46,7 +47,9 @@ def click(token: str) -> Any:
             # (record_click does both), and a scanner needs no Location: a HEAD learns
             # only whether the token is good.
             return Response(status=200, headers=NO_CACHE)
-        target = record_click(rt, parsed.public_id, parsed.link, rt.clock.now())
+        target = record_click(
+            rt, parsed.public_id, parsed.link, rt.clock.now(), user_agent=_user_agent()
+        )
     except (BadToken, UnknownMessage):
         return _page("Link not found", "This link is broken or has expired.", 404)
     return redirect(target.url, code=302, Response=Response)
@@ -75,6 +78,10 @@ def unsubscribe_page(token: str) -> Any:
     if request.form.get("List-Unsubscribe") == "One-Click":
         return Response("unsubscribed\n", mimetype="text/plain")  # RFC 8058: mail provider
     return _page("Unsubscribed", f"{email} will get no more of these emails.", 200)
+
+
+def _user_agent() -> str:
+    return request.headers.get("User-Agent", "")
 
 
 def _page(title: str, body: str, status: int, *, raw: bool = False) -> Response:

@@ -136,7 +136,8 @@ def _sent_records(session: Session, rows: Sequence[CrmWriteback]) -> dict[str, s
 
 
 def _summaries(session: Session, contact_ids: set[int]) -> dict[int, dict[str, Any]]:
-    """Each contact's engagement with our emails, one query per fact."""
+    """Each contact's engagement with our emails, one query per fact. Opens and clicks are
+    a person's: a proxy's prefetch or a scanner's click (`machine`) is not engagement."""
     summary: dict[int, dict[str, Any]] = {
         c: {"opens": 0, "clicks": 0, "last_open_at": None, "last_click_at": None,
             "last_clicked_url": None, "last_email_subject": None, "active_flows": []}
@@ -146,7 +147,7 @@ def _summaries(session: Session, contact_ids: set[int]) -> dict[int, dict[str, A
         select(EngagementEvent.contact_id, EngagementEvent.kind, func.count(),
                func.max(EngagementEvent.occurred_at))
         .where(EngagementEvent.contact_id.in_(contact_ids),
-               EngagementEvent.kind.in_(("open", "click")))
+               EngagementEvent.kind.in_(("open", "click")), EngagementEvent.machine.is_(False))
         .group_by(EngagementEvent.contact_id, EngagementEvent.kind)
     )
     for contact_id, kind, count, last in counts:
@@ -154,7 +155,8 @@ def _summaries(session: Session, contact_ids: set[int]) -> dict[int, dict[str, A
         summary[contact_id]["last_open_at" if kind == "open" else "last_click_at"] = last
     newest_click = (
         select(EngagementEvent.contact_id, EngagementEvent.url)
-        .where(EngagementEvent.contact_id.in_(contact_ids), EngagementEvent.kind == "click")
+        .where(EngagementEvent.contact_id.in_(contact_ids), EngagementEvent.kind == "click",
+               EngagementEvent.machine.is_(False))
         .order_by(EngagementEvent.contact_id, EngagementEvent.occurred_at.desc(),
                   EngagementEvent.id.desc())
     )

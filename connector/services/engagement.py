@@ -1,11 +1,15 @@
 """What recipients do: opens, clicks, unsubscribes. Each is stored, fed back to the CRM
 outbox, and (for unsubscribes) honoured from the next send on. Opens and clicks are also
-behaviour: a job feeds them to the flows ("clicked email A -> send email B")."""
+behaviour: a job feeds them to the flows ("clicked email A -> send email B").
+
+Every open and click is recorded; one a machine made (a privacy proxy's prefetch, a link
+scanner: connector/engine/machine.py) is flagged and goes no further: no CRM write-back,
+no flow reaction, no activity. A scanner's click must not send "email B"."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -13,6 +17,16 @@ from sqlalchemy.orm import Session
 
 from connector.db import Database, after_commit
 from connector.engine.entry import Signal
+from connector.engine.machine import (
+    DEFAULT_THRESHOLDS,
+    HUMAN,
+    Hit,
+    Machine,
+    Thresholds,
+    Verdict,
+    classify,
+    is_burst,
+)
 from connector.models import Contact, EngagementEvent, Message
 from connector.services.enrollments import run_now
 from connector.services.facts import facts_for
@@ -33,23 +47,51 @@ class Click:
     url: str
 
 
-def record_open(rt: Runtime, public_id: str, now: datetime) -> None:
+def record_open(
+    rt: Runtime,
+    public_id: str,
+    now: datetime,
+    *,
+    user_agent: str,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> None:
     with rt.db.session() as session:
         message = _message(session, public_id)
-        _react_later(rt, session, _record(session, message, "open", now))
-        # Reps need to know it was opened, not how many times: one write-back per message.
-        queue_message_writeback(session, message, "email_opened", now)
+        verdict = classify(Hit("open", user_agent, _since_sent(message, now)), thresholds)
+        row = _record(session, message, "open", now, verdict=verdict)
+        if verdict == HUMAN:
+            _react_later(rt, session, row)
+            # Reps need to know it was opened, not how many times: one write-back per message.
+            queue_message_writeback(session, message, "email_opened", now)
 
 
-def record_click(rt: Runtime, public_id: str, link: int, now: datetime) -> Click:
+def record_click(
+    rt: Runtime,
+    public_id: str,
+    link: int,
+    now: datetime,
+    *,
+    user_agent: str,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> Click:
     """Returns the original link of that email; an index it never had is refused."""
     with rt.db.session() as session:
-        message = _message(session, public_id)
+        # Locked: a scanner fetches the links in parallel, and each click must see the
+        # ones before it to tell a burst.
+        message = _message(session, public_id, lock=True)
         if not 0 <= link < len(message.links):
             raise UnknownMessage("that link is not in this email")
         url = message.links[link]
-        _react_later(rt, session, _record(session, message, "click", now, url=url))
-        queue_message_writeback(session, message, "email_clicked", now, link=link, url=url)
+        recent = _clicks_since(session, message, now - thresholds.burst)
+        others = len({e.url for e in recent} - {url})
+        hit = Hit("click", user_agent, _since_sent(message, now), others)
+        verdict = classify(hit, thresholds)
+        if is_burst(others, thresholds):
+            _flag_burst(recent)
+        row = _record(session, message, "click", now, url=url, verdict=verdict)
+        if verdict == HUMAN:
+            _react_later(rt, session, row)
+            queue_message_writeback(session, message, "email_clicked", now, link=link, url=url)
     return Click(url)
 
 
@@ -61,6 +103,8 @@ def process_engagement(rt: Runtime, engagement_event_id: int) -> list[int]:
         if engagement is None or engagement.processed_at is not None:
             return []
         engagement.processed_at = now
+        if engagement.machine:
+            return []  # a burst that began with it was seen after it was recorded
         message = session.get_one(Message, engagement.message_id)
         contact = session.get_one(Contact, engagement.contact_id)
         if contact.last_active_at is None or contact.last_active_at < engagement.occurred_at:
@@ -92,11 +136,34 @@ def unsubscribe(db: Database, public_id: str, now: datetime) -> str:
         return message.to_email
 
 
-def _message(session: Session, public_id: str) -> Message:
-    message = session.scalar(select(Message).where(Message.public_id == public_id))
+def _message(session: Session, public_id: str, *, lock: bool = False) -> Message:
+    query = select(Message).where(Message.public_id == public_id)
+    message = session.scalar(query.with_for_update() if lock else query)
     if message is None:
         raise UnknownMessage("no such message")
     return message
+
+
+def _since_sent(message: Message, now: datetime) -> timedelta | None:
+    return now - message.sent_at if message.sent_at is not None else None
+
+
+def _clicks_since(session: Session, message: Message, since: datetime) -> list[EngagementEvent]:
+    return list(session.scalars(
+        select(EngagementEvent).where(
+            EngagementEvent.message_id == message.id,
+            EngagementEvent.kind == "click",
+            EngagementEvent.occurred_at > since,
+        )
+    ))
+
+
+def _flag_burst(clicks: list[EngagementEvent]) -> None:
+    """The clicks that began a burst were counted as human when they came; they are not.
+    One the flows already reacted to stays reacted to (docs/engagement.md: limits)."""
+    for click in clicks:
+        if not click.machine:
+            click.machine, click.machine_reason = True, "link-burst"
 
 
 def _react_later(rt: Runtime, session: Session, engagement: EngagementEvent) -> None:
@@ -106,8 +173,14 @@ def _react_later(rt: Runtime, session: Session, engagement: EngagementEvent) -> 
 
 
 def _record(
-    session: Session, message: Message, kind: str, now: datetime, url: str | None = None
+    session: Session,
+    message: Message,
+    kind: str,
+    now: datetime,
+    url: str | None = None,
+    verdict: Verdict = HUMAN,
 ) -> EngagementEvent:
+    reason = verdict.reason if isinstance(verdict, Machine) else None
     row = EngagementEvent(
         account_id=message.account_id,
         contact_id=message.contact_id,
@@ -115,6 +188,10 @@ def _record(
         kind=kind,
         url=url,
         occurred_at=now,
+        machine=reason is not None,
+        machine_reason=reason,
+        # Nothing for the flows to react to: processed as it is recorded.
+        processed_at=now if reason is not None else None,
     )
     session.add(row)
     return row
