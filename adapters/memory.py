@@ -1,6 +1,7 @@
 """An in-memory CRM: the fake at the process edge for tests and the demo. It holds
 contacts (seeded with `add_contact`), answers the read side like a CRM (pages, changes in
-order), and keeps every write per contact, in order.
+order, a log of deletions read back as Salesforce's is), and keeps every write per
+contact, in order.
 
 By default a write about a contact it does not hold is kept under the contact's email
 (the core's tests write for contacts they never seeded); `known_contacts_only=True` makes
@@ -20,6 +21,8 @@ from typing import Any
 from adapters.port import (
     ContactPage,
     CrmContact,
+    DeletedRecord,
+    DeletedRecords,
     EmailActivity,
     EngagementSummary,
     OptOut,
@@ -56,6 +59,7 @@ class InMemoryCRM:
         self._ids = itertools.count(1)
         self._record_ids = itertools.count(1)
         self.contacts: dict[str, _Contact] = {}
+        self.deletions: list[DeletedRecord] = []  # oldest first
         # Keyed by the contact's CRM id (or its email when the CRM does not hold it).
         self.writes: dict[str, list[Write]] = defaultdict(list)
         self.timeline: dict[str, list[EmailActivity]] = defaultdict(list)
@@ -85,6 +89,12 @@ class InMemoryCRM:
             contact.properties.update(properties)
             contact.updated_at = self._clock()
 
+    def delete_contact(self, crm_id: str) -> None:
+        """Delete a held contact as a CRM user would (it shows in `deleted_since`)."""
+        with self._lock:
+            del self.contacts[crm_id]
+            self.deletions.append(DeletedRecord(crm_id, self._clock()))
+
     def get_contacts(self, *, crm_ids: Sequence[str], properties: Sequence[str]
                      ) -> list[CrmContact]:
         with self._lock:
@@ -103,6 +113,14 @@ class InMemoryCRM:
             changed = sorted((c for c in self.contacts.values() if c.updated_at > since),
                              key=lambda c: (c.updated_at, c.order))
             return self._page(changed, properties, after)
+
+    def deleted_since(self, *, since: datetime) -> DeletedRecords:
+        """Every deletion after `since` (the log keeps them all), covered up to now."""
+        if since.tzinfo is None:
+            raise ValueError("deleted_since needs a timezone-aware datetime")
+        with self._lock:
+            return DeletedRecords([d for d in self.deletions if d.deleted_at > since],
+                                  covered_through=self._clock())
 
     def _page(self, contacts: list[_Contact], properties: Sequence[str], after: str | None
               ) -> ContactPage:

@@ -42,6 +42,34 @@ class ContactPage:
     total: int | None = None  # when the CRM says how many there are in all (progress bars)
 
 
+@dataclass(frozen=True)
+class DeletedRecord:
+    crm_id: str
+    deleted_at: datetime  # aware, UTC
+
+
+@dataclass(frozen=True)
+class DeletedRecords:
+    """The contacts a CRM deleted in a window it can read back (Salesforce's deleted-records
+    log), oldest first, with how much of the asked window it could vouch for; or, for a CRM
+    that sends every deletion as a webhook, `pushed` and nothing read (PUSHED_DELETIONS)."""
+
+    records: list[DeletedRecord] = field(default_factory=list)
+    # The window began here, later than asked: the CRM keeps deletions for a while only
+    # (Salesforce: 15 days), so those before this moment could not be read.
+    clamped_from: datetime | None = None
+    # Every deletion up to here is in `records`: the next read may start here, not later
+    # (Salesforce's latestDateCovered; its API ignores the seconds of a window's ends).
+    covered_through: datetime | None = None
+    # The CRM purged its log up to here, after the window began (Salesforce's
+    # earliestDateAvailable): deletions before this moment may be missing.
+    purged_through: datetime | None = None
+    pushed: bool = False
+
+
+PUSHED_DELETIONS = DeletedRecords(pushed=True)
+
+
 class CRMReader(Protocol):
     def get_contacts(self, *, crm_ids: Sequence[str], properties: Sequence[str]
                      ) -> list[CrmContact]:
@@ -58,6 +86,12 @@ class CRMReader(Protocol):
                       after: str | None = None) -> ContactPage:
         """One page of the contacts modified after `since`, oldest change first, for a
         reconciliation that heals missed webhooks."""
+        ...
+
+    def deleted_since(self, *, since: datetime) -> DeletedRecords:
+        """The contacts deleted after `since` (timezone-aware: a naive one is a ValueError),
+        for a reconciliation: a CRM that sends no webhook on a delete is read back. One that
+        sends every deletion as a webhook answers PUSHED_DELETIONS, reading nothing."""
         ...
 
 

@@ -13,9 +13,11 @@ from adapters.hubspot.properties import prepare
 from adapters.hubspot.tokens import PROVIDER, AccountTokens
 from adapters.hubspot.writeback import Writer
 from adapters.port import (
+    PUSHED_DELETIONS,
     ContactPage,
     CredentialStore,
     CrmContact,
+    DeletedRecords,
     EmailActivity,
     EngagementSummary,
     OptOut,
@@ -69,6 +71,14 @@ class HubSpotCRM:
         """At search's 10,000-result cap the page answers after=None and the caller starts
         again from the last contact's updated_at (adapters.hubspot.contacts.changed_page)."""
         return changed_page(self._client, since, properties, after)
+
+    def deleted_since(self, *, since: datetime) -> DeletedRecords:
+        """Nothing read: HubSpot sends every deletion as a webhook (contact.deletion,
+        contact.privacyDeletion), which the app subscribes to at install. A lost one is not
+        healed here (HubSpot can list archived contacts, `archived=true`; not read yet)."""
+        if since.tzinfo is None:
+            raise ValueError("deleted_since needs a timezone-aware datetime")
+        return PUSHED_DELETIONS
 
     # ---- writes -----------------------------------------------------------------------
 

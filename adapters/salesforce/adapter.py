@@ -12,6 +12,7 @@ from adapters.port import (
     ContactPage,
     CredentialStore,
     CrmContact,
+    DeletedRecords,
     EmailActivity,
     EngagementSummary,
     OptOut,
@@ -23,6 +24,7 @@ from adapters.port import (
 )
 from adapters.salesforce.client import SalesforceClient, SalesforceConfig
 from adapters.salesforce.contacts import changed_page, list_page, read_contacts
+from adapters.salesforce.deletions import deleted_since
 from adapters.salesforce.tokens import PROVIDER, AccountTokens
 from adapters.salesforce.writeback import Writer
 
@@ -33,8 +35,9 @@ def _utcnow() -> datetime:
 
 class SalesforceCRM:
     """One account's org. Credentials (with the instance URL) are loaded on first use;
-    `now` dates tasks without a due time; `session_factory` builds the requests.Session
-    simple-salesforce sends through (tests pass the emulator's plain-HTTP one)."""
+    `now` dates tasks without a due time and ends the deleted-records windows;
+    `session_factory` builds the requests.Session simple-salesforce sends through (tests
+    pass the emulator's plain-HTTP one)."""
 
     provider = PROVIDER
 
@@ -47,6 +50,7 @@ class SalesforceCRM:
         self._client = SalesforceClient(tokens=self._tokens, limiter=limiter, config=config,
                                         session_factory=session_factory)
         self._writer = Writer(self._client, now)
+        self._now = now
 
     @property
     def org_id(self) -> str:
@@ -65,6 +69,11 @@ class SalesforceCRM:
     def changed_since(self, *, since: datetime, properties: Sequence[str],
                       after: str | None = None) -> ContactPage:
         return changed_page(self._client, since, properties, after)
+
+    def deleted_since(self, *, since: datetime) -> DeletedRecords:
+        """Read back from the org's deleted-records log (no Outbound Message says so): 15
+        days at most, clamped (adapters.salesforce.deletions)."""
+        return deleted_since(self._client, since, self._now())
 
     # ---- writes -----------------------------------------------------------------------
 

@@ -1,21 +1,27 @@
 """Reading a whole CRM into the inbox: a backfill (every contact, as `crm.contact.imported`
 events: the mirror and segments fill, no flow starts) and a reconciliation (what changed
 since the watermark, as `crm.contact.synced` events: what the missed webhooks would have
-done).
+done). Both first read the deletions since the watermark from a CRM that keeps a log of
+them (Salesforce: no Outbound Message on a delete), as `crm.contact.deleted` events that
+erase the mirror row; a CRM that sends deletions as webhooks (HubSpot) is not asked.
 
-Each page read is stored in one transaction (its events and the watermark together) and
-the inbox is woken after the commit, so a run cut short keeps every page it stored and a
-rerun stores nothing twice (the dedup keys name the record's change time). A change that
-a webhook did deliver comes back through the reconciliation too: its handler is an
-upsert, so the second application finds nothing changed and signals nothing.
+Each page read is stored in one transaction (its events and the watermark together:
+connector.services.sync_inbox), so a run cut short keeps every page it stored and a rerun
+stores nothing twice. A change that a webhook did deliver comes back through the
+reconciliation too: its handler is an upsert, so the second application finds nothing
+changed and signals nothing.
+
+Deletions come first because the watermark is one moment for both: were they read after
+the changed pages moved it, a run stopped between the two would skip them for good. The
+watermark never passes what the CRM vouched for (its log's `covered_through`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import and_, or_, select
@@ -23,11 +29,15 @@ from sqlalchemy.orm import Session
 
 from adapters.errors import CRMError, DisconnectedError, RetryableCRMError
 from adapters.inbound import CONTACT_IMPORTED, CONTACT_SYNCED
-from adapters.port import ContactPage, CrmContact
-from connector.db import after_commit
+from adapters.port import ContactPage, CRMReader
 from connector.models import Account
-from connector.services.crm_events import record_data
-from connector.services.inbox import record_inbox_event
+from connector.services.sync_inbox import (
+    SyncEvent,
+    advance_watermark,
+    deletion_events,
+    record_events,
+    store_page,
+)
 from connector.workspaces.usage import properties_used
 
 if TYPE_CHECKING:
@@ -59,9 +69,11 @@ class SyncReport:
     contacts: int = 0  # records read
     stored: int = 0  # inbox events new from this run (the rest were stored before)
     total: int | None = None  # when the CRM says how many there are
+    deleted: int | None = None  # deletions read; None: the CRM sends them as webhooks
     synced_through: datetime | None = None  # the account's watermark at the end
     outcome: Outcome = "complete"
     reason: str | None = None  # why it was not complete
+    warnings: list[str] = field(default_factory=list)  # what may be missing, and why
 
     @property
     def complete(self) -> bool:
@@ -81,11 +93,17 @@ class _Target:
     properties: list[str]
     account: Account  # detached: what rt.crm_for needs
 
+    @property
+    def since(self) -> datetime:
+        """Where reading changes and deletions starts: the watermark, else the install."""
+        return self.synced_through or self.created_at
+
 
 def backfill(rt: Runtime, account_id: int, *, progress: ProgressHook | None = None
              ) -> SyncReport:
-    """Every contact of the account's CRM into the inbox as imported events; once read to
-    the end, the watermark is the backfill's start (reconciliation goes on from there)."""
+    """Every contact of the account's CRM into the inbox as imported events, after the
+    deletions since the watermark (the watermark moves past them); once read to the end,
+    the watermark is the backfill's start (reconciliation goes on from there)."""
     started = rt.clock.now()
     target = _target(rt, account_id)
     report = SyncReport(account_id, "backfill", synced_through=target.synced_through)
@@ -94,17 +112,20 @@ def backfill(rt: Runtime, account_id: int, *, progress: ProgressHook | None = No
     crm = rt.crm_for(target.account)
     after: str | None = None
     try:
+        covered = _read_deletions(rt, target, crm, report)
         while True:
             page = crm.list_contacts(properties=target.properties, after=after)
             _count(report, page)
-            report.stored += _store(rt, target, CONTACT_IMPORTED, "import", page.contacts)[0]
+            report.stored += _store(rt, target, record_events(CONTACT_IMPORTED, "import",
+                                                              page.contacts))[0]
             _tell(progress, report)
             if page.after is None:
                 break
             after = page.after
     except CRMError as exc:
         return _stopped(report, exc)
-    report.synced_through = _advance(rt, account_id, started - OVERLAP)
+    report.synced_through = advance_watermark(rt, account_id,
+                                              _capped(started - OVERLAP, covered))
     return report
 
 
@@ -113,25 +134,29 @@ def reconcile(rt: Runtime, account_id: int, *, progress: ProgressHook | None = N
     """Every contact changed since the watermark (never synced: since the install) into
     the inbox as synced events, oldest change first. The watermark follows each page (the
     newest change stored, less the overlap); read to the end, it reaches the run's start
-    (less the overlap): a quiet account is not due again for a whole interval."""
+    (less the overlap, and never past the deletions the CRM vouched for): a quiet account
+    is not due again for a whole interval."""
     started = rt.clock.now()
     target = _target(rt, account_id)
     report = SyncReport(account_id, "reconcile", synced_through=target.synced_through)
     if target.status != "connected":
         return _not_connected(report, target)
     crm = rt.crm_for(target.account)
-    since = target.synced_through or target.created_at
+    since = target.since
     after: str | None = None
     pass_read, first_page = 0, 0
     try:
+        covered = _read_deletions(rt, target, crm, report)
         while True:
             page = crm.changed_since(since=since, properties=target.properties, after=after)
             _count(report, page)
             pass_read += len(page.contacts)
             first_page = first_page or len(page.contacts)
             newest = max((c.updated_at for c in page.contacts if c.updated_at), default=None)
-            stored, watermark = _store(rt, target, CONTACT_SYNCED, "sync", page.contacts,
-                                       watermark=newest - OVERLAP if newest else None)
+            events = record_events(CONTACT_SYNCED, "sync", page.contacts)
+            stored, watermark = _store(rt, target, events,
+                                       watermark=_capped(newest - OVERLAP, covered)
+                                       if newest else None)
             report.stored += stored
             report.synced_through = watermark or report.synced_through
             _tell(progress, report)
@@ -151,7 +176,8 @@ def reconcile(rt: Runtime, account_id: int, *, progress: ProgressHook | None = N
             since, after, pass_read, first_page = resume, None, 0, 0
     except CRMError as exc:
         return _stopped(report, exc)
-    report.synced_through = _advance(rt, account_id, started - OVERLAP)
+    report.synced_through = advance_watermark(rt, account_id,
+                                              _capped(started - OVERLAP, covered))
     rt.work.reconcile_completed(account_id)
     return report
 
@@ -182,40 +208,28 @@ def _target(rt: Runtime, account_id: int) -> _Target:
                    account.crm_synced_through, properties, account)
 
 
-def _store(rt: Runtime, target: _Target, kind: str, prefix: str,
-           records: Sequence[CrmContact], *, watermark: datetime | None = None
-           ) -> tuple[int, datetime | None]:
-    """One page's events and the watermark it reaches, in one transaction: how many
-    events were new, and the watermark after it (None: not moved)."""
-    now = rt.clock.now()
-    stored = 0
-    with rt.db.session() as session:
-        for record in records:
-            _, created = record_inbox_event(
-                session, account_id=target.account_id, source=target.provider,
-                dedup_key=f"{prefix}:{record.crm_id}:{_ms(record.updated_at)}", kind=kind,
-                payload=record_data(record), occurred_at=record.updated_at or now, now=now)
-            stored += created
-        moved = _move_watermark(session, target.account_id, watermark) if watermark else None
-        if stored:
-            after_commit(session, rt.work.wake_inbox)
-    return stored, moved
-
-
-def _advance(rt: Runtime, account_id: int, watermark: datetime) -> datetime | None:
-    with rt.db.session() as session:
-        return _move_watermark(session, account_id, watermark)
-
-
-def _move_watermark(session: Session, account_id: int, watermark: datetime
+def _read_deletions(rt: Runtime, target: _Target, crm: CRMReader, report: SyncReport
                     ) -> datetime | None:
-    """Forward only: a sync that read less recent changes never moves it back."""
-    account = session.get(Account, account_id, with_for_update=True)
-    if account is None:
+    """The deletions since the watermark into the inbox, in one transaction; how far the
+    CRM vouched for them (the watermark may not pass it), None when it pushes them."""
+    deletions = crm.deleted_since(since=target.since)
+    if deletions.pushed:
         return None
-    if account.crm_synced_through is None or account.crm_synced_through < watermark:
-        account.crm_synced_through = watermark
-    return account.crm_synced_through
+    report.deleted = len(deletions.records)
+    report.stored += _store(rt, target, deletion_events(deletions.records))[0]
+    if deletions.clamped_from is not None:
+        _warn(report, f"deletions before {_stamp(deletions.clamped_from)} were not read: the "
+                      f"CRM keeps them no longer (asked from {_stamp(target.since)})")
+    if deletions.purged_through is not None:
+        _warn(report, "deletions before "
+                      f"{_stamp(deletions.purged_through)} may have been missed: the CRM "
+                      f"purged its log of them (asked from {_stamp(target.since)})")
+    return deletions.covered_through
+
+
+def _store(rt: Runtime, target: _Target, events: Sequence[SyncEvent], *,
+           watermark: datetime | None = None) -> tuple[int, datetime | None]:
+    return store_page(rt, target.account_id, target.provider, events, watermark=watermark)
 
 
 def _past_the_cap(page: ContactPage, pass_read: int, first_page: int) -> datetime | None:
@@ -229,6 +243,10 @@ def _past_the_cap(page: ContactPage, pass_read: int, first_page: int) -> datetim
     return page.contacts[-1].updated_at - ONE_MS if capped else None
 
 
+def _capped(watermark: datetime, ceiling: datetime | None) -> datetime:
+    return watermark if ceiling is None else min(watermark, ceiling)
+
+
 def _count(report: SyncReport, page: ContactPage) -> None:
     report.pages += 1
     report.contacts += len(page.contacts)
@@ -239,6 +257,11 @@ def _count(report: SyncReport, page: ContactPage) -> None:
 def _tell(progress: ProgressHook | None, report: SyncReport) -> None:
     if progress is not None:
         progress(report)
+
+
+def _warn(report: SyncReport, warning: str) -> None:
+    report.warnings.append(warning)
+    log.warning("account %s: %s: %s", report.account_id, report.mode, warning)
 
 
 def _not_connected(report: SyncReport, target: _Target) -> SyncReport:
@@ -261,5 +284,5 @@ def _stopped(report: SyncReport, exc: CRMError) -> SyncReport:
     return report
 
 
-def _ms(moment: datetime | None) -> int:
-    return int(moment.timestamp() * 1000) if moment is not None else 0
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
