@@ -90,8 +90,10 @@ class CRMReader(Protocol):
 
     def deleted_since(self, *, since: datetime) -> DeletedRecords:
         """The contacts deleted after `since` (timezone-aware: a naive one is a ValueError),
-        for a reconciliation: a CRM that sends no webhook on a delete is read back. One that
-        sends every deletion as a webhook answers PUSHED_DELETIONS, reading nothing."""
+        oldest first, for a reconciliation: a CRM that sends no webhook on a delete is read
+        back (some deleted shortly before `since` may come too: Salesforce rounds a window's
+        start down to the minute). One that sends every deletion as a webhook answers
+        PUSHED_DELETIONS, reading nothing."""
         ...
 
 

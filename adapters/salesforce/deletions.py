@@ -19,7 +19,7 @@ from simple_salesforce import Salesforce
 from adapters.errors import PermanentCRMError
 from adapters.port import DeletedRecord, DeletedRecords
 from adapters.salesforce.client import SalesforceClient
-from adapters.salesforce.contacts import PEOPLE
+from adapters.salesforce.contacts import PEOPLE, soql_datetime
 
 KEPT = timedelta(days=15)
 # The org's clock and ours differ a little: a start 15 days back by ours could be refused.
@@ -45,7 +45,7 @@ def read_window(client: SalesforceClient, sobject: str, start: datetime, end: da
 
     Through `restful` rather than `sf.Contact.deleted`: the SFType call takes no timeout,
     and keeps the answer's Sforce-Limit-Info to itself where the client cannot see it."""
-    params = {"start": _when(start), "end": _when(end)}
+    params = {"start": soql_datetime(start), "end": soql_datetime(end)}
 
     def call(sf: Salesforce, timeout: float) -> Any:
         return sf.restful(f"sobjects/{sobject}/deleted/", params=params, timeout=timeout)
@@ -77,12 +77,6 @@ def to_deleted(answers: Sequence[Any], *, start: datetime, end: datetime, clampe
     records.sort(key=lambda r: (r.deleted_at, r.crm_id))
     return DeletedRecords(records, clamped_from=start if clamped else None,
                           covered_through=covered, purged_through=purged)
-
-
-def _when(moment: datetime) -> str:
-    """A window end as Salesforce documents it (2024-05-05T10:00:00+00:00): seconds are
-    ignored by the org, so the fraction is dropped here."""
-    return moment.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
 def _moment(value: Any, name: str) -> datetime:

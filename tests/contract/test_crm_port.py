@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from adapters.port import (
     EmailActivity,
     EngagementSummary,
@@ -74,6 +76,41 @@ def test_changed_since_answers_later_changes_oldest_first(backend: Backend) -> N
     everything = backend.crm.changed_since(since=marker.updated_at - timedelta(days=1),
                                            properties=[])
     assert [c.crm_id for c in everything.contacts] == [cut, later, first]
+
+
+def test_deleted_since_reads_back_later_deletions_oldest_first(backend: Backend) -> None:
+    early, first, second, kept = (backend.seed(f"d{i}@example.com") for i in range(4))
+    backend.delete(early)
+    time.sleep(0.01)
+    since = datetime.now(UTC)
+    time.sleep(0.01)
+    backend.delete(second)
+    time.sleep(0.01)
+    backend.delete(first)
+    time.sleep(0.01)  # the window ends now, to the millisecond: past the last deletion
+    answer = backend.crm.deleted_since(since=since)
+    assert not answer.pushed
+    later = [r for r in answer.records if r.deleted_at > since]
+    assert [r.crm_id for r in later] == [second, first]
+    # The window's start may be rounded down: an earlier deletion may come too, none later.
+    assert {r.crm_id for r in answer.records} <= {early, first, second}
+    assert kept not in {r.crm_id for r in answer.records}
+    assert all(r.deleted_at.tzinfo is not None for r in answer.records)
+    assert answer.covered_through is not None and answer.covered_through >= later[-1].deleted_at
+    assert answer.clamped_from is None and answer.purged_through is None
+
+
+def test_deleted_since_reads_back_or_says_the_crm_pushes_them(backend: Backend) -> None:
+    gone = backend.seed("gone@example.com")
+    since = datetime.now(UTC) - timedelta(minutes=5)
+    backend.delete(gone)
+    time.sleep(0.01)
+    answer = backend.crm.deleted_since(since=since)
+    assert answer.pushed or [r.crm_id for r in answer.records] == [gone]
+    if answer.pushed:
+        assert answer.records == []
+    with pytest.raises(ValueError, match="timezone-aware"):
+        backend.crm.deleted_since(since=since.replace(tzinfo=None))
 
 
 def test_opted_out_is_the_crms_own_flag(backend: Backend) -> None:
