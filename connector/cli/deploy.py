@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -17,30 +18,30 @@ from connector.cli.context import CliContext, pass_cli
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_cli
 def deploy(cli: CliContext, folder: Path, account_id: int, dry_run: bool, as_json: bool) -> None:
-    """Check every file of FOLDER (flows/, segments/, templates/: everything `flows
-    validate` checks, templates compiled, segments parsed) and make it the account's live
-    workspace in one step: all or nothing, versioned, the previous version kept."""
+    """Check every file of FOLDER (flows/, segments/, templates/, campaigns/: everything
+    `flows validate` checks, templates compiled, segments parsed, no campaign's send_at
+    past) and make it the account's live workspace in one step: all or nothing,
+    versioned, the previous version kept."""
     from connector.clock import SystemClock
     from connector.workspaces import WorkspaceError, deploy_files, read_folder
+    from connector.workspaces.campaigns import send_time_errors
 
     database = cli.database(migrate=not dry_run)
+    now = SystemClock().now()
+    late: list[str] = []
     try:
-        report = deploy_files(
-            database,
-            cli.settings,
-            account_id,
-            read_folder(folder),
-            now=SystemClock().now(),
-            dry_run=dry_run,
-        )
+        files = read_folder(folder)
+        # A send_at already past depends on the time, which the (remembered) workspace
+        # check does not see: checked here; a dry run then finds every other problem.
+        late = send_time_errors(files, now=now)
+        report = deploy_files(database, cli.settings, account_id, files, now=now,
+                              dry_run=dry_run or bool(late))
     except WorkspaceError as exc:
-        for line in exc.errors:
-            click.echo(line, err=True)
-        raise click.ClickException(
-            f"{len(exc.errors)} error(s): nothing deployed, the live version is unchanged"
-        ) from exc
+        _refuse(exc.errors + late)
     except LookupError as exc:
         raise click.ClickException(str(exc)) from exc
+    if late:
+        _refuse(late)
     if as_json:
         click.echo(json.dumps(report.as_json(), indent=2))
         return
@@ -54,3 +55,11 @@ def deploy(cli: CliContext, folder: Path, account_id: int, dry_run: bool, as_jso
     else:
         click.echo(f"account {account_id}: version {report.version} is live "
                    f"(previous {report.previous_version or 'none'}, kept)")
+
+
+def _refuse(errors: list[str]) -> NoReturn:
+    for line in errors:
+        click.echo(line, err=True)
+    raise click.ClickException(
+        f"{len(errors)} error(s): nothing deployed, the live version is unchanged"
+    )

@@ -34,21 +34,27 @@ def flows() -> None:
 def validate(cli: CliContext, path: Path | None) -> None:
     """Check every flow in PATH (default FLOWS_DIR): schema errors and lints (unreachable
     steps, missing templates, unknown segments and properties, loops without a wait),
-    each naming file and line. Exits 1 when there is an error; warnings alone pass."""
-    from connector.cli.validation import validate_flows
+    each naming file and line; then the campaigns of the same workspace (campaigns/ beside
+    a flows/ folder) as `campaigns validate` does. Exits 1 when there is an error;
+    warnings alone pass."""
+    from connector.cli.validation import campaigns_folder, validate_flows, workspace_campaigns
+    from connector.clock import SystemClock
 
     settings = cli.settings
+    campaigns = campaigns_folder(settings.flows_dir) if path is None else workspace_campaigns(path)
     report = validate_flows(
         path or settings.flows_dir,
         templates_dir=settings.templates_dir,
         segments_dir=settings.segments_dir,
         flows_dir=settings.flows_dir,
+        campaigns_dir=campaigns if campaigns is not None and campaigns.is_dir() else None,
+        now=SystemClock().now(),
     )
     for line in report.lines:
         click.echo(line, err=not line.startswith("ok "))
     if report.errors:
         raise click.ClickException(f"{report.errors} error(s), {report.warnings} warning(s)")
-    click.echo(f"{report.flows} flow(s) valid, {report.warnings} warning(s)")
+    click.echo(report.summary())
 
 
 @flows.command()

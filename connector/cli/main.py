@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 
 from connector.cli.accounts import accounts
+from connector.cli.campaigns import campaigns
 from connector.cli.contacts import contacts
 from connector.cli.context import CliContext, pass_cli
 from connector.cli.deploy import deploy
@@ -88,6 +89,7 @@ def upgrade(cli: CliContext) -> None:
 
 
 main.add_command(accounts)
+main.add_command(campaigns)
 main.add_command(contacts)
 main.add_command(deploy)
 main.add_command(devcrm)

@@ -16,7 +16,16 @@ from functools import cached_property
 from typing import Any, Literal
 
 from connector.engine.common import FrozenMap, canonical_json, format_duration, format_time
-from connector.engine.rules import All, Any_, ListRule, Not, Rule, SegmentRule, rule_to_dict
+from connector.engine.rules import (
+    All,
+    Any_,
+    ListRule,
+    Not,
+    Rule,
+    SegmentRule,
+    referenced_lists,
+    rule_to_dict,
+)
 
 PickBy = Literal["clicks", "opens"]
 PICK_BY: tuple[PickBy, ...] = ("clicks", "opens")
@@ -79,14 +88,9 @@ class Audience:
         excluded = [member.as_rule() for member in self.exclude]
         return All((include, Not(excluded[0] if len(excluded) == 1 else Any_(tuple(excluded)))))
 
-    def segments(self) -> list[str]:
-        """The segment keys it names (the source's and the exclusions'; not inside a rule)."""
-        return [m.key for m in (self.source, *self.exclude)
-                if isinstance(m, Membership) and m.kind == "segment"]
-
-    def lists(self) -> list[str]:
-        return [m.key for m in (self.source, *self.exclude)
-                if isinstance(m, Membership) and m.kind == "list"]
+    def lists(self) -> frozenset[str]:
+        """Every list it names, inside an inline rule too."""
+        return referenced_lists(self.as_rule())
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from connector.engine.campaigns import Campaign, InlineRule
 from connector.engine.common import canonical_json
-from connector.engine.loader import Lint, lint_campaign, lint_send_time, load_campaign_texts
+from connector.engine.loader import Lint, lint_campaign, lint_send_time, parse_campaign
 from connector.engine.rules import Rule, rule_to_dict
 from connector.engine.yamlnodes import DefinitionErrors
 from connector.models import ListMembership
@@ -81,18 +81,17 @@ def validate_campaigns(
 
 def send_time_errors(files: Mapping[str, str], *, now: datetime,
                      timezone: tzinfo = ACCOUNT_TIMEZONE) -> list[str]:
-    """The time-dependent errors of a workspace's campaign files ("path:line: message"),
-    for `deploy`; files that do not parse give none here (the workspace check reports
-    them)."""
-    texts = {
-        f"{CAMPAIGNS}/{path}": text
-        for path, text in part(files, CAMPAIGNS).items()
-        if path.endswith((".yaml", ".yml"))
-    }
-    try:
-        campaigns = load_campaign_texts(texts)
-    except DefinitionErrors:
-        return []
+    """The time-dependent errors of a workspace's campaign files ("path:line: error: ..."),
+    for `deploy`; a file that does not parse gives none here (the workspace check reports
+    it) and hides nothing of the others."""
+    campaigns: dict[str, Campaign] = {}
+    for path, text in sorted(part(files, CAMPAIGNS).items()):
+        if path.endswith((".yaml", ".yml")):
+            try:
+                campaign = parse_campaign(text, f"{CAMPAIGNS}/{path}")
+            except DefinitionErrors:
+                continue
+            campaigns.setdefault(campaign.key, campaign)
     lints = validate_campaigns(campaigns, now=now, timezone=timezone)
     return [str(lint) for lint in lints if lint.severity == "error"]
 

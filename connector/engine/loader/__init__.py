@@ -6,7 +6,7 @@ Campaign files likewise (campaigns.py, campaign_lint.py).
 from __future__ import annotations
 
 from connector.engine.loader.campaign_lint import lint_campaign, lint_send_time
-from connector.engine.loader.campaigns import load_campaign_texts, parse_campaign
+from connector.engine.loader.campaigns import load_campaign_texts, load_campaigns, parse_campaign
 from connector.engine.loader.flow import (
     FlowError,
     FlowErrors,
@@ -31,6 +31,7 @@ __all__ = [
     "lint_flow",
     "lint_send_time",
     "load_campaign_texts",
+    "load_campaigns",
     "load_flow_texts",
     "load_flows",
     "parse_campaign",

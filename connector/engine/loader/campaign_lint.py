@@ -51,8 +51,9 @@ def lint_send_time(campaign: Campaign, *, now: datetime, timezone: tzinfo) -> li
     found: list[tuple[str, str, Severity]] = []
     if starts <= now:
         shown = now.astimezone(campaign.send_at.tzinfo or timezone).isoformat(timespec="minutes")
-        found.append(("send_at", f"send_at: {written}{zone_name} is in the past (it is now "
-                      f"{shown}); move it later or send the campaign by hand", "error"))
+        message = (f"send_at: {written}{zone_name} is in the past (it is now {shown}); move "
+                   "it later, or leave it out to send when the campaign is started")
+        found.append(("send_at", message, "error"))
     elif not campaign.send_at.tzinfo:
         actual = starts.astimezone(timezone).replace(tzinfo=None)
         if actual != campaign.send_at:

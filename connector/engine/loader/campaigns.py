@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from yaml.nodes import Node, ScalarNode
 
@@ -40,6 +41,7 @@ from connector.engine.yamlnodes import (
     flag,
     line_of,
     mapping,
+    read_text,
     string,
     unknown_keys,
 )
@@ -61,6 +63,33 @@ def parse_campaign(text: str, source: str) -> Campaign:
     if parsed is None:
         raise DefinitionErrors(ctx.sorted_errors())
     return parsed[0]
+
+
+def load_campaigns(directory: Path) -> dict[str, Campaign]:
+    """Every *.yaml / *.yml campaign in `directory` (not recursive), by key; a missing
+    directory has none. Raises DefinitionErrors with every problem of every file."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return {}
+    errors: list[DefinitionError] = []
+    texts: dict[str, str] = {}
+    for path in sorted(directory.iterdir()):
+        # Dot-files are editor leftovers (".#spring-sale.yaml"), not campaigns.
+        if path.suffix not in (".yaml", ".yml") or path.name.startswith(".") or not path.is_file():
+            continue
+        ctx = Context(str(path))
+        text = read_text(path, ctx)
+        if text is None:
+            errors.extend(ctx.sorted_errors())
+        else:
+            texts[str(path)] = text
+    try:
+        campaigns = load_campaign_texts(texts)
+    except DefinitionErrors as exc:
+        errors.extend(exc.errors)
+    if errors:
+        raise DefinitionErrors(sorted(errors, key=lambda e: (e.path, e.line or 0)))
+    return campaigns
 
 
 def load_campaign_texts(texts: Mapping[str, str]) -> dict[str, Campaign]:
