@@ -26,7 +26,7 @@ def parse_audience(ctx: Context, node: Node, label: str, lines: dict[str, int]) 
         ctx.error(where, f"{label}: give exactly one of segment, list or rule (found {found})")
         return None
     kind = given[0]
-    lines[f"audience.{kind}"] = line_of(data.values[kind])
+    lines[f"audience.{kind}"] = line_of(data.keys[kind])
     fields = Fields(ctx, data, f"{label}: ")
     source: Membership | InlineRule | None
     if kind == "rule":
