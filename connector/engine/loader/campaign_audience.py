@@ -18,8 +18,11 @@ def parse_audience(ctx: Context, node: Node, label: str, lines: dict[str, int]) 
     data = mapping(ctx, node, f"{label}: ", "a mapping such as {segment: vip}")
     if data is None:
         return None
-    unknown_keys(ctx, data, (*SOURCES, "exclude"), f"{label}: ")
+    allowed = (*SOURCES, "exclude")
+    unknown_keys(ctx, data, allowed, f"{label}: ")
     given = [key for key in SOURCES if key in data.keys]
+    if not given and set(data.keys) - set(allowed):
+        return None  # a misspelt source (`segmnt:`): the unknown key says it all
     if len(given) != 1:
         found = " and ".join(f"'{key}'" for key in given) or "none"
         where = data.keys[given[1]] if len(given) > 1 else node

@@ -224,6 +224,8 @@ CASES: dict[str, tuple[str, list[str]]] = {
     "two sources": (HEAD + "audience: {segment: vip, list: staff}\n", [
         "campaigns/c.yaml:3: audience: give exactly one of segment, list or rule (found "
         "'segment' and 'list')"]),
+    "misspelt source": (HEAD + "audience: {segmnt: vip}\n", [
+        "campaigns/c.yaml:3: audience: unknown key 'segmnt' (did you mean 'segment'?)"]),
     "audience a word": (HEAD + "audience: vip\n", [
         "campaigns/c.yaml:3: audience: expected a mapping such as {segment: vip}, got a "
         "string 'vip'"]),
