@@ -1,14 +1,16 @@
 """`connector demo`: the whole mission on embedded defaults, on a virtual clock.
 
 Sample contacts are created in an emulated HubSpot portal (devcrm.hubspot), whose signed
-webhooks reach the real /webhooks/hubspot endpoint; orders, a product view and a cart
-arrive through the real /v1/events endpoint; RQ jobs run on an embedded Redis; the shipped
-flows send into the outbox folder; an open, clicks and an unsubscribe go through the real
-tracking endpoints; shipping and delivery events arrive days later; write-backs reach the
-portal through the real HubSpot adapter (email engagements on each contact's timeline,
-the app's engagement properties, the opt-out); a summary, what a rep sees in HubSpot and a
-flow timeline are printed. Days pass in seconds because every service reads the clock
-(the emulated HubSpot's too).
+webhooks reach the real /webhooks/hubspot endpoint, and Contacts and Leads in an emulated
+Salesforce org (devcrm.salesforce), whose SOAP Outbound Messages reach the real
+/webhooks/salesforce/outbound endpoint; orders, a product view and a cart arrive through
+the real /v1/events endpoint; RQ jobs run on an embedded Redis; the shipped flows send
+into the outbox folder; opens, clicks and unsubscribes go through the real tracking
+endpoints; shipping and delivery events arrive days later and a Lead is converted in
+Salesforce; write-backs reach each CRM through its real adapter (email engagements and
+the app's properties on HubSpot timelines, Tasks on Salesforce Activity Timelines, the
+opt-outs); a summary, what a rep sees in each CRM and a flow timeline are printed. Days
+pass in seconds because every service reads the clock (both emulated CRMs' too).
 """
 
 from __future__ import annotations
@@ -32,8 +34,15 @@ from rich.progress import Progress
 from connector import runtime as runtime_module
 from connector.app import create_app
 from connector.cli.demo_portal import PORTAL_ID, TOKEN, DemoPortal, demo_portal, print_portal
-from connector.cli.demo_report import collect_report, print_contact_timeline, print_report
+from connector.cli.demo_report import (
+    collect_report,
+    emails_sent,
+    print_contact_timeline,
+    print_report,
+)
+from connector.cli.demo_salesforce import DemoOrg, demo_org, print_org
 from connector.clock import VirtualClock
+from connector.email.outbox import OutboxTransport
 from connector.local.inprocess import drain
 from connector.local.redis_embedded import EmbeddedRedis
 from connector.local.webserver import WebServer
@@ -48,6 +57,8 @@ DEMO_DAYS = 12
 STEP = timedelta(hours=6)
 SAMPLE = Path(__file__).parent / "demo_data" / "events.json"
 LATER = Path(__file__).parent / "demo_data" / "later.json"  # {"day": n, **event}
+READER_AGENT = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 "
+                "(KHTML, like Gecko) Version/17.5 Safari/605.1.15")
 
 
 @dataclass
@@ -98,7 +109,8 @@ def run_demo(settings: Settings, console: Console, *, fresh: bool = True) -> int
     start = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
     clock = VirtualClock(start)
     redis_dir = Path(tempfile.mkdtemp(prefix="crmdrip-demo-"))
-    with EmbeddedRedis(redis_dir) as redis_server, demo_portal(clock) as hubspot:
+    with EmbeddedRedis(redis_dir) as redis_server, demo_portal(clock) as hubspot, \
+            demo_org(clock) as salesforce:
         server = WebServer()
         settings = settings.model_copy(
             update={
@@ -109,15 +121,19 @@ def run_demo(settings: Settings, console: Console, *, fresh: bool = True) -> int
                 # every 6-hour step (HubSpot's search allows 5 requests a second).
                 "crm_reconcile_every": 24 * 3600.0,
                 **hubspot.settings,
+                **salesforce.settings,
             }
         )
         rt = build_runtime(settings, redis_url=redis_server.url, clock=clock)
         runtime_module.install(rt)
         try:
             server.start(create_app(rt))
-            account_id = _run(rt, clock, server.base_url, console, hubspot)
-            report = collect_report(rt, account_id)
+            portal_account, org_account = _run(rt, clock, server.base_url, console, hubspot,
+                                               salesforce)
+            report = collect_report(rt, [portal_account, org_account])
             print_portal(console, hubspot.portal)
+            print_org(console, salesforce,
+                      emails_sent=emails_sent(collect_report(rt, [org_account])))
             svg = home / "timeline-alan.svg"
             print_contact_timeline(console, rt, "alan@example.com", start=start, svg=svg)
         finally:
@@ -131,7 +147,8 @@ def run_demo(settings: Settings, console: Console, *, fresh: bool = True) -> int
 
 
 def _run(rt: Runtime, clock: VirtualClock, base_url: str, console: Console,
-         hubspot: DemoPortal) -> int:
+         hubspot: DemoPortal, salesforce: DemoOrg) -> tuple[int, int]:
+    """The story; the HubSpot and Salesforce accounts' ids."""
     with rt.db.session() as session:
         account, _ = connect_account(
             session,
@@ -155,24 +172,32 @@ def _run(rt: Runtime, clock: VirtualClock, base_url: str, console: Console,
     )
     hubspot.settle()
     drain(rt.queues)
+    org_account = salesforce.connect(rt, base_url, clock.now())
+    console.print(f"[bold]2.[/] {salesforce.create_people()}")
+    salesforce.settle()
+    drain(rt.queues)
     events: list[dict[str, Any]] = json.loads(SAMPLE.read_text())
     console.print(
-        f"[bold]2.[/] {len(events)} events in through POST {base_url}/v1/events "
+        f"[bold]3.[/] {len(events)} events in through POST {base_url}/v1/events "
         "(sign-ups, orders, a product view, a cart; one order sent twice)"
     )
     for event in events:
         demo.post(event)
     drain(rt.queues)
     console.print(
-        "[bold]3.[/] the first emails are out: Ada opens and clicks her welcome, "
-        "Grace unsubscribes (one click)"
+        "[bold]4.[/] the first emails are out; six hours later Ada opens and clicks her "
+        "welcome, Grace unsubscribes (one click), and in Salesforce Hedy opens hers and "
+        "Margaret unsubscribes"
     )
-    _engage(demo)
+    demo.step()
+    _engage(demo, [("ada@example.com", "open and click"), ("grace@example.com", "unsubscribe"),
+                   *salesforce.after_welcome()])
     later: list[dict[str, Any]] = json.loads(LATER.read_text())
     steps = DEMO_DAYS * (timedelta(days=1) // STEP)
     console.print(
-        f"[bold]4.[/] {DEMO_DAYS} days pass on the virtual clock: the order ships "
-        "and arrives, Alan clicks the product spotlight"
+        f"[bold]5.[/] {DEMO_DAYS} days pass on the virtual clock: the order ships "
+        "and arrives, Alan clicks the product spotlight, Hedy's Lead is converted to a "
+        "Contact in Salesforce on day 1 (her flows follow her)"
     )
     clicked = False
     with Progress(console=console, transient=True) as progress:
@@ -185,59 +210,66 @@ def _run(rt: Runtime, clock: VirtualClock, base_url: str, console: Console,
                 drain(rt.queues)
             if not clicked:
                 clicked = _click_spotlight(demo)
+            if salesforce.convert_due(demo.start, clock.now()):
+                salesforce.settle()
+                drain(rt.queues)
             progress.advance(task)
     demo.step()  # one more tick flushes the last write-backs
-    return account.id
+    salesforce.settle()  # the org's echo of those writes (its Outbound Messages)
+    drain(rt.queues)
+    return account.id, org_account
 
 
 def _due(item: dict[str, Any], demo: Demo) -> bool:
     return demo.clock.now() >= demo.start + timedelta(days=item["day"])
 
 
-def _engage(demo: Demo) -> None:
-    welcome = demo.email("ada@example.com", "welcome")
-    goodbye = demo.email("grace@example.com", "welcome")
-    if welcome is None or goodbye is None:
-        raise RuntimeError("the demo expected welcome emails for Ada and Grace")
-    urls = _urls(welcome)
-    urllib.request.urlopen(next(u for u in urls if "/t/o/" in u)).read()
-    _get_without_redirect(next(u for u in urls if "/t/c/" in u))
-    unsubscribe = str(goodbye["List-Unsubscribe"]).strip().strip("<>")
-    request = urllib.request.Request(
-        unsubscribe,
-        data=b"List-Unsubscribe=One-Click",
-        method="POST",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )
-    urllib.request.urlopen(request).read()
+def _engage(demo: Demo, actions: list[tuple[str, str]]) -> None:
+    """Each (email, action) on that person's welcome: "open", "open and click" (its first
+    link) or "unsubscribe" (the one-click List-Unsubscribe POST)."""
+    for to, action in actions:
+        welcome = demo.email(to, "welcome")
+        if welcome is None:
+            raise RuntimeError(f"the demo expected a welcome email for {to}")
+        urls = _urls(welcome)
+        if action.startswith("open"):
+            _as_reader(next(u for u in urls if "/t/o/" in u))
+        if action.endswith("click"):
+            _as_reader(next(u for u in urls if "/t/c/" in u))
+        if action == "unsubscribe":
+            _as_reader(str(welcome["List-Unsubscribe"]).strip().strip("<>"),
+                       form=b"List-Unsubscribe=One-Click")
     drain(demo.rt.queues)
 
 
 def _click_spotlight(demo: Demo) -> bool:
-    """Alan clicks the notebook in his spotlight email: "clicked A -> send B"."""
-    spotlight = demo.email("alan@example.com", "product-spotlight")
-    if spotlight is None:
-        return False
+    """Alan clicks the notebook in his spotlight email: "clicked A -> send B". He reads it
+    a step after it arrived: a click on delivery is a link scanner's (engine/machine.py)."""
     with demo.rt.db.session() as session:
         row = (
             session.query(Message)
-            .filter_by(to_email="alan@example.com", template="product-spotlight")
-            .one()
+            .filter_by(to_email="alan@example.com", template="product-spotlight", status="sent")
+            .one_or_none()
         )
+    if row is None or row.sent_at is None or row.sent_at >= demo.clock.now():
+        return False
+    spotlight = _read_eml(demo.rt, row.message_id_header or "")
     index = next(i for i, url in enumerate(row.links) if "linen-notebook" in url)
     tracked = [u for u in _urls(spotlight) if "/t/c/" in u]
-    _get_without_redirect(tracked[index])
+    _as_reader(tracked[index])
     drain(demo.rt.queues)
     return True
 
 
 def _read_eml(rt: Runtime, message_id: str) -> EmailMessage:
-    outbox = Path(rt.settings.mail.removeprefix("outbox://"))
-    for path in outbox.glob("*.eml"):
-        message = message_from_bytes(path.read_bytes(), policy=policy.default)
-        if message["Message-ID"] == message_id:
-            return message  # type: ignore[return-value]
-    raise FileNotFoundError(f"{message_id} is not in {outbox}")
+    """The sent message, from the file the outbox names after its Message-ID."""
+    outbox = OutboxTransport(rt.settings.mail.removeprefix("outbox://"))
+    probe = EmailMessage()
+    probe["Message-ID"] = message_id
+    path = outbox.path_for(probe)
+    if not path.exists():
+        raise FileNotFoundError(f"{message_id} is not in {outbox.directory}")
+    return message_from_bytes(path.read_bytes(), policy=policy.default)  # type: ignore[return-value]
 
 
 def _urls(message: EmailMessage) -> list[str]:
@@ -246,13 +278,21 @@ def _urls(message: EmailMessage) -> list[str]:
     return [u.replace("&amp;", "&") for u in re.findall(r'(?:href|src)="([^"]+)"', html)]
 
 
-def _get_without_redirect(url: str) -> int:
+def _as_reader(url: str, *, form: bytes | None = None) -> int:
+    """GET (or POST `form` to) a tracking URL as a person's browser or mail client does,
+    not following the redirect: a script's user agent would be counted as a machine's hit
+    (engine/machine.py). The answer's status."""
+
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args: Any, **kwargs: Any) -> None:
             return None
 
-    opener = urllib.request.build_opener(NoRedirect)
+    headers = {"User-Agent": READER_AGENT}
+    if form is not None:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    request = urllib.request.Request(url, data=form, headers=headers)
     try:
-        return int(opener.open(url).status)
+        with urllib.request.build_opener(NoRedirect).open(request) as answer:
+            return int(answer.status)
     except urllib.error.HTTPError as exc:  # the 302 itself
         return exc.code

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -35,17 +36,23 @@ class DemoReport:
     writebacks: Counter[tuple[str, str]] = field(default_factory=Counter)  # kind, status
 
 
-def collect_report(rt: Runtime, account_id: int) -> DemoReport:
+def collect_report(rt: Runtime, account_ids: Sequence[int]) -> DemoReport:
+    """The figures of these accounts together."""
     report = DemoReport()
-    mine = (InboxEvent.account_id == account_id,)
+    mine = (InboxEvent.account_id.in_(account_ids),)
     with rt.db.session() as session:
         report.events_received = session.scalar(select(func.count()).where(*mine)) or 0
         report.contacts = (
-            session.scalar(select(func.count()).where(Contact.account_id == account_id)) or 0
+            session.scalar(
+                select(func.count()).where(
+                    Contact.account_id.in_(account_ids), Contact.merged_into_id.is_(None)
+                )
+            )
+            or 0
         )
         for flow, state, reason, count in session.execute(
             select(Enrollment.flow_key, Enrollment.state, Enrollment.exit_reason, func.count())
-            .where(Enrollment.account_id == account_id)
+            .where(Enrollment.account_id.in_(account_ids))
             .group_by(Enrollment.flow_key, Enrollment.state, Enrollment.exit_reason)
         ):
             report.enrollments[(flow, f"{state} ({reason})" if reason else state)] = count
@@ -53,23 +60,28 @@ def collect_report(rt: Runtime, account_id: int) -> DemoReport:
             select(
                 Message.flow_key, Message.step_id, Message.template, Message.status, func.count()
             )
-            .where(Message.account_id == account_id)
+            .where(Message.account_id.in_(account_ids))
             .group_by(Message.flow_key, Message.step_id, Message.template, Message.status)
         ):
             report.sends[(flow_key or "-", f"{step} ({template})", status)] = count
         for kind, count in session.execute(
             select(EngagementEvent.kind, func.count())
-            .where(EngagementEvent.account_id == account_id)
+            # People's opens and clicks: a scanner's or a proxy's are recorded, not counted.
+            .where(EngagementEvent.account_id.in_(account_ids), EngagementEvent.machine.is_(False))
             .group_by(EngagementEvent.kind)
         ):
             report.engagement[kind] = count
         for kind, status, count in session.execute(
             select(CrmWriteback.kind, CrmWriteback.status, func.count())
-            .where(CrmWriteback.account_id == account_id)
+            .where(CrmWriteback.account_id.in_(account_ids))
             .group_by(CrmWriteback.kind, CrmWriteback.status)
         ):
             report.writebacks[(kind, status)] = count
     return report
+
+
+def emails_sent(report: DemoReport) -> int:
+    return sum(n for (_, _, status), n in report.sends.items() if status == "sent")
 
 
 def print_report(
@@ -79,9 +91,7 @@ def print_report(
     overview = Table(title="CRM Drip Connector demo", show_header=False)
     overview.add_row("events received (dedup applied)", str(report.events_received))
     overview.add_row("contacts", str(report.contacts))
-    overview.add_row(
-        "emails sent", str(sum(n for (_, _, s), n in report.sends.items() if s == "sent"))
-    )
+    overview.add_row("emails sent", str(emails_sent(report)))
     overview.add_row("opens", str(report.engagement["open"]))
     overview.add_row("clicks", str(report.engagement["click"]))
     overview.add_row("unsubscribes", str(report.engagement["unsubscribe"]))

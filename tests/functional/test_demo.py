@@ -40,11 +40,29 @@ def test_demo_runs_the_whole_loop_and_leaves_nothing_running(tmp_path: Path) -> 
         assert match, f"no {name!r} in the summary:\n{output}"
         return int(match.group(1))
 
-    assert figure("opens") == 1 and figure("clicks") == 2 and figure("unsubscribes") == 1
+    # HubSpot: Ada opens and clicks, Alan clicks, Grace unsubscribes; Salesforce: Hedy
+    # opens, Margaret unsubscribes.
+    assert figure("opens") == 2 and figure("clicks") == 2 and figure("unsubscribes") == 2
     assert figure("emails sent") >= 20
     assert figure("of which written to the CRM") == figure("CRM write-backs queued")
     emails = list((tmp_path / "var" / "outbox").glob("*.eml"))
     assert len(emails) == figure("emails sent")
     assert (tmp_path / "var" / "demo" / "timeline-alan.svg").read_text().startswith("<svg")
     assert "exited (unsubscribed)" in output  # Grace's one-click unsubscribe ended her series
+
+    # In Salesforce: a Task on the person's timeline for every email sent to the org's
+    # people, the Outbound Messages acknowledged by our endpoint, the converted Lead's
+    # Tasks on its Contact, the unsubscribe written back, the org's own opt-out honoured.
+    org = re.search(r"(\d+) email Tasks for (\d+) emails sent to the org's people; "
+                    r"(\d+) Outbound Messages acknowledged", output)
+    assert org, f"no Salesforce summary in:\n{output}"
+    tasks, sent, acknowledged = map(int, org.groups())
+    assert tasks == sent >= 4 and acknowledged >= 3
+    hedy = output.split("Hedy Lamarr", 1)[1].split("Margaret Hamilton", 1)[0]
+    assert "Contact" in hedy and "converted from Lead" in hedy
+    assert hedy.count("│ Email       │") == 3  # her welcome series, before and after
+    assert re.search(r"Margaret Hamilton .*HasOptedOutOfEmail true", output)
+    assert "Unsubscribed from email (Drip)" in output
+    radia = output.split("Radia Perlman", 1)[1]
+    assert re.match(r"[^\n]*HasOptedOutOfEmail true", radia) and "(no Tasks)" in radia
     assert not [pid for pid in seen if alive(pid)], "the demo left processes behind"
