@@ -291,6 +291,9 @@ class EngagementEvent(Base):
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(20))
     url: Mapped[str | None] = mapped_column(Text)
+    # A click's link, by position in the email (`Message.links`): two links to one address
+    # are two links (a scanner fetches both, a report counts each).
+    link: Mapped[int | None] = mapped_column(Integer)
     occurred_at: Mapped[datetime]
     # When the flows reacted to it (opens and clicks are triggers); NULL: not yet.
     processed_at: Mapped[datetime | None]

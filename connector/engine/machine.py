@@ -29,7 +29,7 @@ class Hit:
     action: Action
     user_agent: str
     since_sent: timedelta | None  # from our transport's acceptance; None: not marked sent
-    # Distinct other links of the same message clicked within `Thresholds.burst` before.
+    # Other links (by position) of the same message clicked within `Thresholds.burst`.
     other_links_in_burst: int = 0
 
 
@@ -77,6 +77,10 @@ def is_burst(other_links: int, thresholds: Thresholds) -> bool:
     return other_links + 1 >= thresholds.burst_links
 
 
+def _bare_mozilla(hit: Hit, _: Thresholds) -> bool:
+    return hit.user_agent.strip() == "Mozilla/5.0"
+
+
 def _agent(pattern: str) -> Callable[[Hit, Thresholds], bool]:
     compiled = re.compile(pattern, re.IGNORECASE)
     return lambda hit, _: compiled.search(hit.user_agent) is not None
@@ -105,25 +109,24 @@ BOTH: frozenset[Action] = frozenset({"open", "click"})
 RULES: tuple[Rule, ...] = (
     Rule("no-user-agent", BOTH, lambda hit, _: not hit.user_agent.strip(),
          "RFC 9110 10.1.5: user agents send User-Agent; every browser and mail client does"),
-    Rule("apple-mpp", frozenset({"open"}), lambda hit, _: hit.user_agent.strip() == "Mozilla/5.0",
+    Rule("apple-mpp", frozenset({"open"}), _bare_mozilla,
          "Apple Mail Privacy Protection prefetches through Apple's relays with the bare "
          "user agent 'Mozilla/5.0' (SocketLabs, Word to the Wise, 2021)"),
-    Rule("bare-user-agent", frozenset({"click"}),
-         lambda hit, _: hit.user_agent.strip() == "Mozilla/5.0",
+    Rule("bare-user-agent", frozenset({"click"}), _bare_mozilla,
          "no browser sends 'Mozilla/5.0' alone: they add platform and engine tokens"),
     Rule("scanner-user-agent", BOTH, _agent(SCANNER_AGENTS),
          "security gateways and Microsoft's link checkers that name themselves"),
     Rule("script-user-agent", BOTH, _agent(SCRIPT_AGENTS),
          "HTTP libraries and tools announce themselves by default"),
     Rule("bot-user-agent", BOTH, _agent(BOT_AGENTS),
-         "crawlers and link previews name themselves (the IAB spiders and bots list's way)"),
+         "crawlers and link previews name themselves (as in the IAB spiders and bots list)"),
     Rule("soon-after-delivery", frozenset({"click"}),
          lambda hit, limits: hit.since_sent is not None and hit.since_sent < limits.after_delivery,
          "gateways (Defender for Office 365, Proofpoint, Mimecast, Barracuda) scan links "
          "as the email arrives, before a person could have read it"),
     Rule("link-burst", frozenset({"click"}),
          lambda hit, limits: is_burst(hit.other_links_in_burst, limits),
-         "scanners fetch every link at once; Marketo flags activities under two seconds apart"),
+         "scanners fetch every link at once; Marketo flags activities within two seconds"),
 )
 
 

@@ -83,12 +83,12 @@ def record_click(
             raise UnknownMessage("that link is not in this email")
         url = message.links[link]
         recent = _clicks_since(session, message, now - thresholds.burst)
-        others = len({e.url for e in recent} - {url})
+        others = len({e.link for e in recent} - {link})
         hit = Hit("click", user_agent, _since_sent(message, now), others)
         verdict = classify(hit, thresholds)
         if is_burst(others, thresholds):
             _flag_burst(recent)
-        row = _record(session, message, "click", now, url=url, verdict=verdict)
+        row = _record(session, message, "click", now, url=url, link=link, verdict=verdict)
         if verdict == HUMAN:
             _react_later(rt, session, row)
             queue_message_writeback(session, message, "email_clicked", now, link=link, url=url)
@@ -178,6 +178,7 @@ def _record(
     kind: str,
     now: datetime,
     url: str | None = None,
+    link: int | None = None,
     verdict: Verdict = HUMAN,
 ) -> EngagementEvent:
     reason = verdict.reason if isinstance(verdict, Machine) else None
@@ -187,6 +188,7 @@ def _record(
         message_id=message.id,
         kind=kind,
         url=url,
+        link=link,
         occurred_at=now,
         machine=reason is not None,
         machine_reason=reason,

@@ -1,5 +1,6 @@
 """Opens and clicks by machines (privacy proxies, link scanners) are flagged, with the rule
-that said so; existing rows count as human, as they did
+that said so (existing rows count as human, as they did); a click keeps its link's position
+in the email
 
 Revision ID: 0006
 Revises: 0005
@@ -22,9 +23,11 @@ def upgrade() -> None:
         batch.add_column(sa.Column("machine", sa.Boolean(), nullable=False,
                                    server_default=sa.false()))
         batch.add_column(sa.Column("machine_reason", sa.String(40), nullable=True))
+        batch.add_column(sa.Column("link", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("engagement_events") as batch:
+        batch.drop_column("link")
         batch.drop_column("machine_reason")
         batch.drop_column("machine")
