@@ -18,10 +18,14 @@ answers must be exactly the SOAP Ack and each app's inbox must grow by one batch
 No RQ worker runs; afterwards the bench checks that the real app's new inbox rows equal the
 distinct notifications it Acked, and that a wake-up job is queued.
 
+`--profile` then runs the real app once more in this process under cProfile (Flask's
+test client: the app's own work, not gunicorn's), on fresh bodies each sent twice, and
+prints its top frames.
+
 The last line is `ratio=<median real notifications/s / median insert-and-commit
 notifications/s>` (every Acked notification counts, redeliveries too); the budget is >= 0.8.
 
-    python bench/salesforce_ingest.py [--batch 100] [--quick]
+    python bench/salesforce_ingest.py [--batch 100] [--quick] [--profile]
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ if __package__ in (None, ""):  # run as `python bench/salesforce_ingest.py`
 from bench.ingest import (
     REQUEST_TIMEOUT,
     Backlog,
+    BenchError,
     LoadGenerator,
     RoundResult,
     add_load_arguments,
@@ -75,6 +80,7 @@ HEADERS = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""',
            "User-Agent": "Salesforce - Outbound Notification"}  # fmt: skip
 # The real app's rows have the Notification Id as dedup key, the baseline's `bench:<id>`.
 REAL_ROWS, BASELINE_ROWS = "04l%", "bench:04l%"
+PROFILED_NOTIFICATIONS = 2000  # distinct, each sent twice, under --profile
 _BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 
 
@@ -161,6 +167,37 @@ def probe(port: int, path: str, body: bytes, rows_before: int, rows_now: Callabl
     return problems
 
 
+# --- the profile ---------------------------------------------------------------------------
+
+
+def profile_real_app(values: dict[str, str], requests: OutboundRequests, label: str,
+                     batch: int, out: Path) -> int:  # fmt: skip
+    """cProfile the real app in this process (Flask's test client: the app's own work,
+    not gunicorn's) taking Outbound Messages, each twice as in the rounds; dumps the stats
+    to `out` and returns the requests made."""
+    import cProfile
+
+    from connector.app import create_app
+    from connector.settings import load_settings
+
+    app = create_app(settings=load_settings(**values))
+    client = app.test_client()
+    bodies = max(10, PROFILED_NOTIFICATIONS // batch)
+    profiler = cProfile.Profile()
+    for number in range(bodies):
+        body = outbound_body(requests.org_id, label, number, batch)
+        for _ in (1, 2):
+            profiler.enable()
+            answer = client.post(requests.path, data=body, headers=HEADERS)
+            profiler.disable()
+            if answer.status_code != 200:
+                raise BenchError(f"profiling: the real app answered {answer.status_code}: "
+                                 f"{answer.get_data()[:200]!r}")
+    profiler.dump_stats(out)
+    app.extensions["runtime"].close()
+    return 2 * bodies
+
+
 # --- the run -------------------------------------------------------------------------------
 
 
@@ -227,6 +264,13 @@ def run(args: argparse.Namespace) -> Outcome:
         clients.stop()
         after = rows(REAL_ROWS)
         logs = {s.name: s.tail() for s in servers if s.log.exists() and s.log.stat().st_size}
+        if args.profile:
+            from bench.writeback import print_profile
+
+            made = profile_real_app(values, requests, f"{run_tag}.profile", args.batch,
+                                    tmp / "real.prof")  # fmt: skip
+            print_profile([str(tmp / "real.prof")], f"the real app, {made} requests of "
+                          f"{args.batch} notification(s), in process")  # fmt: skip
         return Outcome(rounds, warmups, before, after, logs, args.batch, problems)
 
 
@@ -261,6 +305,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     add_load_arguments(parser, batch_help="Contact notifications per Outbound Message (1 to "
                        f"{MAX_BATCH}, Salesforce's limit)")  # fmt: skip
+    parser.add_argument("--profile", action="store_true",
+                        help="afterwards, cProfile the real app in process and print its top "
+                        "frames")  # fmt: skip
     return checked_load_arguments(parser, parser.parse_args(argv), max_batch=MAX_BATCH)
 
 

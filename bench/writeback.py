@@ -346,7 +346,7 @@ def run(args: argparse.Namespace) -> list[Phase]:
             phase = run_phase(args, emu, values, tmp, workers)
             print_phase(phase)
             if args.profile:
-                print_profile(phase)
+                print_profile(phase.profiles, f"the {workers}-worker phase (all workers merged)")
             phases.append(phase)
         return phases
 
@@ -371,11 +371,12 @@ def print_phase(p: Phase) -> None:
         print(f"  other requests and non-2xx answers: {dict(p.odd)}", flush=True)
 
 
-def print_profile(p: Phase, top: int = 12) -> None:
-    stats = pstats.Stats(*p.profiles, stream=(out := io.StringIO()))
+def print_profile(profiles: Sequence[str], what: str, top: int = 12) -> None:
+    """The top frames (own time, then cumulative) of cProfile dumps, merged."""
+    stats = pstats.Stats(*profiles, stream=(out := io.StringIO()))
     stats.strip_dirs().sort_stats("tottime").print_stats(top)
     stats.sort_stats("cumulative").print_stats(top * 2)
-    print(f"  cProfile of the {p.workers}-worker phase (all workers merged):")
+    print(f"  cProfile of {what}:")
     body = [line for line in out.getvalue().splitlines() if line.strip()]
     print("    " + "\n    ".join(body))
 
