@@ -102,8 +102,9 @@ class _Target:
 def backfill(rt: Runtime, account_id: int, *, progress: ProgressHook | None = None
              ) -> SyncReport:
     """Every contact of the account's CRM into the inbox as imported events, after the
-    deletions since the watermark (the watermark moves past them); once read to the end,
-    the watermark is the backfill's start (reconciliation goes on from there)."""
+    deletions since the watermark (it moves on: they would never be read otherwise); once
+    read to the end, the watermark is the backfill's start (less the overlap, and never
+    past the deletions the CRM vouched for): reconciliation goes on from there."""
     started = rt.clock.now()
     target = _target(rt, account_id)
     report = SyncReport(account_id, "backfill", synced_through=target.synced_through)
