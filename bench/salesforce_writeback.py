@@ -6,7 +6,7 @@ One org (`devcrm.salesforce.SalesforceEmulator`, in this process over real HTTP,
 API limit raised so the budget share never refuses) holds `--contacts` Contacts; one
 connected account in our database mirrors them (their Salesforce ids). Each round:
 
-- connector: one `email_sent` write-back queued per contact (bench/writeback.py's
+- connector: `--per-contact` `email_sent` write-backs queued per contact (bench/writeback.py's
   `queue_emails_sent`), flushed by a spawned worker process (bench/writeback.py's
   `worker_main`: its own runtime, `flush_writebacks(rt, account_id)` with the account's
   SalesforceCRM from `rt.crm_for`, the Redis rate limiter on an embedded Redis, the SQLite
@@ -23,11 +23,12 @@ much of the sink's speed the connector's claim/write/record loop leaves. The con
 also paces itself: at most SalesforceConfig.rate_limit calls per second per org (shared by
 every worker through Redis); the calls/s of each round are printed to show whether that
 bound was reached. `--profile` runs the connector worker under cProfile and prints the
-top frames of the timed rounds.
+top frames of the timed rounds (whose figures are then the profiled, slower ones).
 
 Last line: `ratio=<median connector Tasks/s / median bare Tasks/s>`.
 
-    python bench/salesforce_writeback.py [--contacts 2000] [--rounds 5] [--profile] [--quick]
+    python bench/salesforce_writeback.py [--contacts 2000] [--per-contact 5] [--rounds 5]
+                                         [--profile] [--quick]
 """
 
 from __future__ import annotations
@@ -173,7 +174,8 @@ def build_world(stack: contextlib.ExitStack, contacts: int, database_url: str | 
     return World(emu, org, values, view.id, contact_ids, tmp)
 
 
-def queue_round(world: World, tag: str) -> None:
+def queue_round(world: World, tag: str, per_contact: int) -> None:
+    """`per_contact` queued emails for every contact, their messages `bench-<tag>.<j>-<i>`."""
     from bench.writeback import queue_emails_sent
     from connector.clock import SystemClock
     from connector.db import Database
@@ -182,8 +184,9 @@ def queue_round(world: World, tag: str) -> None:
     db = Database(load_settings(**world.values).sqlalchemy_url)
     try:
         with db.session() as session:
-            queue_emails_sent(session, world.account_id, world.contact_ids, tag,
-                              SystemClock().now())  # fmt: skip
+            for j in range(per_contact):
+                queue_emails_sent(session, world.account_id, world.contact_ids, f"{tag}.{j}",
+                                  SystemClock().now())  # fmt: skip
     finally:
         db.dispose()
 
@@ -192,7 +195,7 @@ def tasks_of(org: Org, tag: str) -> list[dict[str, Any]]:
     """The request fields of the Tasks written for round `tag`'s messages."""
     from adapters.salesforce.writeback import marker
 
-    wanted = marker(f"bench-{tag}-")[:-1]  # "[drip message bench-<tag>-" + i + "]"
+    wanted = marker(f"bench-{tag}.")[:-1]  # "[drip message bench-<tag>." + "<j>-<i>]"
     return [{"attributes": {"type": "Task"}, **{k: t[k] for k in REQUEST_FIELDS}}
             for t in org.all("Task") if wanted in str(t.get("Description"))]  # fmt: skip
 
@@ -254,11 +257,12 @@ def run(args: argparse.Namespace) -> list[Round]:
                          "other", "non-2xx"))  # fmt: skip
         for number in range(args.rounds + 1):
             tag = f"{run_tag}-{number}"
-            queue_round(world, tag)
+            queue_round(world, tag, args.per_contact)
             profile = (str(world.tmp / f"connector-{number}.prof")
                        if args.profile and number else None)  # fmt: skip
             for app in ("connector", "bare"):
-                result = run_round(world, app, number, tag, args.contacts, profile)
+                result = run_round(world, app, number, tag, args.contacts * args.per_contact,
+                                   profile)  # fmt: skip
                 print_round(result)
                 rounds.append(result)
         if args.profile:
@@ -266,7 +270,8 @@ def run(args: argparse.Namespace) -> list[Round]:
 
             print_profile([str(world.tmp / f"connector-{n}.prof")
                            for n in range(1, args.rounds + 1)],
-                          f"the connector worker, {args.rounds} timed round(s)")  # fmt: skip
+                          f"the connector worker, {args.rounds} timed round(s)",
+                          top=20)  # below the HTTP call's frames: the claim, writes, record
     return rounds
 
 
@@ -304,13 +309,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
     parser.add_argument("--contacts", type=int, default=2000,
-                        help="Contacts in the org: one email Task each per round")  # fmt: skip
+                        help="Contacts in the org")  # fmt: skip
+    parser.add_argument("--per-contact", type=int, default=5,
+                        help="email Tasks per contact per round (rounds long enough to time "
+                        "while the org's size, which the emulator's per-Task work grows "
+                        "with, stays put)")  # fmt: skip
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds of each, after "
                         "a warm-up of each")  # fmt: skip
     parser.add_argument("--profile", action="store_true",
                         help="cProfile the connector worker and print its top frames")  # fmt: skip
     parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 400 Contacts, 1 timed round (overrides the above)")
+                        help="smoke run: 400 Contacts, 1 email each, 1 timed round "
+                        "(overrides the above)")  # fmt: skip
     parser.add_argument(
         "--database-url", metavar="URL",
         help="a SCRATCH database instead of a temp SQLite file (migrated, gets an account, "
@@ -318,9 +328,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )  # fmt: skip
     args = parser.parse_args(argv)
     if args.quick:
-        args.contacts, args.rounds = 400, 1
-    if args.contacts < 1 or args.rounds < 1:
-        parser.error("--contacts and --rounds must be at least 1")
+        args.contacts, args.per_contact, args.rounds = 400, 1, 1
+    if min(args.contacts, args.per_contact, args.rounds) < 1:
+        parser.error("--contacts, --per-contact and --rounds must be at least 1")
     return args
 
 
@@ -328,7 +338,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bench.world import load_line
 
     args = parse_args(argv)
-    print(f"bench/salesforce_writeback.py: {args.contacts:,} email Tasks per round, "
+    print(f"bench/salesforce_writeback.py: {args.contacts * args.per_contact:,} email Tasks "
+          f"per round ({args.per_contact} for each of {args.contacts:,} Contacts), "
           f"{args.rounds} timed round(s) of each after a warm-up; "
           f"{'--database-url' if args.database_url else 'SQLite'}; {load_line()}",
           flush=True)  # fmt: skip
