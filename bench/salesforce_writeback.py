@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import queue
 import secrets
 import statistics
 import sys
@@ -50,9 +51,11 @@ from typing import TYPE_CHECKING, Any
 if __package__ in (None, ""):  # run as `python bench/salesforce_writeback.py`
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench.ingest import BenchError, run_and_report
 from bench.writeback import WorkerPlan, worker_main
 
 if TYPE_CHECKING:
+    from multiprocessing.process import BaseProcess
     from multiprocessing.synchronize import Event
 
     from devcrm.salesforce import Org, SalesforceEmulator
@@ -109,10 +112,10 @@ def timed_process(target: Callable[..., None], plan: Any, name: str) -> tuple[in
                               daemon=True)  # fmt: skip
     process.start()
     try:
-        if ready.get(timeout=READY_TIMEOUT) != "ready":
-            raise RuntimeError(f"{name} did not start")
+        if _receive(ready, process, READY_TIMEOUT, "before it was ready") != "ready":
+            raise BenchError(f"{name} did not start")
         start.set()
-        written, seconds = ready.get(timeout=ROUND_TIMEOUT)
+        written, seconds = _receive(ready, process, ROUND_TIMEOUT, "before it reported")
         return int(written), float(seconds)
     finally:
         stop.set()
@@ -121,6 +124,17 @@ def timed_process(target: Callable[..., None], plan: Any, name: str) -> tuple[in
         if process.is_alive():
             process.kill()
             process.join(5.0)
+
+
+def _receive(ready: Any, process: BaseProcess, timeout: float, when: str) -> Any:
+    """The process's next report; BenchError if it exits first or takes over `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(queue.Empty):
+            return ready.get(timeout=0.5)
+        if not process.is_alive() and ready.empty():
+            raise BenchError(f"{process.name} exited with {process.exitcode} {when}")
+    raise BenchError(f"{process.name} took over {timeout:.0f}s {when}")
 
 
 # --- the world ----------------------------------------------------------------------------
@@ -343,12 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{args.rounds} timed round(s) of each after a warm-up; "
           f"{'--database-url' if args.database_url else 'SQLite'}; {load_line()}",
           flush=True)  # fmt: skip
-    try:
-        rounds = run(args)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    return report(rounds)
+    return run_and_report(run, report, args)
 
 
 if __name__ == "__main__":
