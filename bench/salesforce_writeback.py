@@ -152,6 +152,7 @@ class World:
 
 def build_world(stack: contextlib.ExitStack, contacts: int, database_url: str | None) -> World:
     from bench.ingest import app_environment, free_port
+    from bench.salesforce_ingest import sf_id
     from bench.writeback import insert_contacts
     from connector.clock import SystemClock
     from connector.crypto import Vault
@@ -165,7 +166,8 @@ def build_world(stack: contextlib.ExitStack, contacts: int, database_url: str | 
     tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-sfwriteback-")))
     redis_server = stack.enter_context(EmbeddedRedis(tmp / "redis"))
     emu = stack.enter_context(SalesforceEmulator(api_limit=10**9))
-    org = emu.add_org()
+    # A fresh org id per run: a reused scratch database keeps earlier runs' accounts.
+    org = emu.add_org(sf_id("00D", secrets.randbelow(62**12)))
     crm_ids = [org.create("Contact", {"LastName": f"C{i}", "Email": f"c{i}@example.com"})
                for i in range(contacts)]  # fmt: skip
     values = app_environment(tmp, database_url or f"sqlite:///{tmp / 'connector.sqlite3'}",
