@@ -17,9 +17,9 @@ _EXTERNAL_IDS: dict[str, tuple[Callable[[str], bool], str]] = {
 
 
 def opt_out_properties() -> tuple[str, ...]:
-    """Each CRM's own opt-out property (HubSpot's hs_email_optout, Salesforce's
-    HasOptedOutOfEmail): a true value suppresses the contact."""
-    return (hubspot.OPT_OUT_PROPERTY, salesforce.OPT_OUT_PROPERTY)
+    """Each CRM's own opt-out property as the mirror names it (HubSpot's hs_email_optout,
+    Salesforce's HasOptedOutOfEmail, lower-cased): a true value suppresses the contact."""
+    return (hubspot.OPT_OUT_PROPERTY, salesforce.MIRROR_OPT_OUT_PROPERTY)
 
 
 def validate_external_id(provider: str, value: str) -> str | None:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 OPT_OUT_PROPERTY = "HasOptedOutOfEmail"
+# The mirror keeps Salesforce's field names lower-cased (fields.py).
+MIRROR_OPT_OUT_PROPERTY = OPT_OUT_PROPERTY.lower()
 BOUNCED_PROPERTY = "IsEmailBounced"
 # A converted Lead: IsConverted, and the Contact it became.
 CONVERTED, CONVERTED_CONTACT = "IsConverted", "ConvertedContactId"
@@ -41,5 +43,6 @@ def _true(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
-__all__ = ["BOUNCED_PROPERTY", "CONVERTED", "CONVERTED_CONTACT", "OPT_OUT_PROPERTY",
+__all__ = ["BOUNCED_PROPERTY", "CONVERTED", "CONVERTED_CONTACT", "MIRROR_OPT_OUT_PROPERTY",
+           "OPT_OUT_PROPERTY",
            "PersonFlags", "person_flags", "valid_org_id"]

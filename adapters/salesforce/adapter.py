@@ -25,6 +25,7 @@ from adapters.port import (
 from adapters.salesforce.client import SalesforceClient, SalesforceConfig
 from adapters.salesforce.contacts import changed_page, list_page, read_contacts
 from adapters.salesforce.deletions import deleted_since
+from adapters.salesforce.fields import FieldCatalog
 from adapters.salesforce.tokens import PROVIDER, AccountTokens
 from adapters.salesforce.writeback import Writer
 
@@ -49,7 +50,8 @@ class SalesforceCRM:
         self._tokens = AccountTokens(account_id=account_id, store=store, exchange=exchange)
         self._client = SalesforceClient(tokens=self._tokens, limiter=limiter, config=config,
                                         session_factory=session_factory)
-        self._writer = Writer(self._client, now)
+        self._fields = FieldCatalog(self._client)
+        self._writer = Writer(self._client, self._fields, now)
         self._now = now
 
     @property
@@ -60,15 +62,15 @@ class SalesforceCRM:
 
     def get_contacts(self, *, crm_ids: Sequence[str], properties: Sequence[str]
                      ) -> list[CrmContact]:
-        return read_contacts(self._client, crm_ids, properties)
+        return read_contacts(self._client, self._fields, crm_ids, properties)
 
     def list_contacts(self, *, properties: Sequence[str], after: str | None = None
                       ) -> ContactPage:
-        return list_page(self._client, properties, after)
+        return list_page(self._client, self._fields, properties, after)
 
     def changed_since(self, *, since: datetime, properties: Sequence[str],
                       after: str | None = None) -> ContactPage:
-        return changed_page(self._client, since, properties, after)
+        return changed_page(self._client, self._fields, since, properties, after)
 
     def deleted_since(self, *, since: datetime) -> DeletedRecords:
         """Read back from the org's deleted-records log (no Outbound Message says so): 15

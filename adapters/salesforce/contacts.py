@@ -2,8 +2,8 @@
 Contact, 00Q a Lead) by id in SOQL chunks, the full list through query paging (backfill),
 and what changed since a moment (reconciliation), mapped to CrmContact.
 
-Properties keep Salesforce's field names (`FirstName`); a field asked for in another case
-(`firstname`: SOQL names are case-insensitive) is also given under the caller's spelling.
+Properties are the fields' names lower-cased (`FirstName` is `firstname`: fields.py);
+only the asked-for fields each object has are selected.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from adapters.salesforce import (
     person_flags,
 )
 from adapters.salesforce.client import Call, SalesforceClient
+from adapters.salesforce.fields import FieldCatalog, mirror_fields
 
 PEOPLE = ("Contact", "Lead")
 PREFIXES = {"003": "Contact", "00Q": "Lead"}
@@ -45,17 +46,14 @@ def sobject_of(crm_id: str) -> str | None:
     return PREFIXES.get(crm_id[:3]) if len(crm_id) in (15, 18) else None
 
 
-def fields_for(sobject: str, properties: Sequence[str]) -> list[str]:
-    """The SELECT list: the caller's fields and ours, each once whatever its case."""
-    wanted = [*REQUIRED_FIELDS, *(LEAD_FIELDS if sobject == "Lead" else ()), *properties]
-    seen: dict[str, str] = {}
-    for name in wanted:
-        seen.setdefault(name.lower(), name)
-    return list(seen.values())
+def fields_for(catalog: FieldCatalog, sobject: str, properties: Sequence[str]) -> list[str]:
+    """The SELECT list: ours, then each of the caller's fields the object has."""
+    required = [*REQUIRED_FIELDS, *(LEAD_FIELDS if sobject == "Lead" else ())]
+    return catalog.select(sobject, required, properties)
 
 
-def read_contacts(client: SalesforceClient, crm_ids: Sequence[str], properties: Sequence[str]
-                  ) -> list[CrmContact]:
+def read_contacts(client: SalesforceClient, catalog: FieldCatalog, crm_ids: Sequence[str],
+                  properties: Sequence[str]) -> list[CrmContact]:
     """The existing Contacts and Leads among `crm_ids`; other or unknown ids are left out."""
     by_type: dict[str, list[str]] = {}
     for crm_id in dict.fromkeys(crm_ids):
@@ -64,11 +62,11 @@ def read_contacts(client: SalesforceClient, crm_ids: Sequence[str], properties: 
             by_type.setdefault(sobject, []).append(crm_id)
     found: list[CrmContact] = []
     for sobject, ids in by_type.items():
-        names = fields_for(sobject, properties)
+        names = fields_for(catalog, sobject, properties)
         for chunk in chunks(ids, ID_CHUNK):
             soql = format_soql(f"SELECT {', '.join(names)} FROM {sobject} WHERE Id IN {{ids}}",
                                ids=list(chunk))
-            found.extend(to_contact(r, properties) for r in query_all(client, soql))
+            found.extend(to_contact(r) for r in query_all(client, soql))
     return found
 
 
@@ -87,8 +85,8 @@ def ids_by_email(client: SalesforceClient, emails: Sequence[str]) -> dict[str, s
     return found
 
 
-def list_page(client: SalesforceClient, properties: Sequence[str], after: str | None
-              ) -> ContactPage:
+def list_page(client: SalesforceClient, catalog: FieldCatalog, properties: Sequence[str],
+              after: str | None) -> ContactPage:
     """Every Contact, then every unconverted Lead, a query batch at a time. `after` is
     "<object> <nextRecordsUrl>" within an object, or "<object>" to start the next one."""
     sobject, _, next_url = (after or PEOPLE[0]).partition(" ")
@@ -97,19 +95,19 @@ def list_page(client: SalesforceClient, properties: Sequence[str], after: str | 
     if next_url:
         data = client.call("list contacts", more(next_url))
     else:
-        names = fields_for(sobject, properties)
+        names = fields_for(catalog, sobject, properties)
         extra = " WHERE IsConverted = false" if sobject == "Lead" else ""
         soql = f"SELECT {', '.join(names)} FROM {sobject}{extra}"
         data = client.call("list contacts", lambda sf, timeout: sf.query(soql, timeout=timeout))
-    records = [to_contact(r, properties) for r in data.get("records") or []]
+    records = [to_contact(r) for r in data.get("records") or []]
     if not data.get("done", True) and data.get("nextRecordsUrl"):
         return ContactPage(records, after=f"{sobject} {data['nextRecordsUrl']}")
     following = PEOPLE.index(sobject) + 1
     return ContactPage(records, after=PEOPLE[following] if following < len(PEOPLE) else None)
 
 
-def changed_page(client: SalesforceClient, since: datetime, properties: Sequence[str],
-                 after: str | None) -> ContactPage:
+def changed_page(client: SalesforceClient, catalog: FieldCatalog, since: datetime,
+                 properties: Sequence[str], after: str | None) -> ContactPage:
     """One page of Contacts and Leads modified after `since`, oldest change first across
     both. Keyset paging: `after` is "<last LastModifiedDate>|<ids at that instant>", the
     next page reads from that instant on (`>=`) and leaves those ids out, so records that
@@ -126,13 +124,13 @@ def changed_page(client: SalesforceClient, since: datetime, properties: Sequence
     limit = CHANGED_PAGE_SIZE + len(skip)
     rows: list[dict[str, Any]] = []
     for sobject in PEOPLE:
-        names = fields_for(sobject, properties)
+        names = fields_for(catalog, sobject, properties)
         soql = format_soql(f"SELECT {', '.join(names)} FROM {sobject} WHERE LastModifiedDate "
                            f"{op} {{:literal}} ORDER BY LastModifiedDate LIMIT {limit}",
                            soql_datetime(moment))
         rows += [r for r in query_all(client, soql) if r["Id"] not in skip]
     rows.sort(key=lambda r: _parse_time(r.get("LastModifiedDate")) or since)
-    page = [to_contact(r, properties) for r in rows[:CHANGED_PAGE_SIZE]]
+    page = [to_contact(r) for r in rows[:CHANGED_PAGE_SIZE]]
     if len(rows) <= CHANGED_PAGE_SIZE:
         return ContactPage(page, after=None)
     last = page[-1].updated_at or since
@@ -161,22 +159,16 @@ def more(next_url: str) -> Call:
     return call
 
 
-def to_contact(record: dict[str, Any], asked: Sequence[str] = ()) -> CrmContact:
-    values = {k: v for k, v in record.items() if k != "attributes"}
-    by_lower = {k.lower(): k for k in values}
-    for name in asked:  # the caller's spelling too, when it differs in case only
-        canonical = by_lower.get(name.lower())
-        if canonical is not None and canonical != name:
-            values[name] = values[canonical]
-    email = values.get("Email")
-    flags = person_flags(values)
+def to_contact(record: dict[str, Any]) -> CrmContact:
+    email = record.get("Email")
+    flags = person_flags(record)
     return CrmContact(
-        crm_id=str(values["Id"]),
+        crm_id=str(record["Id"]),
         email=str(email) if email else None,
-        properties=values,
+        properties=mirror_fields(record),
         opted_out=flags.opted_out,
-        updated_at=_parse_time(values.get("LastModifiedDate")),
-        created_at=_parse_time(values.get("CreatedDate")),
+        updated_at=_parse_time(record.get("LastModifiedDate")),
+        created_at=_parse_time(record.get("CreatedDate")),
         bounced=flags.bounced,
         merged_into=flags.converted_to,
     )

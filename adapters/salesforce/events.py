@@ -18,6 +18,7 @@ from xml.parsers import expat
 from adapters.inbound import CONTACT_DELETED, CrmEvent, Ignored, Malformed
 from adapters.port import CrmContact
 from adapters.salesforce import person_flags, valid_org_id
+from adapters.salesforce.fields import mirror_fields
 from adapters.salesforce.ids import is_id
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -221,7 +222,7 @@ def normalize_record(fields: Mapping[str, str], *, sobject_type: str, org_id: st
                      dedup_key: str, received_at: datetime, created_fallback: datetime | None,
                      occurred_at: datetime | None = None) -> RecordEvent | Ignored | Malformed:
     """A Contact's or Lead's fields as the record a sync would have read: every field but
-    Id in the data's properties (Salesforce's names) plus `sobject_type`. `created_at` is
+    Id in the data's properties (lower-cased: fields.py) plus `sobject_type`. `created_at` is
     CreatedDate when sent, else `created_fallback` (an Outbound Message passes its
     arrival: a record seen for the first time is a contact created)."""
     if sobject_type not in SUPPORTED_TYPES:
@@ -234,8 +235,7 @@ def normalize_record(fields: Mapping[str, str], *, sobject_type: str, org_id: st
         created_at = _datetime(fields.get("CreatedDate"), "CreatedDate") or created_fallback
     except ValueError as exc:
         return Malformed(f"{sobject_type} {crm_id}: {exc}")
-    properties: dict[str, Any] = {k: v for k, v in fields.items() if k != "Id"}
-    properties["sobject_type"] = sobject_type
+    properties: dict[str, Any] = {**mirror_fields(fields), "sobject_type": sobject_type}
     email = (fields.get("Email") or "").strip() or None
     flags = person_flags(fields)
     record = CrmContact(

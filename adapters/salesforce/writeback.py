@@ -12,7 +12,8 @@ call, results in request order, allOrNone false so one bad record fails alone).
   clicked link and the active flows, its ActivityDate the last open or click. A rep sees
   one up-to-date line instead of a Task per open; retries and reorderings cannot double it.
 - Property updates, opt-outs (HasOptedOutOfEmail = true): composite PATCH of the record,
-  several inputs for one record merged (Salesforce refuses an id twice in a collection).
+  several inputs for one record merged (Salesforce refuses an id twice in a collection),
+  the mirror's lower-cased names written in the org's spelling (fields.py).
   An opt-out also logs one completed "Unsubscribed from email (Drip)" Task on the
   timeline, once per contact (looked for before it is created, so a retry adds none).
 - Tasks for the owner: Tasks with Status Not Started, due the given day.
@@ -42,6 +43,7 @@ from adapters.port import (
 from adapters.salesforce import OPT_OUT_PROPERTY
 from adapters.salesforce.client import SalesforceClient, SalesforceRequestError, UnansweredCreate
 from adapters.salesforce.contacts import ID_CHUNK, chunks, ids_by_email, query_all, sobject_of
+from adapters.salesforce.fields import FieldCatalog
 
 BATCH_SIZE = 200  # records per composite/sobjects call
 DESCRIPTION_TEXT = 1_000  # characters of the email body a Task shows
@@ -85,8 +87,10 @@ def marker(message_id: str) -> str:
 
 
 class Writer:
-    def __init__(self, client: SalesforceClient, now: Callable[[], datetime]) -> None:
+    def __init__(self, client: SalesforceClient, fields: FieldCatalog,
+                 now: Callable[[], datetime]) -> None:
         self._client = client
+        self._fields = fields
         self._now = now
 
     def write_activities(self, activities: Sequence[EmailActivity]) -> list[WriteResult]:
@@ -204,9 +208,10 @@ class Writer:
         contacts = self._contacts(inputs, range(len(inputs)), results)
         units: dict[str, _Unit] = {}
         for p, crm_id in contacts.items():
+            sobject = str(sobject_of(crm_id))
             unit = units.setdefault(crm_id[:15], _Unit(
-                {"attributes": {"type": sobject_of(crm_id)}, "Id": crm_id}))
-            unit.body.update(values(inputs[p]))
+                {"attributes": {"type": sobject}, "Id": crm_id}))
+            unit.body.update(self._fields.api_values(sobject, values(inputs[p])))
             unit.positions.append(p)
         self._run(inputs, list(units.values()), what, "PATCH", results)
         return _ordered(inputs, results)

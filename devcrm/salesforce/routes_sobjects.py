@@ -1,5 +1,7 @@
-"""sObject rows: create (POST /sobjects/<Type>/), read, update (204), delete (204), and the
-replication windows /sobjects/<Type>/updated/ and /deleted/."""
+"""sObject rows: create (POST /sobjects/<Type>/), read, update (204), delete (204), the
+type's fields (/sobjects/<Type>/describe/, the part of Salesforce's answer clients read:
+each field's name and type) and the replication windows /sobjects/<Type>/updated/ and
+/deleted/."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from devcrm.salesforce.context import body, emulator, org
 from devcrm.salesforce.errors import SfError
-from devcrm.salesforce.objects import FIELDS, check_type, field_name
+from devcrm.salesforce.objects import BOOLEANS, FIELDS, READ_ONLY, check_type, field_name
 from devcrm.salesforce.state import sf_datetime
 
 bp = Blueprint("sf_sobjects", __name__)
@@ -30,6 +32,25 @@ def create(version: str, sobject: str) -> tuple[Response, int]:
         raise SfError(400, "JSON_PARSER_ERROR", "Cannot deserialize instance of sObject")
     record_id = org().create(sobject, data)
     return jsonify({"id": record_id, "success": True, "errors": []}), 201
+
+
+@bp.get(BASE + "/describe/")
+@bp.get(BASE + "/describe")
+def describe(version: str, sobject: str) -> Response:
+    check_type(sobject)
+    return jsonify({"name": sobject, "fields": [
+        {"name": name, "type": _field_type(name), "updateable": name not in READ_ONLY}
+        for name in FIELDS[sobject]]})
+
+
+def _field_type(name: str) -> str:
+    if name == "Id" or name.endswith("Id"):
+        return "id" if name == "Id" else "reference"
+    if name in BOOLEANS:
+        return "boolean"
+    if name.endswith("Date") or name == "SystemModstamp":
+        return "date" if name in ("ActivityDate", "ConvertedDate") else "datetime"
+    return "email" if name == "Email" else "string"
 
 
 @bp.get(BASE + "/<record_id>")

@@ -195,6 +195,6 @@ def test_a_new_contact_gets_the_welcome_email(rt: Runtime, client: FlaskClient) 
         contact = session.scalars(select(Contact).where(
             Contact.account_id == account.id, Contact.crm_id == "0035g00000XyZ12AAF")).one()
         assert contact.email == "jo.doe@example.com"
-        assert contact.properties["LastName"] == "Doe"
+        assert contact.properties["lastname"] == "Doe"
     sent = outbox(rt)
     assert [m["To"] for m in sent] == ["jo.doe@example.com"]

@@ -34,7 +34,7 @@ BATCH = 50  # the emulator's query batch: a few hundred records take several pag
 FLOWS = {
     "welcome": "name: Welcome\ntrigger: {type: contact.created}\n"
                "steps:\n  - {id: welcome, send: welcome}\n",
-    "web-lead": "name: Web lead\ntrigger: {type: property.changed, property: LeadSource, "
+    "web-lead": "name: Web lead\ntrigger: {type: property.changed, property: leadsource, "
                 "to: Web}\nsteps:\n  - {id: hello, send: welcome}\n",
 }
 
@@ -69,14 +69,14 @@ def account_id(sf_rt: Runtime, emu: SalesforceEmulator, org: Org, clock: Virtual
 
 
 def salesforce_workspace(target: Path) -> dict[str, Path]:
-    """Flows, segments and templates that read Salesforce fields only (the repo's read
-    HubSpot properties, such as `lifecyclestage`, that no Contact has: INVALID_FIELD)."""
+    """Flows, segments and templates of the tests' own (the sync's assertions count the
+    repo's flows out)."""
     folders = {part: target / part for part in ("flows", "segments", "templates")}
     for folder in folders.values():
         folder.mkdir(parents=True)
     for key, text in FLOWS.items():
         (folders["flows"] / f"{key}.yaml").write_text(text)
-    for name in ("_layouts", "_partials", "welcome"):  # `firstname`: SOQL ignores case
+    for name in ("_layouts", "_partials", "welcome"):  # `firstname`: FirstName, lower-cased
         shutil.copytree(ROOT / "templates" / name, folders["templates"] / name)
     return folders
 
@@ -130,7 +130,7 @@ def test_a_backfill_reads_every_contact_and_unconverted_lead_page_by_page(
     assert deleted_calls(emu) == ["Contact", "Lead"]
     rows = inbox(sf_rt, CONTACT_IMPORTED)
     assert sorted(r.payload["crm_id"] for r in rows) == sorted([*contacts, converted, *leads])
-    assert {r.payload["properties"]["Email"] for r in rows} >= {"contact0@example.com",
+    assert {r.payload["properties"]["email"] for r in rows} >= {"contact0@example.com",
                                                                "lead0@example.com"}
 
     again = backfill(sf_rt, account_id)  # a rerun stores nothing twice
@@ -162,7 +162,7 @@ def test_a_reconciliation_heals_changes_no_outbound_message_brought(
     assert emu.outbound_deliveries == []
     synced = {e.payload["crm_id"]: e.payload for e in inbox(sf_rt, CONTACT_SYNCED)}
     assert {web, newcomer} <= set(synced)  # (the quiet one too: created within the overlap)
-    assert synced[web]["properties"]["LeadSource"] == "Web"
+    assert synced[web]["properties"]["leadsource"] == "Web"
     assert watermark(sf_rt, account_id) == report.synced_through == clock.now() - OVERLAP
 
     process_pending(sf_rt)

@@ -8,7 +8,7 @@ from adapters.registry import opt_out_properties, validate_external_id
 
 
 def test_every_crms_opt_out_property_is_named() -> None:
-    assert opt_out_properties() == ("hs_email_optout", "HasOptedOutOfEmail")
+    assert opt_out_properties() == ("hs_email_optout", "hasoptedoutofemail")
 
 
 @pytest.mark.parametrize(("provider", "value"), [

@@ -122,7 +122,7 @@ def test_a_contact_becomes_the_record_a_sync_would_read() -> None:
     assert event.occurred_at == record.updated_at
     assert "Id" not in record.properties
     assert record.properties["sobject_type"] == "Contact"
-    assert record.properties["LastName"] == "Doe"
+    assert record.properties["lastname"] == "Doe"
 
 
 def test_a_lead_without_created_date_is_created_at_its_arrival() -> None:
@@ -156,8 +156,9 @@ def test_a_callout_created_is_a_new_record() -> None:
     assert isinstance(event, RecordEvent)
     assert event.dedup_key == "callout:evt-1" and event.record.created_at == NOW
     assert event.record.opted_out is True
-    assert event.record.properties == {"Email": "a@example.com", "HasOptedOutOfEmail": "true",
-                                       "Score": "3", "sobject_type": "Contact"}
+    # Field names lower-cased, as the mirror keeps them (FirstName is firstname).
+    assert event.record.properties == {"email": "a@example.com", "hasoptedoutofemail": "true",
+                                       "score": "3", "sobject_type": "Contact"}
 
 
 def test_a_callout_changed_is_not_a_creation_unless_created_date_says() -> None:
