@@ -317,7 +317,8 @@ def _engagement(rule: Any, scope: _Scope) -> Sql | None:
     if rule.campaign is not None or (rule.link is not None and "[" in rule.link):
         return None
     engagement = aliased(EngagementEvent)
-    conditions = [*_window(engagement, rule, scope), engagement.kind == rule.action]
+    conditions = [*_window(engagement, rule, scope), engagement.kind == rule.action,
+                  engagement.machine.is_(False)]  # as the loader: a person's only
     columns = {"template": rule.template, "flow_key": rule.flow, "step_id": rule.step}
     wanted = [getattr(Message, name) == value for name, value in columns.items() if value]
     if wanted:

@@ -32,7 +32,8 @@ class EventFact:
 
 @dataclass(frozen=True)
 class EngagementFact:
-    """An open or click of one of our emails, with where that email came from."""
+    """A person's open or click of one of our emails, with where that email came from
+    (a machine's, flagged by connector/engine/machine.py, is never a fact)."""
 
     action: Literal["open", "click"]
     at: datetime

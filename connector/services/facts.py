@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BindParameter, Executable, bindparam, func, select
+from sqlalchemy import BindParameter, Executable, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from connector.engine.facts import HISTORY, ContactFacts, EngagementFact, EventFact, SendFact
@@ -139,7 +139,9 @@ def _statements() -> _Statements:
             Message.flow_key,
             Message.step_id,
             join=(Message, Message.id == EngagementEvent.message_id),
-            where=EngagementEvent.kind.in_(("open", "click")),
+            # A person's only: a privacy proxy's prefetch or a scanner's click is no fact.
+            where=and_(EngagementEvent.kind.in_(("open", "click")),
+                       EngagementEvent.machine.is_(False)),
         ),
         sends=_newest(
             Message,

@@ -134,6 +134,7 @@ def _populate(session: Session, account_id: int, seed: int, contacts: int) -> No
                         kind=kind,
                         url=rng.choice(URLS) if kind == "click" else None,
                         occurred_at=NOW - timedelta(days=rng.choice([1, 5, 7, 13, 14, 20, 40])),
+                        machine=kind != "unsubscribe" and rng.random() < 0.3,
                     )
                 )
         if rng.random() < 0.4:
@@ -186,7 +187,7 @@ def load_facts(session: Session, ids: Sequence[int]) -> dict[int, ContactFacts]:
             select(EngagementEvent, Message)
             .join(Message, Message.id == EngagementEvent.message_id)
             .where(EngagementEvent.contact_id == contact.id)
-            .where(EngagementEvent.kind.in_(("open", "click")))
+            .where(EngagementEvent.kind.in_(("open", "click")), EngagementEvent.machine.is_(False))
             .order_by(EngagementEvent.occurred_at, EngagementEvent.id)
         )
         lists = session.scalars(

@@ -14,7 +14,13 @@ from sqlalchemy import select
 
 from adapters.memory import InMemoryCRM
 from connector.clock import VirtualClock
-from connector.models import Contact, CrmWriteback, EngagementEvent, Message
+from connector.models import (
+    Contact,
+    CrmWriteback,
+    EngagementEvent,
+    Message,
+    SegmentMembership,
+)
 from connector.runtime import Runtime
 from connector.services.accounts import AccountView
 from tests.integration.flows.test_clicked_follow_up import ORDER, advance, templates_sent
@@ -165,3 +171,31 @@ def test_an_apple_mpp_open_is_flagged_and_a_person_opening_counts(
     assert writebacks(rt, "email_opened") == 1
     advance(rt, clock, timedelta(minutes=2))
     assert crm_summary(rt) == (1, 0)
+
+
+def test_machine_engagement_is_no_fact_for_segments(
+    rt: Runtime, client: FlaskClient, account: AccountView, clock: VirtualClock
+) -> None:
+    spotlight = spotlight_sent(rt, client, account, clock)
+    (pixel,) = tracked(spotlight, "o")
+
+    def engaged() -> bool:
+        with rt.db.session() as session:
+            return session.query(SegmentMembership).filter_by(
+                segment_key="engaged", left_at=None).count() == 1
+
+    assert client.get(pixel, headers={"User-Agent": APPLE_MPP}).status_code == 200
+    clock.advance(timedelta(seconds=1))
+    scanned = client.get(tracked(spotlight, "c")[0], headers={"User-Agent": CHROME})
+    assert scanned.status_code == 302
+    # Her next event re-evaluates her segments from her facts: the machine's are not in them.
+    clock.advance(timedelta(minutes=5))
+    assert post(client, account, {"contact": {"email": "kate@example.com"},
+                                  "event": "product.viewed", "properties": {}}).status_code == 202
+    work(rt)
+    assert not engaged()
+
+    clock.advance(timedelta(hours=1))
+    assert client.get(pixel, headers={"User-Agent": IPHONE_MAIL}).status_code == 200
+    work(rt)
+    assert engaged()
