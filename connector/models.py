@@ -1,4 +1,5 @@
-"""SQLAlchemy models of the core. The database is the source of truth (DESIGN §5.1).
+"""SQLAlchemy models of the core (flows, sends, campaigns). The database is the source of
+truth (DESIGN §5.1).
 
 Every row belongs to one account (tenant) and every query filters by `account_id`.
 Times are stored as timezone-aware UTC.
@@ -241,6 +242,8 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("enrollment_id", "step_id"),
+        # A campaign mails each of its recipients once (flow rows have NULL: distinct).
+        UniqueConstraint("campaign_id", "contact_id"),
         Index("ix_messages_account_status", "account_id", "status"),
         # Per-contact history (facts: sends for frequency caps) and recovery sweeps.
         Index("ix_messages_contact_created", "contact_id", "created_at"),
@@ -255,6 +258,7 @@ class Message(Base):
     enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("enrollments.id"))
     step_id: Mapped[str | None] = mapped_column(String(100))
     flow_key: Mapped[str | None] = mapped_column(String(100))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
     template: Mapped[str] = mapped_column(String(100))
     subject_override: Mapped[str | None] = mapped_column(String(300))
     sender_override: Mapped[str | None] = mapped_column(String(320))
@@ -462,3 +466,61 @@ class WebhookCall(OutboxRow, Base):
     step_id: Mapped[str] = mapped_column(String(100))
     url: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any]]
+
+
+
+# draft -> scheduled -> sending <-> paused -> sent; any but sent -> cancelled
+CAMPAIGN_STATES = ("draft", "scheduled", "sending", "paused", "sent", "cancelled")
+
+
+class CampaignRun(Base):
+    """A campaign of an account's workspace, once started (scheduled or sending): what is
+    sent (`plan`, fixed at start, so a redeploy does not change a send under way), to how
+    many, and where it stands."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        # A campaign is a one-time send: its key starts once per account.
+        UniqueConstraint("account_id", "key"),
+        Index("ix_campaigns_state_next", "state", "next_advance_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(16))  # the definition's digest at start
+    workspace_version: Mapped[int | None] = mapped_column(Integer)
+    plan: Mapped[dict[str, Any]]  # templates, subjects, variants, throttle, utm
+    state: Mapped[str] = mapped_column(String(20))
+    send_at: Mapped[datetime | None]
+    audience: Mapped[int | None] = mapped_column(Integer)  # frozen recipients; NULL before
+    # A throttled advance waits for its next window: the scheduler wakes it then.
+    next_advance_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    paused_at: Mapped[datetime | None]
+
+
+class CampaignRecipient(Base):
+    """One contact of a campaign's frozen audience: waiting, queued (its Message exists)
+    or skipped (why, in `skip_reason`)."""
+
+    __tablename__ = "campaign_recipients"
+    __table_args__ = (
+        # The advance's claim: the next waiting recipients in keyset order.
+        Index("ix_campaign_recipients_claim", "campaign_id", "state", "position"),
+    )
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(BigInteger)
+    variant: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(20), default="waiting")  # waiting|queued|skipped
+    skip_reason: Mapped[str | None] = mapped_column(String(40))
