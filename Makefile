@@ -34,6 +34,9 @@ bench: $(STAMP) bench-setup
 	$(BIN)/python bench/hubspot_ingest.py
 	$(BIN)/python bench/hubspot_ingest.py --batch 100
 	$(BIN)/python bench/writeback.py
+	$(BIN)/python bench/salesforce_ingest.py
+	$(BIN)/python bench/salesforce_ingest.py --batch 100
+	$(BIN)/python bench/salesforce_writeback.py
 	$(BIN)/python bench/scheduler.py
 	$(BIN)/python -m bench.segments
 	$(BIN)/python bench/segment_update.py

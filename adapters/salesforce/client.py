@@ -43,9 +43,9 @@ NOT_SENT = (requests.ConnectTimeout,)
 
 @dataclass(frozen=True)
 class SalesforceConfig:
-    login_url: str
-    client_id: str | None
-    client_secret: str | None
+    """How the client calls an org (the login URL and the app's credentials belong to the
+    refresh grant, adapters/salesforce/tokens.py)."""
+
     timeout: float = 10.0  # seconds per request
     api_share: float = 0.5  # the share of the org's daily API requests we may use
     retries: int = 3  # tries after the first on a 5xx, a timeout or a lost connection

@@ -208,7 +208,7 @@ def salesforce_adapter(rt: Runtime, redis_conn: redis.Redis, emu: SalesforceEmul
         account_id=view.id,
         store=DatabaseCredentialStore(rt.db, rt.vault, rt.clock),
         limiter=RedisRateLimiter(redis_conn),
-        config=SalesforceConfig(emu.url, "contract-sf-cid", "contract-sf-secret"),
+        config=SalesforceConfig(),
         session_factory=plain_http_session,
         **options,
     )

@@ -52,8 +52,7 @@ def connect(rt: Runtime, redis_conn: redis.Redis, emu: SalesforceEmulator, *,
     crm = SalesforceCRM(account_id=view.id, store=DatabaseCredentialStore(rt.db, rt.vault,
                                                                           rt.clock),
                         limiter=RedisRateLimiter(redis_conn),
-                        config=SalesforceConfig(emu.url, CLIENT_ID, CLIENT_SECRET,
-                                                **{"backoff": 0.01, **config}),
+                        config=SalesforceConfig(**{"backoff": 0.01, **config}),
                         exchange=exchange, now=lambda: NOW,
                         session_factory=plain_http_session)
     return org, crm, view.id
