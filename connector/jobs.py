@@ -10,6 +10,7 @@ from datetime import datetime
 
 from connector import runtime
 from connector.scheduler import tick
+from connector.services.campaigns import advance_campaign as advance
 from connector.services.engagement import process_engagement as react_to_engagement
 from connector.services.outbound import call_webhook as post_webhook
 from connector.services.processing import process_inbox_event, process_pending
@@ -38,6 +39,11 @@ def deliver_pending() -> int:
 def deliver_message(message_id: int) -> str:
     """A job queued before sends were chunked (a redeploy with a send backlog)."""
     return deliver(runtime.current(), message_id)
+
+
+def advance_campaign(campaign_id: int) -> str:
+    """One chunk of a sending campaign; returns what became of it."""
+    return advance(runtime.current(), campaign_id).outcome
 
 
 def flush_writebacks(account_id: int) -> int:

@@ -33,6 +33,9 @@ PROCESS_ENGAGEMENT = Job("connector.jobs.process_engagement", "events")
 DELIVER_PENDING = Job("connector.jobs.deliver_pending", "send")
 # Only jobs queued before sends were chunked are still this one; nothing enqueues it now.
 DELIVER_MESSAGE = Job("connector.jobs.deliver_message", "send")
+# On the send queue, one chunk per job and one queued per campaign: a flow email waits
+# for at most one campaign chunk (the send claim takes flow rows first as well).
+ADVANCE_CAMPAIGN = Job("connector.jobs.advance_campaign", "send")
 CALL_WEBHOOK = Job("connector.jobs.call_webhook", "crm")
 FLUSH_WRITEBACKS = Job("connector.jobs.flush_writebacks", "crm")
 RECONCILE_CRM = Job("connector.jobs.reconcile_crm", "crm")
@@ -44,6 +47,7 @@ JOBS = (
     PROCESS_ENGAGEMENT,
     DELIVER_PENDING,
     DELIVER_MESSAGE,
+    ADVANCE_CAMPAIGN,
     CALL_WEBHOOK,
     FLUSH_WRITEBACKS,
     RECONCILE_CRM,

@@ -19,6 +19,7 @@ from sqlalchemy import and_, or_, select, update
 
 from connector.models import EngagementEvent, InboxEvent, Message, WebhookCall
 from connector.queues import DISPATCH_DUE
+from connector.services.campaigns import start_due_campaigns, wake_sending_campaigns
 from connector.services.enrollments import run_claimed
 from connector.services.leases import claim
 from connector.services.schedules import fire_due_triggers, recheck_segments
@@ -49,6 +50,7 @@ class TickReport:
     segments_rechecked: int
     requeued: int
     reconciles_queued: int = 0
+    campaigns_woken: int = 0  # scheduled ones started, sending ones given an advance
 
 
 def tick(rt: Runtime, now: datetime, *, batch: int = BATCH) -> TickReport:
@@ -61,6 +63,8 @@ def tick(rt: Runtime, now: datetime, *, batch: int = BATCH) -> TickReport:
     rechecked = _guarded("segment rechecks", recheck_segments, rt, now, limit=batch)
     requeued = _guarded("recovery", requeue_lost_work, rt, now)
     reconciles = _guarded("CRM reconciliation", queue_reconciliations, rt, now)
+    campaigns = _guarded("scheduled campaigns", start_due_campaigns, rt, now)
+    campaigns += _guarded("campaign advances", wake_sending_campaigns, rt, now)
     return TickReport(
         advanced=len(ids),
         sends_queued=sends,
@@ -68,6 +72,7 @@ def tick(rt: Runtime, now: datetime, *, batch: int = BATCH) -> TickReport:
         segments_rechecked=rechecked,
         requeued=requeued,
         reconciles_queued=reconciles,
+        campaigns_woken=campaigns,
     )
 
 

@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     # At most N marketing emails per contact per rolling window, across flows: "3/7d".
     frequency_cap: str | None = Field(None, alias="FREQUENCY_CAP")
     scheduler_interval: float = Field(1.0, alias="SCHEDULER_INTERVAL", gt=0)
+    # Campaign emails per window for the whole deployment, shared by every worker through
+    # Redis ("50/s", "2000/h"); unset: only each campaign's own throttle. Flow emails are
+    # not counted: they are the ones a person is waiting for.
+    send_rate: str | None = Field(None, alias="SEND_RATE")
     max_event_bytes: int = Field(1024 * 1024, alias="MAX_EVENT_BYTES", gt=0)
 
     @field_validator("database_url")
@@ -133,6 +137,19 @@ class Settings(BaseSettings):
     def _rate_limit(cls, value: str) -> str:
         parse_rate_limit(value)
         return value
+
+    @field_validator("send_rate")
+    @classmethod
+    def _send_rate(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parse_send_rate(value)
+        return value
+
+    @property
+    def campaign_send_rate(self) -> tuple[int, float] | None:
+        """SEND_RATE as (emails, window in seconds), or None."""
+        return parse_send_rate(self.send_rate) if self.send_rate else None
 
     @property
     def hubspot_rate(self) -> tuple[int, float]:
@@ -193,6 +210,15 @@ def parse_rate_limit(value: str) -> tuple[int, float]:
     if requests < 1 or seconds <= 0:
         raise ValueError(f"expected a positive rate such as '110/10s', got {value!r}")
     return requests, seconds
+
+
+def parse_send_rate(value: str) -> tuple[int, float]:
+    """"50/s" or "2000/1h" -> (emails, window seconds): a bare unit is one of it, as in a
+    campaign's `throttle`."""
+    count, slash, window = value.strip().partition("/")
+    if slash and window.isalpha():
+        window = f"1{window}"
+    return parse_rate_limit(f"{count}/{window}" if slash else value)
 
 
 def parse_frequency_cap(value: str) -> tuple[int, timedelta]:

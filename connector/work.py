@@ -12,6 +12,7 @@ INBOX_RETRY = "connector:wake:inbox:retry"
 SEND_WAKE = "connector:wake:send"
 WRITEBACK_WAKE = "connector:wake:crm:{}"
 RECONCILE_MARK = "connector:reconcile:{}"
+CAMPAIGN_WAKE = "connector:wake:campaign:{}"
 
 
 class Work:
@@ -53,6 +54,17 @@ class Work:
         """Called by the send job before it claims: a row committed from now on wakes a
         new run."""
         self._queues.redis.delete(SEND_WAKE)
+
+    def advance_campaign(self, campaign_id: int) -> bool:
+        """The next chunk of a sending campaign: one queued advance per campaign at a
+        time (start, resume, the previous chunk and the scheduler's sweep all ask)."""
+        return self._queues.wake(queues.ADVANCE_CAMPAIGN, campaign_id,
+                                 marker=CAMPAIGN_WAKE.format(campaign_id))
+
+    def campaign_advance_started(self, campaign_id: int) -> None:
+        """Called by the advance before it claims: a later ask queues a new one (which may
+        run beside it on another worker)."""
+        self._queues.redis.delete(CAMPAIGN_WAKE.format(campaign_id))
 
     def call_webhook(self, call_id: int) -> None:
         self._queues.enqueue(queues.CALL_WEBHOOK, call_id)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import html as htmllib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-__all__ = ["add_open_pixel", "track_links"]
+__all__ = ["add_open_pixel", "track_links", "with_utm"]
 
 # Comments (MSO conditionals), style and script blocks are passed through untouched;
 # only real <a ...> start tags are rewritten. Quoted values may contain '>'.
@@ -23,8 +24,10 @@ _TRACKED_SCHEMES = ("http://", "https://")
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 
 
-def track_links(html: str, wrap: Callable[[int, str], str]) -> tuple[str, list[str]]:
-    """Point every trackable ``<a href>`` at ``wrap(index, original_url)``.
+def track_links(html: str, wrap: Callable[[int, str], str], *,
+                utm: Mapping[str, str] | None = None) -> tuple[str, list[str]]:
+    """Point every trackable ``<a href>`` at ``wrap(index, original_url)``, the original
+    first given the ``utm`` parameters (a campaign's, see `with_utm`).
 
     Trackable means an http(s) URL on a link without a ``data-notrack`` attribute. Every
     link gets its own index in document order, even when a URL repeats, so clicks can be
@@ -54,12 +57,28 @@ def track_links(html: str, wrap: Callable[[int, str], str]) -> tuple[str, list[s
         url = htmllib.unescape(href_value).strip()
         if not url.lower().startswith(_TRACKED_SCHEMES):
             return tag
+        if utm:
+            url = with_utm(url, utm)
         index = len(originals)
         originals.append(url)
         tracked = htmllib.escape(wrap(index, url), quote=True)
         return f'{tag[: href_span[0]]}href="{tracked}"{tag[href_span[1] :]}'
 
     return _TOKEN.sub(rewrite, html), originals
+
+
+def with_utm(url: str, utm: Mapping[str, str]) -> str:
+    """`url` with ``utm_<key>=value`` for each of `utm` the link does not set itself (an
+    author's own utm_content on one link wins over the campaign's)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    present = {name for name, _ in query}
+    added = [(f"utm_{key}", value) for key, value in utm.items()
+             if f"utm_{key}" not in present]
+    if not added:
+        return url
+    joined = f"{parts.query}&{urlencode(added)}" if parts.query else urlencode(added)
+    return urlunsplit(parts._replace(query=joined))
 
 
 def add_open_pixel(html: str, pixel_url: str) -> str:

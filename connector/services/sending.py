@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -36,7 +36,7 @@ from connector.email.errors import (
 from connector.email.links import add_open_pixel, track_links
 from connector.email.merge import message_context
 from connector.email.mime import build_message, make_message_id
-from connector.models import Contact, Enrollment, Message
+from connector.models import CampaignRun, Contact, Enrollment, Message
 from connector.services.contacts import is_opted_out, merge_context, suppressed_emails
 from connector.services.suppressions import suppress
 from connector.services.writeback import queue_message_writeback
@@ -98,6 +98,7 @@ class _Claimed:
     contact: Contact
     event: Any
     live: Live
+    utm: Mapping[str, str] = field(default_factory=dict)  # a campaign's, for its links
     text: str = ""  # set by _prepare
 
 
@@ -124,13 +125,21 @@ def deliver_pending(rt: Runtime, *, limit: int = PER_JOB) -> int:
 
 def deliver(rt: Runtime, message_id: int) -> Outcome:
     """One message, the way a chunk sends it (tests, and jobs queued before chunks)."""
-    return _deliver_chunk(rt, 1, message_id=message_id).get(message_id, "skipped")
+    return _deliver_chunk(rt, 1, message_ids=[message_id]).get(message_id, "skipped")
 
 
-def _deliver_chunk(rt: Runtime, size: int, *, message_id: int | None = None
+def deliver_messages(rt: Runtime, message_ids: Collection[int]) -> dict[int, Outcome]:
+    """Exactly these messages (those still pending and due) as one chunk over one
+    connection: a campaign's advance sends the rows it has just written."""
+    if not message_ids:
+        return {}
+    return _deliver_chunk(rt, len(message_ids), message_ids=message_ids)
+
+
+def _deliver_chunk(rt: Runtime, size: int, *, message_ids: Collection[int] | None = None
                    ) -> dict[int, Outcome]:
     now = rt.clock.now()
-    chunk = _claim(rt, now, size, message_id)
+    chunk = _claim(rt, now, size, message_ids)
     if not chunk.claimed:
         return chunk.outcomes
     prepared: list[tuple[_Claimed, EmailMessage]] = []
@@ -180,19 +189,25 @@ _OUTCOME_OF: dict[str, Outcome] = {
 }
 
 
-def _claim(rt: Runtime, now: datetime, size: int, message_id: int | None) -> _Chunk:
+def _claim(rt: Runtime, now: datetime, size: int, message_ids: Collection[int] | None
+           ) -> _Chunk:
     """Claim up to `size` due pending rows (FOR UPDATE SKIP LOCKED: two workers take
-    disjoint chunks) and load what rendering them needs; suppressed ones end here."""
+    disjoint chunks) and load what rendering them needs; suppressed ones end here.
+
+    Flow rows first: a campaign's rows are its advance job's to send (a chunk each), and
+    the send job only takes those left over (an SMTP 4xx retry, an advance that died)
+    once no flow email waits behind them."""
     due = (
         select(Message.id)
         .where(Message.status == "pending",
                or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now))
-        .order_by(Message.id)
         .limit(size)
         .with_for_update(skip_locked=True)
     )
-    if message_id is not None:
-        due = due.where(Message.id == message_id)
+    if message_ids is not None:
+        due = due.where(Message.id.in_(message_ids)).order_by(Message.id)
+    else:
+        due = due.order_by(Message.campaign_id.is_not(None), Message.id)
     chunk = _Chunk()
     with rt.db.session() as session:
         ids = session.scalars(
@@ -217,6 +232,7 @@ def _claim(rt: Runtime, now: datetime, size: int, message_id: int | None) -> _Ch
         } if enrollment_ids else {}
         # Suppression right before the send (DESIGN §5.4), for the whole chunk at once.
         suppressed = suppressed_emails(session, list(contacts.values()))
+        utms = _campaign_utms(session, {m.campaign_id for m in messages})
         lives: dict[int, Live] = {}
         for message in messages:
             contact = contacts[message.contact_id]
@@ -228,8 +244,19 @@ def _claim(rt: Runtime, now: datetime, size: int, message_id: int | None) -> _Ch
                 lives[message.account_id] = rt.workspaces.live(session, message.account_id)
             context = contexts.get(message.enrollment_id) if message.enrollment_id else None
             chunk.claimed.append(_Claimed(message, contact, (context or {}).get("event"),
-                                          lives[message.account_id]))
+                                          lives[message.account_id],
+                                          utms.get(message.campaign_id, {})))
     return chunk
+
+
+def _campaign_utms(session: Session, campaign_ids: set[int | None]
+                   ) -> dict[int | None, dict[str, str]]:
+    """The UTM parameters of the campaigns these messages belong to (fixed at start)."""
+    ids = {i for i in campaign_ids if i is not None}
+    if not ids:
+        return {}
+    return {campaign_id: dict(plan.get("utm") or {}) for campaign_id, plan in session.execute(
+        select(CampaignRun.id, CampaignRun.plan).where(CampaignRun.id.in_(ids)))}
 
 
 def _send(rt: Runtime, message: Message, mime: EmailMessage, now: datetime
@@ -360,7 +387,8 @@ def _prepare(rt: Runtime, item: _Claimed) -> tuple[EmailMessage, dict[str, Any]]
             company_address=identity.company_address,
         ),
     )
-    html, links = track_links(rendered.html, lambda index, _url: url("click", "t/c", index))
+    html, links = track_links(rendered.html, lambda index, _url: url("click", "t/c", index),
+                              utm=item.utm)
     html = add_open_pixel(html, url("open", "t/o"))
     subject = message.subject_override or rendered.subject
     sender = message.sender_override or identity.mail_from

@@ -1,0 +1,30 @@
+"""Campaign sends (issue 10): start (the audience frozen in SQL), advance (one throttled
+chunk per job through the send path), pause / resume / cancel, and where a send stands.
+
+    start_campaign -> campaigns row `sending` (or `scheduled`) + campaign_recipients
+    advance_campaign -> a chunk of waiting recipients -> Message rows -> deliver_messages
+"""
+
+from __future__ import annotations
+
+from connector.services.campaigns.advance import AdvanceReport, advance_campaign
+from connector.services.campaigns.control import cancel_campaign, pause_campaign, resume_campaign
+from connector.services.campaigns.errors import CampaignError
+from connector.services.campaigns.start import start_campaign, start_due_campaigns
+from connector.services.campaigns.status import CampaignStatus, campaign_status, campaign_statuses
+from connector.services.campaigns.sweep import wake_sending_campaigns
+
+__all__ = [
+    "AdvanceReport",
+    "CampaignError",
+    "CampaignStatus",
+    "advance_campaign",
+    "campaign_status",
+    "campaign_statuses",
+    "cancel_campaign",
+    "pause_campaign",
+    "resume_campaign",
+    "start_campaign",
+    "start_due_campaigns",
+    "wake_sending_campaigns",
+]

@@ -1,0 +1,165 @@
+"""One advance of a sending campaign: a chunk of waiting recipients, as many as the
+throttles allow, becomes Message rows (committed with the recipients marked queued, before
+any transport call), then exactly those rows go through the send path over one connection.
+
+Advances of one campaign may run on several workers at once: each claims its recipients
+with one conditional UPDATE (`state = 'waiting'`, the next positions; FOR UPDATE SKIP
+LOCKED on PostgreSQL, SQLite's single writer serialises them), and the messages'
+unique (campaign_id, contact_id) is the last word. A worker killed mid-chunk leaves its
+rows `sending`: the scheduler marks them uncertain, never resends them.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import exists, insert, select, update
+
+from connector.db import rowcount
+from connector.models import CampaignRecipient, CampaignRun, Contact, Message
+from connector.services.campaigns.plan import SendPlan
+from connector.services.campaigns.start import freeze_audience
+from connector.services.campaigns.throttle import take_tokens
+from connector.services.contacts import opt_out_reason, suppressed_emails
+from connector.services.sending import deliver_messages
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from sqlalchemy.orm import Session
+
+    from connector.runtime import Runtime
+
+# Recipients per advance: a flow email queued behind an advance waits for one chunk.
+CHUNK = 200
+CHUNK_SQLITE = 50
+
+
+@dataclass(frozen=True)
+class AdvanceReport:
+    """What one advance did: messages handed to the send path, recipients skipped, and
+    whether the campaign is done, waits for its throttle, or is not sending."""
+
+    queued: int = 0
+    skipped: int = 0
+    outcome: str = "idle"  # idle | advanced | throttled | sent
+
+
+def advance_campaign(rt: Runtime, campaign_id: int) -> AdvanceReport:
+    """Send the next chunk of a sending campaign, queue the next advance, or finish it."""
+    rt.work.campaign_advance_started(campaign_id)  # before looking: see Queues.wake
+    now = rt.clock.now()
+    with rt.db.session() as session:
+        run = session.get(CampaignRun, campaign_id)
+        if run is None or run.state != "sending":
+            return AdvanceReport()
+        if run.next_advance_at is not None and run.next_advance_at > now:
+            return AdvanceReport(outcome="throttled")  # the scheduler wakes it then
+        plan, frozen = SendPlan(run.key, run.plan), run.audience is not None
+    if not frozen and freeze_audience(rt, campaign_id) is None:
+        return AdvanceReport()
+    want = CHUNK_SQLITE if rt.db.is_sqlite else CHUNK
+    grant = take_tokens(rt.redis, campaign_id, want, now, throttle=plan.throttle,
+                        send_rate=rt.settings.campaign_send_rate)
+    with rt.db.session() as session:
+        claimed = _claim(session, campaign_id, grant.tokens) if grant.tokens else []
+        message_ids, skipped = _queue_messages(session, campaign_id, plan, claimed, now)
+        session.execute(update(CampaignRun).where(CampaignRun.id == campaign_id)
+                        .values(next_advance_at=grant.retry_at))
+        more = _has_waiting(session, campaign_id)
+    if more and grant.retry_at is None:
+        rt.work.advance_campaign(campaign_id)  # another worker may take the next chunk now
+    deliver_messages(rt, message_ids)
+    if not more and _finish(rt, campaign_id):
+        return AdvanceReport(len(message_ids), skipped, "sent")
+    if grant.retry_at is not None and more:
+        return AdvanceReport(len(message_ids), skipped, "throttled")
+    return AdvanceReport(len(message_ids), skipped, "advanced")
+
+
+def _claim(session: Session, campaign_id: int, size: int) -> list[int]:
+    """Mark the next `size` waiting recipients queued; returns their contact ids."""
+    waiting = (
+        select(CampaignRecipient.contact_id)
+        .where(CampaignRecipient.campaign_id == campaign_id,
+               CampaignRecipient.state == "waiting")
+        .order_by(CampaignRecipient.position)
+        .limit(size)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(
+        update(CampaignRecipient)
+        .where(CampaignRecipient.campaign_id == campaign_id,
+               CampaignRecipient.state == "waiting",
+               CampaignRecipient.contact_id.in_(waiting.scalar_subquery()))
+        .values(state="queued")
+        .returning(CampaignRecipient.contact_id)
+        .execution_options(synchronize_session=False)
+    ).all())
+
+
+def _queue_messages(session: Session, campaign_id: int, plan: SendPlan,
+                    contact_ids: list[int], now: datetime) -> tuple[list[int], int]:
+    """A pending Message per claimed recipient who can still be mailed; the others are
+    skipped with the reason. Returns the new messages' ids and how many were skipped."""
+    if not contact_ids:
+        return [], 0
+    # (A contact erased since the freeze took its recipient row along: ON DELETE CASCADE.)
+    contacts = list(session.scalars(select(Contact).where(Contact.id.in_(contact_ids))))
+    suppressed = suppressed_emails(session, contacts)
+    rows, skips, variants = [], [], []
+    for contact in sorted(contacts, key=lambda c: c.id):
+        reason = _skip_reason(contact, suppressed)
+        if reason is not None:
+            skips.append({"campaign_id": campaign_id, "contact_id": contact.id,
+                          "state": "skipped", "skip_reason": reason})
+            continue
+        choice = plan.choice(contact.id)
+        if choice.variant is not None:
+            variants.append({"campaign_id": campaign_id, "contact_id": contact.id,
+                             "variant": choice.variant})
+        rows.append({
+            "account_id": contact.account_id, "contact_id": contact.id,
+            "campaign_id": campaign_id, "template": choice.template,
+            "subject_override": choice.subject, "sender_override": plan.sender,
+            "public_id": secrets.token_hex(16), "status": "pending",
+            "to_email": contact.email or "", "links": [], "attempts": 0, "created_at": now,
+        })
+    if skips or variants:
+        session.execute(update(CampaignRecipient), skips + variants)
+    if not rows:
+        return [], len(skips)
+    ids = list(session.scalars(insert(Message).returning(Message.id), rows))
+    return ids, len(skips)
+
+
+def _skip_reason(contact: Contact, suppressed: dict[tuple[int, str], str]) -> str | None:
+    """Why a frozen recipient is not mailed after all (it changed since the freeze)."""
+    if contact.deleted_at is not None:
+        return "deleted"
+    if contact.merged_into_id is not None:
+        return "merged"
+    if opt_out_reason(contact) is not None:
+        return "opted_out" if contact.email else "no_email"
+    return suppressed.get((contact.account_id, contact.email or ""))  # its reason
+
+
+def _has_waiting(session: Session, campaign_id: int) -> bool:
+    return bool(session.scalar(select(exists().where(
+        CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.state == "waiting"))))
+
+
+def _finish(rt: Runtime, campaign_id: int) -> bool:
+    """`sent` once no recipient waits (every one handed to the send path or skipped)."""
+    now = rt.clock.now()
+    with rt.db.session() as session:
+        waiting = exists().where(CampaignRecipient.campaign_id == campaign_id,
+                                 CampaignRecipient.state == "waiting")
+        done = rowcount(session.execute(
+            update(CampaignRun)
+            .where(CampaignRun.id == campaign_id, CampaignRun.state == "sending", ~waiting)
+            .values(state="sent", finished_at=now, next_advance_at=None)
+        ))
+    return bool(done)

@@ -1,0 +1,123 @@
+"""Starting a campaign: the live workspace's definition becomes a campaigns row (its plan
+fixed), and when sending starts the audience is resolved in SQL and frozen into
+campaign_recipients, keyset chunk by keyset chunk (INSERT ... SELECT: nothing of the
+audience passes through this process, memory stays flat whatever its size)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
+
+from connector.db import rowcount
+from connector.models import CampaignRecipient, CampaignRun, Contact
+from connector.segment_sql import audience_query
+from connector.services.campaigns.errors import CampaignError
+from connector.services.campaigns.plan import SendPlan, not_built, plan_of
+from connector.workspaces.campaigns import ACCOUNT_TIMEZONE
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
+
+# Recipients per INSERT ... SELECT: one short write transaction each (SQLite has one writer).
+FREEZE_CHUNK = 5000
+
+
+def start_campaign(rt: Runtime, account_id: int, key: str, *, at: datetime | None = None
+                   ) -> int:
+    """Start the live workspace's campaign `key`: at `at` or its `send_at` when that is
+    still ahead (state `scheduled`: the scheduler starts it then), else now (the audience
+    frozen, state `sending`, the first advance queued). Returns the campaign's id."""
+    now = rt.clock.now()
+    if at is not None and at.tzinfo is None:
+        raise CampaignError("the start time needs a UTC offset (2026-05-01T09:00+02:00)")
+    with rt.db.session() as session:
+        live = rt.workspaces.live(session, account_id)
+        campaign = live.workspace.campaigns.get(key)
+        if campaign is None:
+            known = ", ".join(sorted(live.workspace.campaigns)) or "none"
+            raise CampaignError(f"account {account_id}'s live workspace has no campaign "
+                                f"{key!r} (campaigns: {known})")
+        reason = not_built(campaign)
+        if reason:
+            raise CampaignError(f"campaign {key}: cannot be sent: {reason}")
+        started = session.scalar(select(CampaignRun.state).where(
+            CampaignRun.account_id == account_id, CampaignRun.key == key))
+        if started is not None:
+            raise CampaignError(f"campaign {key} was started already (it is {started}); "
+                                "a campaign is sent once: copy it under a new key to resend")
+        when = at or campaign.starts_at(ACCOUNT_TIMEZONE)
+        scheduled = when is not None and when > now
+        run = CampaignRun(
+            account_id=account_id, key=key, name=campaign.name, version=campaign.version,
+            workspace_version=live.profile.workspace_version, plan=plan_of(campaign),
+            state="scheduled" if scheduled else "sending", send_at=when, created_at=now,
+            started_at=None if scheduled else now,
+        )
+        session.add(run)
+        try:
+            session.flush()
+        except IntegrityError:
+            raise CampaignError(f"campaign {key} was started already (by another "
+                                "command at the same moment)") from None
+        campaign_id = run.id
+    if not scheduled:
+        freeze_audience(rt, campaign_id)
+        rt.work.advance_campaign(campaign_id)
+    return campaign_id
+
+
+def start_due_campaigns(rt: Runtime, now: datetime) -> int:
+    """Scheduled campaigns whose time has come move to `sending` (one tick wins each: a
+    conditional UPDATE) and get their first advance, which freezes the audience."""
+    with rt.db.session() as session:
+        due = session.scalars(
+            update(CampaignRun)
+            .where(CampaignRun.state == "scheduled", CampaignRun.send_at <= now)
+            .values(state="sending", started_at=now)
+            .returning(CampaignRun.id)
+        ).all()
+    for campaign_id in due:
+        rt.work.advance_campaign(campaign_id)
+    return len(due)
+
+
+def freeze_audience(rt: Runtime, campaign_id: int) -> int | None:
+    """Resolve the audience once and keep it; idempotent (a freeze cut short by a crash
+    goes on after the last contact it inserted). Returns its size, None when the campaign
+    is gone or not sending (cancelled meanwhile)."""
+    with rt.db.session() as session:
+        run = session.get(CampaignRun, campaign_id)
+        if run is None or run.state not in ("sending", "paused"):
+            return None
+        if run.audience is not None:
+            return run.audience
+        account_id, plan = run.account_id, SendPlan(run.key, run.plan)
+        # Windows ("opened in the last 30 days") are read at the moment sending started.
+        at = run.started_at or rt.clock.now()
+    query, residual = audience_query(plan.audience, account_id=account_id, now=at)
+    if residual is not None:  # the workspace check refuses these; a plan is never partial
+        raise CampaignError(f"campaign {campaign_id}: its audience cannot be resolved in SQL")
+    query = query.where(Contact.deleted_at.is_(None), Contact.merged_into_id.is_(None),
+                        Contact.email.is_not(None))
+    while True:
+        with rt.db.session() as session:
+            after = session.scalar(select(func.max(CampaignRecipient.contact_id)).where(
+                CampaignRecipient.campaign_id == campaign_id))
+            page = (query if after is None else query.where(Contact.id > after)
+                    ).limit(FREEZE_CHUNK).subquery()
+            inserted = rowcount(session.execute(insert(CampaignRecipient).from_select(
+                ["campaign_id", "contact_id", "position", "state"],
+                select(literal(campaign_id), page.c.id, page.c.id, literal("waiting")),
+            )))
+        if not inserted:
+            break
+    with rt.db.session() as session:
+        size = session.scalar(select(func.count()).where(
+            CampaignRecipient.campaign_id == campaign_id)) or 0
+        session.execute(update(CampaignRun).where(CampaignRun.id == campaign_id,
+                                                  CampaignRun.audience.is_(None))
+                        .values(audience=size))
+    return size
