@@ -25,7 +25,7 @@ from adapters.inbound import CrmEvent, Ignored, Malformed
 from connector.crm_routes import CrmRoutes
 from connector.db import after_commit
 from connector.models import UnroutedDelivery
-from connector.services.inbox import record_inbox_event
+from connector.services.inbox import NewEvent, record_inbox_events
 from webhooks.http import error, parse_json, read_raw_body, runtime
 
 log = logging.getLogger(__name__)
@@ -82,22 +82,16 @@ def store_batch(session: Session, batch: Iterable[Any], *, now: datetime,
             _log_malformed(event, raw)
     accounts = routes.connected(SOURCE, {e.portal for e in events})
     unrouted: dict[str, list[CrmEvent]] = defaultdict(list)
+    routed: list[NewEvent] = []
     for event in events:
         account_id = accounts.get(event.portal)
         if account_id is None:
             unrouted[event.portal].append(event)
-            continue
-        _, created = record_inbox_event(
-            session,
-            account_id=account_id,
-            source=SOURCE,
-            dedup_key=event.dedup_key,
-            kind=event.kind,
-            payload=event.data,
-            occurred_at=event.occurred_at,
-            now=now,
-        )
-        counts["stored" if created else "duplicates"] += 1
+        else:
+            routed.append(NewEvent(account_id, SOURCE, event.dedup_key, event.kind,
+                                   event.data, event.occurred_at))
+    counts["stored"] = record_inbox_events(session, routed, now=now)
+    counts["duplicates"] = len(routed) - counts["stored"]
     for portal, held in unrouted.items():
         session.add(UnroutedDelivery(
             source=SOURCE,

@@ -52,7 +52,7 @@ from connector.db import after_commit
 from connector.models import UnroutedDelivery
 from connector.services.crm_events import record_data
 from connector.services.crm_secrets import inbound_secret
-from connector.services.inbox import record_inbox_event
+from connector.services.inbox import NewEvent, record_inbox_events
 from webhooks.http import error, parse_json, read_raw_body, runtime
 
 log = logging.getLogger(__name__)
@@ -185,10 +185,8 @@ def store(session: Session, events: Iterable[RecordEvent | CrmEvent | Ignored | 
                                          received_at=now))
         counts["unrouted"] = len(understood)
         return counts
-    for event in understood:
-        _, created = record_inbox_event(
-            session, account_id=account_id, source=SOURCE, dedup_key=event.dedup_key,
-            kind=event.kind, payload=event.data, occurred_at=event.occurred_at, now=now,
-        )
-        counts["stored" if created else "duplicates"] += 1
+    stored = record_inbox_events(session, [
+        NewEvent(account_id, SOURCE, e.dedup_key, e.kind, e.data, e.occurred_at)
+        for e in understood], now=now)
+    counts["stored"], counts["duplicates"] = stored, len(understood) - stored
     return counts

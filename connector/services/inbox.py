@@ -4,6 +4,8 @@ key, before it has any effect (DESIGN §5.2)."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -61,3 +63,28 @@ def record_inbox_event(
     )
     assert existing is not None, "conflict without a row: the dedup key must be unique"
     return existing, False
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """One event of a batch for `record_inbox_events`."""
+
+    account_id: int
+    source: str
+    dedup_key: str
+    kind: str
+    payload: dict[str, Any]
+    occurred_at: datetime
+
+
+def record_inbox_events(session: Session, events: Sequence[NewEvent], *, now: datetime) -> int:
+    """Store a batch (a webhook's notifications) in one multi-row INSERT ... ON CONFLICT DO
+    NOTHING; returns how many were new. The duplicates' ids are not looked up: a webhook
+    only counts them."""
+    if not events:
+        return 0
+    rows = [{"account_id": e.account_id, "source": e.source, "dedup_key": e.dedup_key,
+             "kind": e.kind, "payload": e.payload, "occurred_at": e.occurred_at,
+             "received_at": now} for e in events]
+    connection = session.connection()
+    return len(connection.execute(_insert(connection.dialect.name), rows).all())
