@@ -21,7 +21,7 @@ from connector.db import rowcount
 from connector.models import CampaignRecipient, CampaignRun, Contact, Message
 from connector.services.campaigns.plan import SendPlan
 from connector.services.campaigns.start import freeze_audience
-from connector.services.campaigns.throttle import take_tokens
+from connector.services.campaigns.throttle import give_back, take_tokens
 from connector.services.contacts import opt_out_reason, suppressed_emails
 from connector.services.sending import deliver_messages
 
@@ -69,6 +69,7 @@ def advance_campaign(rt: Runtime, campaign_id: int) -> AdvanceReport:
         session.execute(update(CampaignRun).where(CampaignRun.id == campaign_id)
                         .values(next_advance_at=grant.retry_at))
         more = _has_waiting(session, campaign_id)
+    give_back(rt.redis, grant, grant.tokens - len(claimed))
     if more and grant.retry_at is None:
         rt.work.advance_campaign(campaign_id)  # another worker may take the next chunk now
     deliver_messages(rt, message_ids)

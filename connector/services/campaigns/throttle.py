@@ -44,10 +44,11 @@ SEND_RATE_KEY = "connector:send-rate:{}"
 @dataclass(frozen=True)
 class Grant:
     """Tokens taken now, and when a limit that ran out opens its next window (None: none
-    ran out)."""
+    ran out); `keys` are the windows they were taken from."""
 
     tokens: int
     retry_at: datetime | None
+    keys: tuple[str, ...] = ()
 
 
 def take_tokens(redis: Redis, campaign_id: int, want: int, now: datetime, *,
@@ -69,11 +70,22 @@ def take_tokens(redis: Redis, campaign_id: int, want: int, now: datetime, *,
         # The counter outlives its window a little: clocks of machines differ.
         args += [count, int(per * 1000) * 2 + 60_000]
     granted, *rooms = redis.eval(_TAKE, len(limits), *[key for key, _, _ in limits], *args)
-    granted = int(granted)
+    granted, keys = int(granted), tuple(key for key, _, _ in limits)
     if granted >= want:
-        return Grant(granted, None)
+        return Grant(granted, None, keys)
     ends = [(math.floor(at / per) + 1) * per
             for (_key, _count, per), room in zip(limits, rooms, strict=True)
             if int(room) <= granted]
     retry_at = datetime.fromtimestamp(max(ends), UTC) if ends else None
-    return Grant(granted, retry_at)
+    return Grant(granted, retry_at, keys)
+
+
+def give_back(redis: Redis, grant: Grant, unused: int) -> None:
+    """Return tokens a chunk did not use (fewer recipients were left than granted), for
+    the other campaigns sharing SEND_RATE."""
+    if unused <= 0 or not grant.keys:
+        return
+    with redis.pipeline() as pipe:
+        for key in grant.keys:
+            pipe.decrby(key, unused)
+        pipe.execute()
