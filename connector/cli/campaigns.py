@@ -1,15 +1,30 @@
-"""`connector campaigns`: campaign definitions as YAML files. Only `validate` exists so far;
-sending is being built."""
+"""`connector campaigns`: campaign definitions as YAML files (`validate`) and their sends
+(`list`, `send`, `pause`, `resume`, `cancel`, `status`). The sends are done by the workers;
+these commands start them, change their state and show where they stand."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
+import json
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
 
 from connector.cli.context import CliContext, pass_cli
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from connector.engine.campaigns import Campaign
+    from connector.runtime import Runtime
+    from connector.services.campaigns import CampaignStatus
 
 
 @click.group()
@@ -69,3 +84,258 @@ def _lists_of(
         if session.get(Account, account_id) is None:
             raise click.ClickException(f"no account {account_id}")
         yield lambda keys: known_lists(session, account_id, keys)
+
+
+# How often `send --wait` looks again.
+POLL_SECONDS = 1.0
+# A send in one of these states has nothing more coming for `--wait`.
+SETTLED = ("sent", "paused", "cancelled")
+
+account_option = click.option(
+    "--account", "account_id", type=int,
+    help="The account (may be left out when there is only one).")
+
+
+@campaigns.command("list")
+@account_option
+@pass_cli
+def list_command(cli: CliContext, account_id: int | None) -> None:
+    """Every campaign of the live workspace and every one started: state, audience, sent."""
+    with _campaigns(cli, account_id) as (session, account, defined, now):
+        from connector.services.campaigns import campaign_statuses
+
+        statuses = campaign_statuses(session, account, defined=defined, now=now)
+    if not statuses:
+        click.echo(f"account {account} has no campaigns")
+        return
+    table = Table("key", "name", "state", "audience", "sent", "skipped", "failed")
+    for s in statuses:
+        table.add_row(s.key, s.name, s.state, "" if s.audience is None else str(s.audience),
+                      str(s.sent), str(sum(s.skipped.values())), str(s.failed))
+    Console().print(table)
+
+
+@campaigns.command()
+@click.argument("key")
+@click.option("--at", "at_text", metavar="ISO",
+              help="Start then instead of now (or of its send_at): an ISO time with an "
+              "offset, such as 2026-05-01T09:00+02:00.")
+@click.option("--wait", is_flag=True,
+              help="Show the progress until it is sent (or paused or cancelled elsewhere).")
+@account_option
+@pass_cli
+def send(cli: CliContext, key: str, at_text: str | None, wait: bool,
+         account_id: int | None) -> None:
+    """Start campaign KEY of the live workspace: its audience is frozen when sending
+    starts, and the workers send it chunk by chunk at its throttle."""
+    from connector.services.campaigns import CampaignError, start_campaign
+
+    rt = cli.runtime(needs_redis="the send is queued for the workers")
+    with rt.db.session() as session:
+        account = _resolve_account(session, account_id)
+    at = _parse_at(at_text, rt.clock.now())
+    try:
+        start_campaign(rt, account, key, at=at)
+    except CampaignError as exc:
+        raise click.ClickException(str(exc)) from exc
+    current = _status_now(rt, account, key)
+    if current.state == "scheduled":
+        click.echo(f"{key}: scheduled for {current.send_at:%Y-%m-%d %H:%M %Z}")
+        return
+    click.echo(f"{key}: sending to {current.audience} contact(s)")
+    if wait:
+        _follow(rt, account, key)
+
+
+@campaigns.command()
+@click.argument("key")
+@account_option
+@pass_cli
+def pause(cli: CliContext, key: str, account_id: int | None) -> None:
+    """Stop sending KEY after the chunk in progress (resume goes on from there)."""
+    _control(cli, key, account_id, "pause", "paused")
+
+
+@campaigns.command()
+@click.argument("key")
+@account_option
+@pass_cli
+def resume(cli: CliContext, key: str, account_id: int | None) -> None:
+    """Go on sending a paused KEY."""
+    _control(cli, key, account_id, "resume", "sending")
+
+
+@campaigns.command()
+@click.argument("key")
+@account_option
+@pass_cli
+def cancel(cli: CliContext, key: str, account_id: int | None) -> None:
+    """Stop KEY for good: the recipients not mailed yet never will be."""
+    _control(cli, key, account_id, "cancel", "cancelled")
+
+
+@campaigns.command()
+@click.argument("key", required=False)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object (a list without KEY).")
+@account_option
+@pass_cli
+def status(cli: CliContext, key: str | None, as_json: bool, account_id: int | None) -> None:
+    """Where KEY's send stands (every campaign without KEY): sent of the audience, skipped
+    by reason, failed, rate and time left."""
+    from connector.services.campaigns import campaign_status, campaign_statuses
+
+    with _campaigns(cli, account_id) as (session, account, defined, now):
+        if key is None:
+            statuses = campaign_statuses(session, account, defined=defined, now=now)
+        else:
+            found = campaign_status(session, account, key, defined=defined, now=now)
+            if found is None:
+                raise click.ClickException(_unknown(key, account, defined))
+            statuses = [found]
+    if as_json:
+        data = [s.as_json() for s in statuses]
+        click.echo(json.dumps(data[0] if key is not None else data, indent=2))
+        return
+    console = Console()
+    for s in statuses:
+        _print_status(console, s)
+
+
+def _control(cli: CliContext, key: str, account_id: int | None, verb: str, state: str
+             ) -> None:
+    from connector.services import campaigns as service
+
+    rt = cli.runtime(needs_redis=f"a {verb} reaches the workers through it")
+    with rt.db.session() as session:
+        account = _resolve_account(session, account_id)
+    try:
+        getattr(service, f"{verb}_campaign")(rt, account, key)
+    except service.CampaignError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{key}: {state}")
+
+
+def _follow(rt: Runtime, account: int, key: str) -> None:
+    """A progress bar until the send settles; the workers do the sending."""
+    current = _status_now(rt, account, key)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[rate]}"), TextColumn("{task.fields[left]}"),
+                  console=Console()) as progress:
+        task = progress.add_task(key, total=current.audience or 0, rate="", left="")
+        while True:
+            rate, left = _rate_fields(current)
+            progress.update(task, completed=_done(current), rate=rate, left=left)
+            if current.state in SETTLED:
+                break
+            time.sleep(POLL_SECONDS)
+            current = _status_now(rt, account, key)
+    click.echo(f"{key}: {current.state}: {_summary(current)}")
+
+
+def _print_status(console: Console, s: CampaignStatus) -> None:
+    console.print(f"[bold]{s.key}[/bold] ({s.name}): {s.state}"
+                  + (f", starts {s.send_at:%Y-%m-%d %H:%M %Z}" if s.state == "scheduled"
+                     and s.send_at else ""))
+    if s.audience is None:
+        return
+    progress = Progress(TextColumn("  "), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[rate]}"), TextColumn("{task.fields[left]}"),
+                        console=console, auto_refresh=False)
+    rate, left = _rate_fields(s)
+    progress.add_task(s.key, total=s.audience, completed=_done(s), rate=rate, left=left)
+    console.print(progress.get_renderable())
+    console.print(f"  {_summary(s)}")
+
+
+def _done(s: CampaignStatus) -> int:
+    return (s.audience or 0) - s.remaining
+
+
+def _rate_fields(s: CampaignStatus) -> tuple[str, str]:
+    """The bar's rate and time-left columns."""
+    left = s.seconds_left
+    return (f"{s.rate_per_minute:.0f}/min",
+            "" if s.state in SETTLED else
+            "time left unknown" if left is None else f"{_duration(left)} left")
+
+
+def _summary(s: CampaignStatus) -> str:
+    skipped = ", ".join(f"{reason} {count}" for reason, count in sorted(s.skipped.items()))
+    parts = [f"sent {s.sent} of {s.audience}", f"skipped {sum(s.skipped.values())}"
+             + (f" ({skipped})" if skipped else ""), f"failed {s.failed}"]
+    if s.uncertain:
+        parts.append(f"uncertain {s.uncertain} (never resent)")
+    if s.in_flight:
+        parts.append(f"in flight {s.in_flight}")
+    return ", ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def _status_now(rt: Runtime, account: int, key: str) -> CampaignStatus:
+    from connector.services.campaigns import campaign_status
+
+    with rt.db.session() as session:
+        defined = rt.workspaces.live(session, account).workspace.campaigns
+        found = campaign_status(session, account, key, defined=defined, now=rt.clock.now())
+    if found is None:
+        raise click.ClickException(_unknown(key, account, defined))
+    return found
+
+
+def _parse_at(text: str | None, now: datetime) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"expected an ISO time such as 2026-05-01T09:00+02:00, "
+                                 f"got {text!r}", param_hint="--at") from None
+    if at.tzinfo is None:
+        raise click.BadParameter(f"{text!r} has no UTC offset (2026-05-01T09:00+02:00)",
+                                 param_hint="--at")
+    if at <= now:
+        raise click.BadParameter(f"{text} has passed (leave --at out to send now)",
+                                 param_hint="--at")
+    return at
+
+
+@contextmanager
+def _campaigns(cli: CliContext, account_id: int | None
+               ) -> Iterator[tuple[Session, int, dict[str, Campaign], datetime]]:
+    """A session, the account, its live workspace's campaigns and the time: what the
+    read-only commands need (no Redis)."""
+    from connector.clock import SystemClock
+    from connector.workspaces import Workspaces
+
+    with cli.database().session() as session:
+        account = _resolve_account(session, account_id)
+        defined = dict(Workspaces(cli.settings).live(session, account).workspace.campaigns)
+        yield session, account, defined, SystemClock().now()
+
+
+def _resolve_account(session: Session, account_id: int | None) -> int:
+    """The account asked for, or the only one there is."""
+    from sqlalchemy import select
+
+    from connector.models import Account
+
+    ids = session.scalars(select(Account.id).order_by(Account.id)).all()
+    if account_id is None:
+        if len(ids) != 1:
+            known = ", ".join(map(str, ids)) or "none yet"
+            raise click.UsageError(f"give --account (accounts: {known})")
+        return ids[0]
+    if account_id not in ids:
+        raise click.ClickException(f"no account {account_id}")
+    return account_id
+
+
+def _unknown(key: str, account: int, defined: Mapping[str, Campaign]) -> str:
+    known = ", ".join(sorted(defined)) or "none"
+    return (f"account {account} has no campaign {key!r}, started or in its live workspace "
+            f"(campaigns: {known})")

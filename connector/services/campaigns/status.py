@@ -12,9 +12,11 @@ from sqlalchemy import func, select
 from connector.models import CampaignRecipient, CampaignRun, Message
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from sqlalchemy.orm import Session
 
-    from connector.runtime import Runtime
+    from connector.engine.campaigns import Campaign
 
 # The rate is what was sent in this last stretch of time.
 RATE_WINDOW = timedelta(minutes=1)
@@ -66,20 +68,23 @@ class CampaignStatus:
         }
 
 
-def campaign_status(rt: Runtime, account_id: int, key: str) -> CampaignStatus | None:
-    """One campaign, started or only defined in the live workspace; None when neither."""
-    return next((s for s in campaign_statuses(rt, account_id) if s.key == key), None)
+def campaign_status(session: Session, account_id: int, key: str, *,
+                    defined: Mapping[str, Campaign], now: datetime) -> CampaignStatus | None:
+    """One campaign, started or only `defined` (the live workspace's); None when neither."""
+    run = session.scalar(select(CampaignRun).where(CampaignRun.account_id == account_id,
+                                                   CampaignRun.key == key))
+    if run is not None:
+        return _status(session, run, now)
+    campaign = defined.get(key)
+    return None if campaign is None else CampaignStatus(key, campaign.name, "draft")
 
 
-def campaign_statuses(rt: Runtime, account_id: int) -> list[CampaignStatus]:
-    """Every campaign of the account: the started ones, then the live workspace's others
-    (draft), by key."""
-    now = rt.clock.now()
-    with rt.db.session() as session:
-        runs = session.scalars(select(CampaignRun).where(
-            CampaignRun.account_id == account_id).order_by(CampaignRun.key)).all()
-        statuses = {run.key: _status(session, run, now) for run in runs}
-        defined = rt.workspaces.live(session, account_id).workspace.campaigns
+def campaign_statuses(session: Session, account_id: int, *,
+                      defined: Mapping[str, Campaign], now: datetime) -> list[CampaignStatus]:
+    """Every campaign of the account, by key: the started ones and the others `defined`
+    (state draft)."""
+    runs = session.scalars(select(CampaignRun).where(CampaignRun.account_id == account_id))
+    statuses = {run.key: _status(session, run, now) for run in runs}
     for key, campaign in defined.items():
         statuses.setdefault(key, CampaignStatus(key, campaign.name, "draft"))
     return [statuses[key] for key in sorted(statuses)]

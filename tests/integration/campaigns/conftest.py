@@ -13,6 +13,7 @@ from sqlalchemy import select
 from connector.models import Contact, ListMembership, Message
 from connector.runtime import Runtime
 from connector.services.accounts import AccountView
+from connector.services.campaigns import CampaignStatus, campaign_status
 from connector.workspaces import deploy_files, read_workspace
 from tests.conftest import MakeRuntime
 from tests.support.paths import ROOT
@@ -67,6 +68,12 @@ def on_list(rt: Runtime, account_id: int, contact_ids: list[int], list_key: str)
         session.add_all(ListMembership(account_id=account_id, contact_id=contact_id,
                                        list_key=list_key, added_at=now)
                         for contact_id in contact_ids)
+
+
+def status_of(rt: Runtime, account_id: int, key: str) -> CampaignStatus | None:
+    with rt.db.session() as session:
+        defined = rt.workspaces.live(session, account_id).workspace.campaigns
+        return campaign_status(session, account_id, key, defined=defined, now=rt.clock.now())
 
 
 def mailed(smtp_server: SmtpServer) -> Counter[str]:

@@ -15,7 +15,6 @@ from connector.services.accounts import AccountView
 from connector.services.campaigns import (
     CampaignError,
     advance_campaign,
-    campaign_status,
     pause_campaign,
     resume_campaign,
     start_campaign,
@@ -29,6 +28,7 @@ from tests.integration.campaigns.conftest import (
     ledger,
     mailed,
     on_list,
+    status_of,
 )
 from tests.support.jobs import work
 from tests.support.smtp import SmtpServer
@@ -64,7 +64,7 @@ def test_everyone_in_the_audience_gets_it_exactly_once_with_utm_links(
     assert set(mailed(smtp_server)) == expected
     assert set(mailed(smtp_server).values()) == {1}
     assert ledger(smtp_rt, campaign_id) == {"sent": len(expected)}
-    status = campaign_status(smtp_rt, account.id, "sale")
+    status = status_of(smtp_rt, account.id, "sale")
     assert status is not None
     assert (status.state, status.audience, status.sent, status.skipped, status.failed) == (
         "sent", len(expected), len(expected), {}, 0)
@@ -92,7 +92,7 @@ def test_a_paused_campaign_stops_after_its_chunk_and_resumes_where_it_stopped(
     work(smtp_rt)  # the queued advance finds it paused
 
     assert len(smtp_server.messages) == CHUNK_SQLITE
-    status = campaign_status(smtp_rt, account.id, "newsletter")
+    status = status_of(smtp_rt, account.id, "newsletter")
     assert status is not None and (status.state, status.sent) == ("paused", CHUNK_SQLITE)
     with pytest.raises(CampaignError, match="is paused: only a campaign sending can be paused"):
         pause_campaign(smtp_rt, account.id, "newsletter")
@@ -122,7 +122,7 @@ def test_a_contact_who_unsubscribes_during_the_send_is_skipped(
 
     assert late not in mailed(smtp_server)
     assert len(mailed(smtp_server)) == 2 * CHUNK_SQLITE - 1
-    status = campaign_status(smtp_rt, account.id, "newsletter")
+    status = status_of(smtp_rt, account.id, "newsletter")
     assert status is not None
     assert (status.state, status.sent, status.skipped) == (
         "sent", 2 * CHUNK_SQLITE - 1, {"unsubscribed": 1})

@@ -14,9 +14,15 @@ from connector.models import CampaignRun, Message
 from connector.runtime import Runtime
 from connector.scheduler import tick
 from connector.services.accounts import AccountView
-from connector.services.campaigns import campaign_status, start_campaign
+from connector.services.campaigns import start_campaign
 from tests.conftest import MakeRuntime
-from tests.integration.campaigns.conftest import NEWSLETTER, UseCampaigns, add_contacts, mailed
+from tests.integration.campaigns.conftest import (
+    NEWSLETTER,
+    UseCampaigns,
+    add_contacts,
+    mailed,
+    status_of,
+)
 from tests.support.jobs import work
 from tests.support.smtp import SmtpServer
 
@@ -46,7 +52,7 @@ def test_a_scheduled_campaign_freezes_and_sends_at_its_time(
     add_contacts(smtp_rt, account.id, 3)
     campaign_id = start_campaign(smtp_rt, account.id, "newsletter")
     work(smtp_rt)
-    status = campaign_status(smtp_rt, account.id, "newsletter")
+    status = status_of(smtp_rt, account.id, "newsletter")
     assert status is not None and (status.state, status.send_at, status.audience) == (
         "scheduled", at, None)
 
@@ -84,7 +90,7 @@ def test_a_throttled_campaign_sends_at_most_its_rate_each_minute(
 
     assert len(mailed(smtp_server)) == 35 and set(mailed(smtp_server).values()) == {1}
     assert sorted(sent_per_minute(smtp_rt).values()) == [5, 10, 10, 10]
-    status = campaign_status(smtp_rt, account.id, "newsletter")
+    status = status_of(smtp_rt, account.id, "newsletter")
     assert status is not None and status.state == "sent"
 
 
