@@ -4,12 +4,15 @@ during the send; an audience that changes after the start."""
 
 from __future__ import annotations
 
+import html as htmllib
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import delete, select
 
-from connector.models import CampaignRun, ListMembership, Message
+from connector.models import CampaignRun, EngagementEvent, ListMembership, Message
 from connector.runtime import Runtime
 from connector.services.accounts import AccountView
 from connector.services.campaigns import (
@@ -176,3 +179,24 @@ pick_after: 4h
 audience:
   list: newsletter
 """
+
+
+def test_a_click_on_a_campaign_email_lands_on_the_link_with_its_utm_parameters(
+    smtp_rt: Runtime, account: AccountView, use_campaigns: UseCampaigns,
+    smtp_server: SmtpServer, client: FlaskClient,
+) -> None:
+    use_campaigns(sale=SALE)
+    add_contacts(smtp_rt, account.id, 1)
+    start_campaign(smtp_rt, account.id, "sale")
+    work(smtp_rt)
+    html = smtp_server.messages[0].get_body(("html",)).get_content()  # type: ignore[union-attr]
+    tracked = [u for u in re.findall(r'href="([^"]+)"', html) if "/t/c/" in u]
+
+    landed = client.get(urlsplit(htmllib.unescape(tracked[0])).path)
+    work(smtp_rt)  # the click's reactions (flows, CRM write-back) run for a campaign email
+
+    assert landed.status_code == 302
+    assert parse_qs(urlsplit(landed.headers["Location"]).query)["utm_campaign"] == ["spring"]
+    with smtp_rt.db.session() as session:
+        assert session.scalar(select(EngagementEvent.kind)) == "click"
+        assert session.scalar(select(EngagementEvent.processed_at)) is not None
