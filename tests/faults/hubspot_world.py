@@ -1,46 +1,29 @@
 """A HubSpot world for the fault tests: the emulator in the test process (the process edge),
-the connector's database and Redis seen from the test through a Runtime of its own, HubSpot
-accounts connected to emulated portals, and the environment a `connector worker` /
-`connector serve` subprocess needs to talk to that emulator."""
+HubSpot accounts connected to emulated portals, and the environment a `connector worker` /
+`connector serve` subprocess needs to talk to that emulator. What is not HubSpot's (the
+runtime, the rows, the request log) is in crm_world.py."""
 
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import requests
-from sqlalchemy import func, select, update
 
-from connector.clock import SystemClock
-from connector.models import Account, CrmWriteback
-from connector.runtime import Runtime, build_runtime
 from connector.services.accounts import connect_account
-from connector.services.contacts import upsert_contact
-from connector.services.writeback import queue_writeback
-from connector.settings import load_settings
 from connector.workspaces import deploy_default
 from devcrm.hubspot import HubSpotEmulator, Portal
+from tests.faults.crm_world import CrmWorld, emails_to, runtime_open
+
+__all__ = ["World", "emails_to", "engagements_by_message", "hubspot_world"]
 
 CLIENT_ID = "faults-client-id"
 CLIENT_SECRET = "faults-client-secret"
-# What the runtime of the test process reads from a subprocess's environment.
-SHARED = ("APP_ENV", "DATABASE_URL", "REDIS_URL", "VAR_DIR", "MAIL_URL", "SECRET_KEY",
-          "ENCRYPTION_KEYS", "FLOWS_DIR", "TEMPLATES_DIR", "SEGMENTS_DIR", "PUBLIC_BASE_URL",
-          "HUBSPOT_API_BASE", "HUBSPOT_CLIENT_ID", "HUBSPOT_CLIENT_SECRET")
 
 
-@dataclass
-class World:
-    emu: HubSpotEmulator
-    rt: Runtime  # the test's view of the connector's database and Redis
-    env: dict[str, str]  # for the connector's subprocesses
-
+class World(CrmWorld[HubSpotEmulator]):
     def connect(self, hub_id: int, *, oauth: bool = False, deploy: bool = False) -> int:
         """A portal and an account connected to it (a private-app token, or OAuth tokens
         from the emulator's real token endpoint); the account id."""
@@ -65,52 +48,14 @@ class World:
         """`count` contacts in the account's portal, mirrored in our database, each with an
         email_sent write-back queued; their message ids (`tag-n`)."""
         portal = self.portal(account_id)
-        ids: list[str] = []
-        now = self.rt.clock.now()
-        with self.rt.db.session() as session:
-            for n in range(count):
-                email = f"{tag}-{n}@example.com"
-                crm_id = portal.create_contact({"email": email, "firstname": f"N{n}"})
-                contact = upsert_contact(session, account_id, email=email, crm_id=crm_id,
-                                         properties={}, now=now).contact
-                session.flush()
-                message = f"{tag}-{n}"
-                queue_writeback(session, account_id=account_id, contact_id=contact.id,
-                                kind="email_sent", dedup_key=f"email_sent:{message}",
-                                payload={"message": message, "subject": f"Subject {message}",
-                                         "text": f"Hello {n}"}, now=now)
-                ids.append(message)
-        return ids
+        people = []
+        for n in range(count):
+            email = f"{tag}-{n}@example.com"
+            people.append((email, portal.create_contact({"email": email, "firstname": f"N{n}"})))
+        return self.queue_sent_to(account_id, people, tag=tag)
 
     def portal(self, account_id: int) -> Portal:
-        with self.rt.db.session() as session:
-            return self.emu.portal(int(session.get_one(Account, account_id).external_id))
-
-    def statuses(self, account_id: int | None = None) -> dict[str, int]:
-        """How many write-backs are in each status."""
-        query = select(CrmWriteback.status, func.count()).group_by(CrmWriteback.status)
-        if account_id is not None:
-            query = query.where(CrmWriteback.account_id == account_id)
-        with self.rt.db.session() as session:
-            return {status: count for status, count in session.execute(query)}
-
-    def account_status(self, account_id: int) -> str:
-        with self.rt.db.session() as session:
-            return session.get_one(Account, account_id).status
-
-    def claims_run_out(self, now: datetime) -> int:
-        """Stand in for a claim's two minutes passing: claimed rows become due now."""
-        with self.rt.db.session() as session:
-            result: Any = session.execute(
-                update(CrmWriteback)
-                .where(CrmWriteback.status == "pending", CrmWriteback.next_attempt_at > now)
-                .values(next_attempt_at=now))
-            return int(result.rowcount)
-
-    def requests(self, method: str, path: str, status: int | None = None) -> int:
-        """How many requests the emulator answered for `method path*` (with `status`)."""
-        return sum(1 for m, p, s, _ in list(self.emu.requests)
-                   if m == method and p.startswith(path) and status in (None, s))
+        return self.emu.portal(int(self.external_id(account_id)))
 
 
 def engagements_by_message(portal: Portal) -> dict[str, int]:
@@ -124,31 +69,11 @@ def engagements_by_message(portal: Portal) -> dict[str, int]:
     return counts
 
 
-def emails_to(outbox: Path) -> Counter[str]:
-    """How many emails each address received (the files of MAIL_URL=outbox://...)."""
-    found: Counter[str] = Counter()
-    for path in outbox.glob("*.eml"):
-        for line in path.read_text(errors="replace").splitlines():
-            if line.lower().startswith("to:"):
-                found[line.split(":", 1)[1].strip()] += 1
-                break
-    return found
-
-
 @contextmanager
 def hubspot_world(env: dict[str, str], **emulator: Any) -> Iterator[World]:
     """The emulator started, `env` extended to reach it, a runtime on the same database."""
     with HubSpotEmulator(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, **emulator) as emu:
         env = {**env, "HUBSPOT_API_BASE": emu.url, "HUBSPOT_CLIENT_ID": CLIENT_ID,
                "HUBSPOT_CLIENT_SECRET": CLIENT_SECRET}
-        rt = runtime_for(env)
-        try:
+        with runtime_open(env) as rt:
             yield World(emu, rt, env)
-        finally:
-            rt.close()
-
-
-def runtime_for(env: dict[str, str]) -> Runtime:
-    """A runtime on what a subprocess with `env` uses (system clock, as theirs)."""
-    settings = load_settings(**{k: env[k] for k in SHARED if k in env})
-    return build_runtime(settings, redis_url=env["REDIS_URL"], clock=SystemClock())
