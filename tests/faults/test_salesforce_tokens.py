@@ -44,8 +44,8 @@ def test_an_expired_session_is_refreshed_once_and_a_revoked_org_disconnects_only
 
         # Mid-flush: the org holds the first of two composite creates, and the session dies
         # meanwhile (both the org issued: add_org's ready one and the one the code bought).
-        world.queue_sent(installed, 250, tag="expired")
         world.emu.faults.add(delay=1.0, count=1, path_prefix=COMPOSITE)
+        world.queue_sent(installed, 250, tag="expired")
         wait_until(lambda: world.emu.faults.pending() == [], timeout=20,
                    what="the first composite create reached Salesforce")
         assert world.emu.expire_tokens(world.org(installed)) == 2
