@@ -24,24 +24,17 @@ def deploy(cli: CliContext, folder: Path, account_id: int, dry_run: bool, as_jso
     versioned, the previous version kept."""
     from connector.clock import SystemClock
     from connector.workspaces import WorkspaceError, deploy_files, read_folder
-    from connector.workspaces.campaigns import send_time_errors
 
     database = cli.database(migrate=not dry_run)
     now = SystemClock().now()
-    late: list[str] = []
     try:
         files = read_folder(folder)
-        # A send_at already past depends on the time, which the (remembered) workspace
-        # check does not see: checked here; a dry run then finds every other problem.
-        late = send_time_errors(files, now=now)
         report = deploy_files(database, cli.settings, account_id, files, now=now,
-                              dry_run=dry_run or bool(late))
+                              dry_run=dry_run)
     except WorkspaceError as exc:
-        _refuse(exc.errors + late)
+        _refuse(exc.errors)
     except LookupError as exc:
         raise click.ClickException(str(exc)) from exc
-    if late:
-        _refuse(late)
     if as_json:
         click.echo(json.dumps(report.as_json(), indent=2))
         return

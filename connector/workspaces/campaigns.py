@@ -70,8 +70,7 @@ def validate_campaigns(
     started: Collection[str] = (),
 ) -> list[Lint]:
     """The time-dependent lints: a `send_at` in the past is an error, except for the
-    campaigns in `started` (already scheduled or sent: their time has rightly passed).
-    Nothing records a started campaign yet, so every `send_at` is checked."""
+    campaigns in `started` (already scheduled or sent: their time has rightly passed)."""
     lints: list[Lint] = []
     for key, campaign in campaigns.items():
         if key not in started:
@@ -80,7 +79,8 @@ def validate_campaigns(
 
 
 def send_time_errors(files: Mapping[str, str], *, now: datetime,
-                     timezone: tzinfo = ACCOUNT_TIMEZONE) -> list[str]:
+                     timezone: tzinfo = ACCOUNT_TIMEZONE, started: Collection[str] = ()
+                     ) -> list[str]:
     """The time-dependent errors of a workspace's campaign files ("path:line: error: ..."),
     for `deploy`; a file that does not parse gives none here (the workspace check reports
     it) and hides nothing of the others."""
@@ -92,7 +92,7 @@ def send_time_errors(files: Mapping[str, str], *, now: datetime,
             except DefinitionErrors:
                 continue
             campaigns.setdefault(campaign.key, campaign)
-    lints = validate_campaigns(campaigns, now=now, timezone=timezone)
+    lints = validate_campaigns(campaigns, now=now, timezone=timezone, started=started)
     return [str(lint) for lint in lints if lint.severity == "error"]
 
 

@@ -16,7 +16,14 @@ from sqlalchemy.orm import Session
 
 from connector.db import Database
 from connector.engine.flows import Flow, flow_from_dict, flow_to_dict, migrate_cursor
-from connector.models import Account, Enrollment, FlowVersion, ScheduledTrigger, WorkspaceVersion
+from connector.models import (
+    Account,
+    CampaignRun,
+    Enrollment,
+    FlowVersion,
+    ScheduledTrigger,
+    WorkspaceVersion,
+)
 from connector.settings import Settings
 from connector.workspaces.build import (
     Workspace,
@@ -24,7 +31,9 @@ from connector.workspaces.build import (
     check_workspace,
     read_catalogue,
 )
+from connector.workspaces.campaigns import send_time_errors
 from connector.workspaces.files import (
+    CAMPAIGNS,
     CATALOGUE,
     SEGMENTS,
     TEMPLATES,
@@ -109,9 +118,10 @@ class DeployReport:
 
 def deploy_default(db: Database, settings: Settings, account_id: int, now: datetime
                    ) -> DeployReport:
-    """The repo's own folders (FLOWS_DIR, SEGMENTS_DIR, TEMPLATES_DIR): what a new
-    account gets."""
-    files = read_workspace(settings.flows_dir, settings.segments_dir, settings.templates_dir)
+    """The repo's own folders (FLOWS_DIR, SEGMENTS_DIR, TEMPLATES_DIR, and the campaigns
+    beside the flows): what a new account gets."""
+    files = read_workspace(settings.flows_dir, settings.segments_dir, settings.templates_dir,
+                           settings.flows_dir.parent / CAMPAIGNS)
     return deploy_files(db, settings, account_id, files, now=now)
 
 
@@ -127,11 +137,16 @@ def deploy_files(
     """Check every file, then make them the account's live workspace in one transaction.
 
     Raises WorkspaceError (every problem, "path:line: message") and changes nothing when
-    anything is wrong; LookupError for an unknown account.
+    anything is wrong, a campaign's `send_at` already past included (unless that campaign
+    has started: its time rightly passed); LookupError for an unknown account.
     """
     checked = check_workspace(files, fallback_properties=_deployment_catalogue(settings))
-    if checked.workspace is None:
-        raise WorkspaceError(checked.errors)
+    with db.session() as session:
+        started = set(session.scalars(
+            select(CampaignRun.key).where(CampaignRun.account_id == account_id)))
+    late = send_time_errors(files, now=now, started=started)
+    if checked.workspace is None or late:
+        raise WorkspaceError(checked.errors + late)
     return activate(db, account_id, checked.workspace, now=now, dry_run=dry_run,
                     warnings=checked.warnings)
 

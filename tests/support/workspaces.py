@@ -19,18 +19,19 @@ def deploy(
     segments: Path | None = None,
     templates: Path | None = None,
 ) -> DeployReport:
-    """Deploy these folders (the repo's own for those not given) to the account."""
-    files = read_workspace(
-        flows or ROOT / "flows", segments or ROOT / "segments", templates or ROOT / "templates"
-    )
+    """Deploy these folders (the repo's own for those not given; the campaigns beside the
+    flows, as `deploy_default` reads them) to the account."""
+    flows = flows or ROOT / "flows"
+    files = read_workspace(flows, segments or ROOT / "segments", templates or ROOT / "templates",
+                           flows.parent / "campaigns")
     report = deploy_files(rt.db, rt.settings, account_id, files, now=rt.clock.now())
     rt.workspaces.forget(account_id)
     return report
 
 
 def copy_of_repo_workspace(target: Path) -> Path:
-    """A copy of the repo's flows/, segments/ and templates/ to change in a test."""
-    for part in ("flows", "segments", "templates"):
+    """A copy of the repo's flows/, segments/, templates/ and campaigns/ to change in a test."""
+    for part in ("flows", "segments", "templates", "campaigns"):
         shutil.copytree(ROOT / part, target / part)
     return target
 

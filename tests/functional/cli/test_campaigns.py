@@ -144,6 +144,9 @@ def test_flows_validate_reports_the_workspaces_campaigns(env: dict[str, str],
     assert alone.exit_code == 0 and "campaign" not in alone.output
 
 
+SHIPPED = ["campaigns/spring-sale.yaml", "campaigns/weekend-ab.yaml"]
+
+
 def versions(env: dict[str, str]) -> list[tuple[int, list[str]]]:
     db = Database(env["DATABASE_URL"])
     with db.session() as session:
@@ -159,10 +162,12 @@ def versions(env: dict[str, str]) -> list[tuple[int, list[str]]]:
 
 def test_deploy_takes_the_campaigns_along(env: dict[str, str], account: int,
                                           workspace: Path) -> None:
+    # A new account gets the repo's campaigns with the rest of its workspace.
+    assert versions(env) == [(1, SHIPPED)]
+    (workspace / "campaigns" / "weekend-ab.yaml").unlink()
     result = run(env, "deploy", str(workspace), "--account", str(account))
     assert result.exit_code == 0, result.output
-    assert versions(env)[-1] == (
-        2, ["campaigns/spring-sale.yaml", "campaigns/weekend-ab.yaml"])
+    assert versions(env)[-1] == (2, ["campaigns/spring-sale.yaml"])
 
 
 @pytest.mark.parametrize(("name", "text", "expected"), [
@@ -188,7 +193,7 @@ def test_deploy_refuses_a_bad_campaign_and_changes_nothing(
         result.output)
     listed = json.loads(run(env, "accounts", "list", "--json").output)
     assert listed["workspace_version"] == 1
-    assert versions(env) == [(1, [])]
+    assert versions(env) == [(1, SHIPPED)]
     assert "anniversary" in run(env, "flows", "status", "--account", str(account)).output
 
 

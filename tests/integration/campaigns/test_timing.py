@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from connector.clock import VirtualClock
@@ -15,6 +16,7 @@ from connector.runtime import Runtime
 from connector.scheduler import tick
 from connector.services.accounts import AccountView
 from connector.services.campaigns import start_campaign
+from connector.workspaces import WorkspaceError
 from tests.conftest import MakeRuntime
 from tests.integration.campaigns.conftest import (
     NEWSLETTER,
@@ -69,6 +71,20 @@ def test_a_scheduled_campaign_freezes_and_sends_at_its_time(
     with smtp_rt.db.session() as session:
         run = session.get_one(CampaignRun, campaign_id)
         assert (run.state, run.started_at, run.audience) == ("sent", at, 5)
+
+
+def test_a_redeploy_after_a_started_campaigns_time_is_accepted_and_a_new_late_one_not(
+    smtp_rt: Runtime, account: AccountView, use_campaigns: UseCampaigns, clock: VirtualClock,
+) -> None:
+    at = clock.now() + timedelta(hours=1)
+    scheduled = NEWSLETTER + f"send_at: {at.isoformat()}\n"
+    use_campaigns(newsletter=scheduled)
+    add_contacts(smtp_rt, account.id, 2)
+    start_campaign(smtp_rt, account.id, "newsletter")
+    clock.advance(timedelta(hours=2))  # its time has rightly passed: it started
+    use_campaigns(newsletter=scheduled)  # the same workspace deploys again
+    with pytest.raises(WorkspaceError, match=r"campaigns/late.yaml:\d+: error: send_at"):
+        use_campaigns(newsletter=scheduled, late=scheduled.replace("Newsletter", "Late"))
 
 
 def test_a_throttled_campaign_sends_at_most_its_rate_each_minute(
