@@ -16,6 +16,7 @@ from typing import Any
 import redis
 import requests
 
+from adapters.salesforce.client import API_VERSION
 from connector.services.accounts import connect_account
 from connector.workspaces import deploy_default
 from devcrm.salesforce import Org, SalesforceEmulator
@@ -23,8 +24,8 @@ from tests.faults.crm_world import CrmWorld, runtime_open
 
 CLIENT_ID = "faults-consumer-key"
 CLIENT_SECRET = "faults-consumer-secret"
-COMPOSITE = "/services/data/v59.0/composite/sobjects"
-QUERY = "/services/data/v59.0/query"
+COMPOSITE = f"/services/data/v{API_VERSION}/composite/sobjects"
+QUERY = f"/services/data/v{API_VERSION}/query"
 TOKEN = "/services/oauth2/token"
 # adapters.salesforce.writeback.marker(message_id), as a rep sees it in a Task's Description.
 _MARKER = re.compile(r"\[drip message ([^\]]+)\]")
