@@ -19,7 +19,7 @@ from connector.runtime import Runtime
 from connector.scheduler import tick
 from connector.services.accounts import AccountView
 from connector.services.campaigns import start_campaign
-from connector.services.campaigns.advance import CHUNK_SQLITE
+from connector.services.campaigns.advance import chunk_size
 from connector.workspaces import deploy_files, read_workspace
 from tests.conftest import MakeRuntime
 from tests.faults.conftest import wait_for
@@ -31,7 +31,6 @@ from tests.support.smtp import SmtpServer
 
 pytestmark = pytest.mark.slow
 
-AUDIENCE = 2 * CHUNK_SQLITE + 10
 
 
 def ledger(rt: Runtime) -> Counter[str]:
@@ -45,12 +44,14 @@ def test_a_worker_killed_mid_chunk_sends_nobody_the_campaign_twice(
     redis_url: str, clock: VirtualClock, tmp_path: Path,
 ) -> None:
     rt = make_runtime(mail_url=smtp_server.url)
+    chunk = chunk_size(rt)
+    audience = 2 * chunk + 10
     folder = tmp_path / "campaigns"
     folder.mkdir()
     (folder / "newsletter.yaml").write_text(NEWSLETTER)
     files = read_workspace(ROOT / "flows", ROOT / "segments", ROOT / "templates", folder)
     deploy_files(rt.db, rt.settings, account.id, files, now=rt.clock.now())
-    add_contacts(rt, account.id, AUDIENCE)
+    add_contacts(rt, account.id, audience)
     smtp_server.sink.delay = 0.1  # a slow server: the chunk takes seconds
     start_campaign(rt, account.id, "newsletter")
 
@@ -63,9 +64,9 @@ def test_a_worker_killed_mid_chunk_sends_nobody_the_campaign_twice(
         worker.wait(timeout=10)
     smtp_server.sink.delay = 0
     killed = ledger(rt)
-    assert killed == {"sending": CHUNK_SQLITE}  # its outcomes were never recorded
+    assert killed == {"sending": chunk}  # its outcomes were never recorded
     reached = len(smtp_server.messages)
-    assert 10 <= reached < CHUNK_SQLITE
+    assert 10 <= reached < chunk
 
     work(rt)  # the advance it queued for the next chunk, on another worker
     clock.set(datetime.now(UTC) + timedelta(minutes=11))  # the worker used the real clock
@@ -74,8 +75,8 @@ def test_a_worker_killed_mid_chunk_sends_nobody_the_campaign_twice(
 
     received = Counter(str(m["To"]) for m in smtp_server.messages)
     assert set(received.values()) == {1}, "someone got the campaign twice"
-    assert ledger(rt) == {"sent": AUDIENCE - CHUNK_SQLITE, "uncertain": CHUNK_SQLITE}
-    assert len(received) == AUDIENCE - CHUNK_SQLITE + reached
+    assert ledger(rt) == {"sent": audience - chunk, "uncertain": chunk}
+    assert len(received) == audience - chunk + reached
     with rt.db.session() as session:
         run = session.scalars(select(CampaignRun)).one()
         assert run.state == "sent"

@@ -60,7 +60,7 @@ def advance_campaign(rt: Runtime, campaign_id: int) -> AdvanceReport:
         plan, frozen = SendPlan(run.key, run.plan), run.audience is not None
     if not frozen and freeze_audience(rt, campaign_id) is None:
         return AdvanceReport()
-    want = CHUNK_SQLITE if rt.db.is_sqlite else CHUNK
+    want = chunk_size(rt)
     grant = take_tokens(rt.redis, campaign_id, want, now, throttle=plan.throttle,
                         send_rate=rt.settings.campaign_send_rate)
     with rt.db.session() as session:
@@ -81,20 +81,27 @@ def advance_campaign(rt: Runtime, campaign_id: int) -> AdvanceReport:
 
 
 def _claim(session: Session, campaign_id: int, size: int) -> list[int]:
-    """Mark the next `size` waiting recipients queued; returns their contact ids."""
-    waiting = (
+    """Mark the next `size` waiting recipients queued; returns their contact ids.
+
+    Two statements, the rows locked by the first (SKIP LOCKED: another worker's claim is
+    passed over, on PostgreSQL; SQLite has one writer). Not one UPDATE ... IN (SELECT ...
+    LIMIT ... SKIP LOCKED): PostgreSQL may run such a subquery again per row and claim
+    far more than `size`."""
+    waiting = list(session.scalars(
         select(CampaignRecipient.contact_id)
         .where(CampaignRecipient.campaign_id == campaign_id,
                CampaignRecipient.state == "waiting")
         .order_by(CampaignRecipient.position)
         .limit(size)
         .with_for_update(skip_locked=True)
-    )
+    ))
+    if not waiting:
+        return []
     return list(session.scalars(
         update(CampaignRecipient)
         .where(CampaignRecipient.campaign_id == campaign_id,
                CampaignRecipient.state == "waiting",
-               CampaignRecipient.contact_id.in_(waiting.scalar_subquery()))
+               CampaignRecipient.contact_id.in_(waiting))
         .values(state="queued")
         .returning(CampaignRecipient.contact_id)
         .execution_options(synchronize_session=False)
@@ -164,3 +171,8 @@ def _finish(rt: Runtime, campaign_id: int) -> bool:
             .values(state="sent", finished_at=now, next_advance_at=None)
         ))
     return bool(done)
+
+
+def chunk_size(rt: Runtime) -> int:
+    """Recipients per advance: SQLite has one writer, its transactions stay short."""
+    return CHUNK_SQLITE if rt.db.is_sqlite else CHUNK

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
-from connector.db import rowcount
 from connector.models import CampaignRecipient, CampaignRun, Contact
 from connector.segment_sql import audience_query
 from connector.services.campaigns.errors import CampaignError
@@ -108,10 +107,11 @@ def freeze_audience(rt: Runtime, campaign_id: int) -> int | None:
                 CampaignRecipient.campaign_id == campaign_id))
             page = (query if after is None else query.where(Contact.id > after)
                     ).limit(FREEZE_CHUNK).subquery()
-            inserted = rowcount(session.execute(insert(CampaignRecipient).from_select(
+            # RETURNING counts the rows: psycopg's rowcount is -1 for INSERT ... SELECT.
+            inserted = len(session.execute(insert(CampaignRecipient).from_select(
                 ["campaign_id", "contact_id", "position", "state"],
                 select(literal(campaign_id), page.c.id, page.c.id, literal("waiting")),
-            )))
+            ).returning(CampaignRecipient.contact_id)).all())
         if not inserted:
             break
     with rt.db.session() as session:
