@@ -105,6 +105,8 @@ def test_a_dry_run_names_every_change_and_changes_nothing(
     subject = workspace / "templates" / "welcome" / "subject.txt"
     subject.write_text("Hello {{ contact.firstname }}")
     (workspace / "segments" / "vip.yaml").unlink()
+    spring = workspace / "campaigns" / "spring-sale.yaml"  # it excluded the VIPs
+    spring.write_text(spring.read_text().replace("  exclude:\n    - segment: vip\n", ""))
     (workspace / "flows" / "properties.txt").write_text("firstname\n")  # keeps lints quiet
 
     report = deploy_files(rt.db, rt.settings, account.id, read_folder(workspace),
