@@ -13,6 +13,12 @@ class RetryableCRMError(CRMError):
         self.retry_after = retry_after
 
 
+class NotSentError(RetryableCRMError):
+    """The call was not made: no rate-limit slot in time, the CRM paused for every worker
+    (its limit exceeded), our share of its budget used. Nothing reached the CRM, so the
+    attempt does not count; `retry_after` says when to look again."""
+
+
 class PermanentCRMError(CRMError):
     pass
 

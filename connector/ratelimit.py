@@ -13,7 +13,7 @@ from collections.abc import Callable
 import redis
 from redis.commands.core import Script
 
-from adapters.errors import RetryableCRMError
+from adapters.errors import NotSentError, RetryableCRMError
 
 # KEYS[1]: the window (a sorted set of admitted requests scored by ms), KEYS[2]: the pause.
 # ARGV: limit, window ms, a unique member. Returns 0 when admitted, else the ms to wait.
@@ -73,7 +73,7 @@ class RedisRateLimiter:
                 return
             remaining = deadline - self._monotonic()
             if wait > remaining:
-                raise RetryableCRMError(
+                raise NotSentError(
                     f"rate limit for {key}: no slot within {timeout:g}s", retry_after=wait
                 )
             self._sleep(wait + random.uniform(0, _JITTER))

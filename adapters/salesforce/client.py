@@ -26,7 +26,7 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
-from adapters.errors import PermanentCRMError, RetryableCRMError
+from adapters.errors import NotSentError, PermanentCRMError, RetryableCRMError
 from adapters.port import RateLimiter
 from adapters.salesforce.tokens import AccountTokens
 from adapters.salesforce.transport import session_for
@@ -153,7 +153,7 @@ class SalesforceClient:
         fresh = self._monotonic() - self._usage_seen_at < BUDGET_RETRY_AFTER
         if fresh and used > self._config.api_share * limit:
             self._limiter.pause(self.key, BUDGET_RETRY_AFTER)  # every worker, not just us
-            raise RetryableCRMError(
+            raise NotSentError(
                 f"Salesforce {what}: the org has used {used} of its {limit} daily API "
                 f"requests, past the connector's share ({self._config.api_share:.0%})",
                 retry_after=BUDGET_RETRY_AFTER)

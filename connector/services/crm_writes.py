@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from adapters.errors import DisconnectedError, RetryableCRMError
+from adapters.errors import DisconnectedError, NotSentError, RetryableCRMError
 from adapters.port import (
     ActivityKind,
     CRMWriter,
@@ -41,6 +41,14 @@ ENGAGEMENT = frozenset({"email_opened", "email_clicked"})
 
 
 @dataclass
+class Sent:
+    results: list[WriteResult] = field(default_factory=list)
+    # Rows whose call was not made (the CRM paused, no slot): writeback id -> seconds
+    # until they may be tried again. Their attempt does not count.
+    held: dict[int, float] = field(default_factory=dict)
+
+
+@dataclass
 class Writes:
     activities: list[EmailActivity] = field(default_factory=list)
     summaries: list[EngagementSummary] = field(default_factory=list)
@@ -48,10 +56,11 @@ class Writes:
     tasks: list[Task] = field(default_factory=list)
     opt_outs: list[OptOut] = field(default_factory=list)
 
-    def send(self, crm: CRMWriter) -> list[WriteResult]:
+    def send(self, crm: CRMWriter) -> Sent:
         """One adapter call per kind of write. A kind whose call fails as a whole (429,
-        5xx, a timeout) gets no results: its rows are retried with backoff."""
-        results: list[WriteResult] = []
+        5xx, a timeout) gets no results: its rows are retried with backoff; one whose call
+        was not made at all is held until the CRM may be called again."""
+        sent = Sent()
         for inputs, write in (
             (self.activities, lambda: crm.write_activities(activities=self.activities)),
             (self.summaries, lambda: crm.write_engagement(summaries=self.summaries)),
@@ -62,13 +71,17 @@ class Writes:
             if not inputs:
                 continue
             try:
-                results += write()
+                sent.results += write()
             except DisconnectedError:
                 raise
+            except NotSentError as exc:
+                log.info("CRM write of %d input(s) held, not sent: %s", len(inputs), exc)
+                sent.held.update(dict.fromkeys((i.writeback_id for i in inputs),
+                                               exc.retry_after or 0.0))
             except RetryableCRMError as exc:
                 log.warning("CRM write of %d input(s) failed, retried later: %s",
                             len(inputs), exc)
-        return results
+        return sent
 
 
 def writes_for(session: Session, rows: Sequence[CrmWriteback], now: datetime) -> Writes:

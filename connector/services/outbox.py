@@ -72,15 +72,16 @@ def claim(
     return Claimed(sorted(ids), until)
 
 
-def release(db: Database, model: type[OutboxRow], claimed: Claimed, now: datetime) -> None:
-    """Give the claimed rows back untouched (no call was made): due again at once, the
-    attempt not counted."""
+def release(db: Database, model: type[OutboxRow], claimed: Claimed, now: datetime, *,
+            due: datetime | None = None) -> None:
+    """Give the claimed rows back untouched (no call was made): due again at `due` (at
+    once by default), the attempt not counted."""
     table: Any = model
     with db.session() as session:
         session.execute(
             update(table)
             .where(table.id.in_(claimed.ids), table.next_attempt_at == claimed.until)
-            .values(next_attempt_at=now, attempts=table.attempts - 1)
+            .values(next_attempt_at=due or now, attempts=table.attempts - 1)
             .execution_options(synchronize_session=False)
         )
 

@@ -7,7 +7,7 @@ import functools
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, func, or_, select
@@ -146,7 +146,7 @@ def flush_batch(rt: Runtime, account_id: int) -> tuple[int, int]:
     try:
         if account.crm_prepared_at is None:
             _prepare(rt, crm, account_id)
-        results = inputs.send(crm)
+        sent = inputs.send(crm)
     except DisconnectedError:
         log.warning("account %s: disconnected; its CRM writes wait for a reinstall", account_id)
         outbox.release(rt.db, CrmWriteback, claimed, now)
@@ -156,10 +156,16 @@ def flush_batch(rt: Runtime, account_id: int) -> tuple[int, int]:
         failed = {i: outbox.Outcome(False, f"preparing the CRM: {exc}") for i in claimed.ids}
         outbox.record(rt.db, CrmWriteback, claimed, failed, now, backoff=BACKOFF)
         return 0, 0
+    if sent.held:  # the CRM was not called for these: no attempt spent, no backoff step
+        wait = timedelta(seconds=max(sent.held.values()))
+        outbox.release(rt.db, CrmWriteback, outbox.Claimed(list(sent.held), claimed.until),
+                       now, due=now + wait)
+        claimed = outbox.Claimed([i for i in claimed.ids if i not in sent.held],
+                                 claimed.until)
     outcomes = {
         r.writeback_id: outbox.Outcome(r.ok, r.error, permanent=not r.ok and not r.retryable,
                                        record_id=r.record_id)
-        for r in results
+        for r in sent.results
     }
     return outbox.record(rt.db, CrmWriteback, claimed, outcomes, now, backoff=BACKOFF), len(
         claimed.ids)
