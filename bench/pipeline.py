@@ -47,7 +47,14 @@ if __package__ in (None, ""):  # run as `python bench/pipeline.py`
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.ingest import free_port
-from bench.smtp_tools import SmtpSink, ensure_tools, read_dump, smtp_source, wire_size
+from bench.smtp_tools import (
+    SmtpSink,
+    ensure_tools,
+    read_dump,
+    smtp_source,
+    source_length,
+    wire_size,
+)
 from bench.world import World, add_world_arguments, load_line, post_all, wait_until
 
 WARMUP_CONTACTS = 20
@@ -93,9 +100,6 @@ def profiled(world: World, name: str) -> Iterator[None]:
                 recorder.wait(30)
             except subprocess.TimeoutExpired:
                 recorder.kill()
-
-
-OVERHEAD_PROBE = 1000  # smtp-source -l for measuring its own header bytes
 
 
 @dataclass
@@ -150,16 +154,9 @@ def measure_sizes(world: World, dump_sink: SmtpSink, tag: str, timeout: float) -
         )
     world.stop_workers()
     dumps = dump_sink.dumps()
-    welcome = wire_size(dumps)
     recipients = {r for p in dumps for r in read_dump(p).recipients}
     assert recipients <= set(batch), f"unexpected recipients in the sink: {recipients - set(batch)}"
-    for path in dumps:
-        path.unlink()
-    smtp_source(dump_sink, messages=3, size=OVERHEAD_PROBE, sessions=1)
-    overhead = wire_size(dump_sink.dumps()) - OVERHEAD_PROBE
-    for path in dump_sink.dumps():
-        path.unlink()
-    length = welcome - overhead
+    welcome, overhead, length = source_length(dump_sink, dumps)
     smtp_source(dump_sink, messages=1, size=length, sessions=1)
     check = wire_size(dump_sink.dumps())
     print(

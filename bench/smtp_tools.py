@@ -36,6 +36,7 @@ DENY_STARTS = (
 )
 DEBCONF = "postfix postfix/main_mailer_type select No configuration\n"
 _COUNTER = re.compile(rb"mesg=(\d+)")
+OVERHEAD_PROBE = 1000  # smtp-source -l for measuring its own header bytes
 SINK_USER = "nobody"  # smtp-sink refuses to run as root without -u
 
 
@@ -265,6 +266,20 @@ def wire_size(paths: list[Path]) -> int:
     if not paths:
         raise ToolError("no dumped message to measure")
     return int(statistics.median(read_dump(p).wire_bytes for p in paths))
+
+
+def source_length(dump_sink: SmtpSink, dumps: list[Path]) -> tuple[int, int, int]:
+    """(median wire bytes of `dumps`, smtp-source's own header bytes, the `-l` giving
+    that wire size): smtp-source's overhead is measured through the same dumping sink.
+    Removes every dump, `dumps` included."""
+    wire = wire_size(dumps)
+    for path in dump_sink.dumps():
+        path.unlink()
+    smtp_source(dump_sink, messages=3, size=OVERHEAD_PROBE, sessions=1)
+    overhead = wire_size(dump_sink.dumps()) - OVERHEAD_PROBE
+    for path in dump_sink.dumps():
+        path.unlink()
+    return wire, overhead, wire - overhead
 
 
 # --- the yardstick ---------------------------------------------------------------------------
