@@ -339,3 +339,6 @@ def _unknown(key: str, account: int, defined: Mapping[str, Campaign]) -> str:
     known = ", ".join(sorted(defined)) or "none"
     return (f"account {account} has no campaign {key!r}, started or in its live workspace "
             f"(campaigns: {known})")
+
+
+import connector.cli.campaign_report  # noqa: E402, F401  (adds `report` to this group)
