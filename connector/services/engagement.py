@@ -27,7 +27,7 @@ from connector.engine.machine import (
     classify,
     is_burst,
 )
-from connector.models import Contact, EngagementEvent, Message
+from connector.models import CampaignRun, Contact, EngagementEvent, Message
 from connector.services.enrollments import run_now
 from connector.services.facts import facts_for
 from connector.services.reactions import react
@@ -116,7 +116,7 @@ def process_engagement(rt: Runtime, engagement_event_id: int) -> list[int]:
                 "template": message.template,
                 "flow": message.flow_key,
                 "step": message.step_id,
-                "campaign": None,
+                "campaign": _campaign_key(session, message),
                 "url": engagement.url,
             },
         )
@@ -134,6 +134,14 @@ def unsubscribe(db: Database, public_id: str, now: datetime) -> str:
             _record(session, message, "unsubscribe", now)
             queue_message_writeback(session, message, "unsubscribed", now)
         return message.to_email
+
+
+def _campaign_key(session: Session, message: Message) -> str | None:
+    """The key of the campaign that sent this email (None for a flow's email), which an
+    engagement trigger's `campaign:` matches."""
+    if message.campaign_id is None:
+        return None
+    return session.get_one(CampaignRun, message.campaign_id).key
 
 
 def _message(session: Session, public_id: str, *, lock: bool = False) -> Message:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from connector.engine.facts import HISTORY, ContactFacts, EngagementFact, EventFact, SendFact
 from connector.models import (
+    CampaignRun,
     Contact,
     ContactEvent,
     EngagementEvent,
@@ -91,9 +92,11 @@ def load_facts_many(
                     template=template,
                     flow=flow,
                     step=step,
+                    campaign=campaign,
                     url=url,
                 )
-                for kind, at, url, template, flow, step in engagements.get(c.id, ())
+                for kind, at, url, template, flow, step, campaign
+                in engagements.get(c.id, ())
             ),
             sends=tuple(
                 SendFact(at=at, flow=flow, transactional=flow in transactional_flows)
@@ -138,6 +141,9 @@ def _statements() -> _Statements:
             Message.template,
             Message.flow_key,
             Message.step_id,
+            # The campaign's key, as engagement rules name it (NULL for a flow's email).
+            select(CampaignRun.key).where(CampaignRun.id == Message.campaign_id)
+            .scalar_subquery().label("campaign"),
             join=(Message, Message.id == EngagementEvent.message_id),
             # A person's only: a privacy proxy's prefetch or a scanner's click is no fact.
             where=and_(EngagementEvent.kind.in_(("open", "click")),
