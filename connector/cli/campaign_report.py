@@ -92,16 +92,18 @@ def print_report(console: Console, found: CampaignReport) -> None:
                              _with_rate(e, e.clicked), _with_rate(e, e.unsubscribed))
         console.print(variants)
     if found.links:
-        links = Table("template", "#", "link", "people", "clicks", "machine clicks",
+        links = Table("template", "#", "people", "clicks", "machine clicks",
                       title="Clicks per link")
+        links.add_column("link", overflow="fold")
         for link in found.links:
-            links.add_row(link.template, str(link.position), link.url.split("?", 1)[0],
-                          str(link.clickers), str(link.clicks), str(link.machine_clicks))
+            links.add_row(link.template, str(link.position), str(link.clickers),
+                          str(link.clicks), str(link.machine_clicks), link.url.split("?", 1)[0])
         console.print(links)
-    console.print("First 72 h, people per hour (peak "
-                  f"{max([*found.hourly_opens, *found.hourly_clicks, 0])}):")
-    console.print(f"  opens  {_sparkline(found.hourly_opens)} {sum(found.hourly_opens)}")
-    console.print(f"  clicks {_sparkline(found.hourly_clicks)} {sum(found.hourly_clicks)}")
+    opens, clicks = found.hourly_opens, found.hourly_clicks
+    console.print(f"First 72 h, people per hour: {sum(opens)} open(s), {sum(clicks)} "
+                  f"click(s), at most {max([*opens, *clicks, 0])} an hour")
+    console.print(f"opens  {_sparkline(opens)}")
+    console.print(f"clicks {_sparkline(clicks)}")
 
 
 def write_csv(out: IO[str], session: Session, campaign_id: int) -> None:

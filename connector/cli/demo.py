@@ -37,6 +37,7 @@ from connector.cli.demo_portal import PORTAL_ID, TOKEN, DemoPortal, demo_portal,
 from connector.cli.demo_report import (
     collect_report,
     emails_sent,
+    print_campaign,
     print_contact_timeline,
     print_report,
 )
@@ -50,6 +51,7 @@ from connector.migrate import upgrade
 from connector.models import Message
 from connector.runtime import Runtime, build_runtime
 from connector.services.accounts import connect_account
+from connector.services.campaigns import start_campaign
 from connector.settings import Settings
 from connector.workspaces import deploy_default
 
@@ -57,6 +59,7 @@ DEMO_DAYS = 12
 STEP = timedelta(hours=6)
 SAMPLE = Path(__file__).parent / "demo_data" / "events.json"
 LATER = Path(__file__).parent / "demo_data" / "later.json"  # {"day": n, **event}
+SALE = "spring-sale"  # the repo's campaign (campaigns/spring-sale.yaml)
 READER_AGENT = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 "
                 "(KHTML, like Gecko) Version/17.5 Safari/605.1.15")
 
@@ -136,6 +139,7 @@ def run_demo(settings: Settings, console: Console, *, fresh: bool = True) -> int
                       emails_sent=emails_sent(collect_report(rt, [org_account])))
             svg = home / "timeline-alan.svg"
             print_contact_timeline(console, rt, "alan@example.com", start=start, svg=svg)
+            print_campaign(console, rt, portal_account, SALE, svg=home / f"campaign-{SALE}.svg")
         finally:
             server.stop()
             runtime_module.install(None)
@@ -214,10 +218,31 @@ def _run(rt: Runtime, clock: VirtualClock, base_url: str, console: Console,
                 salesforce.settle()
                 drain(rt.queues)
             progress.advance(task)
+    _spring_sale(demo, account.id)
     demo.step()  # one more tick flushes the last write-backs
     salesforce.settle()  # the org's echo of those writes (its Outbound Messages)
     drain(rt.queues)
     return account.id, org_account
+
+
+def _spring_sale(demo: Demo, account_id: int) -> None:
+    """The repo's spring-sale campaign to the portal's engaged readers (not the VIPs);
+    six hours on, Ada opens it and clicks its first link."""
+    start_campaign(demo.rt, account_id, SALE)
+    drain(demo.rt.queues)
+    demo.console.print(
+        f"[bold]6.[/] on day {DEMO_DAYS} the {SALE} campaign goes to the portal's engaged "
+        "readers (opened or clicked in the last 30 days, VIPs excluded); six hours later "
+        "Ada opens it and clicks"
+    )
+    demo.step()
+    sale = demo.email("ada@example.com", "seasonal-sale")
+    if sale is None:
+        raise RuntimeError(f"the demo expected the {SALE} campaign to reach ada@example.com")
+    urls = _urls(sale)
+    _as_reader(next(u for u in urls if "/t/o/" in u))
+    _as_reader(next(u for u in urls if "/t/c/" in u))
+    drain(demo.rt.queues)
 
 
 def _due(item: dict[str, Any], demo: Demo) -> bool:

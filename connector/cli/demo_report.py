@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
+from connector.cli import campaign_report
+from connector.cli.campaign_report_svg import report_svg
 from connector.cli.simulate import TimelineEntry
 from connector.cli.timeline import print_timeline, timeline_svg
 from connector.models import (
@@ -24,6 +26,7 @@ from connector.models import (
     Message,
 )
 from connector.runtime import Runtime
+from connector.services.campaigns.report import campaign_report as report_of
 
 
 @dataclass
@@ -63,7 +66,9 @@ def collect_report(rt: Runtime, account_ids: Sequence[int]) -> DemoReport:
             .where(Message.account_id.in_(account_ids))
             .group_by(Message.flow_key, Message.step_id, Message.template, Message.status)
         ):
-            report.sends[(flow_key or "-", f"{step} ({template})", status)] = count
+            # A campaign's emails have no flow and no step.
+            where = (flow_key, f"{step} ({template})") if flow_key else ("campaign", template)
+            report.sends[(*where, status)] = count
         for kind, count in session.execute(
             select(EngagementEvent.kind, func.count())
             # People's opens and clicks: a scanner's or a proxy's are recorded, not counted.
@@ -148,3 +153,16 @@ def print_contact_timeline(
     ]
     print_timeline(console, entries, start=start, title=f"{email}: what the flows did")
     svg.write_text(timeline_svg(entries, start=start, title=f"{email}: what the flows did"))
+
+
+def print_campaign(console: Console, rt: Runtime, account_id: int, key: str, *, svg: Path
+                   ) -> None:
+    """A sent campaign's report (`connector campaigns report`), and its SVG picture."""
+    with rt.db.session() as session:
+        found = report_of(session, account_id, key, now=rt.clock.now())
+    if found is None:
+        raise RuntimeError(f"the demo's campaign {key} was never started")
+    console.print()
+    campaign_report.print_report(console, found)
+    svg.write_text(report_svg(found))
+    console.print(f"The {key} campaign as a picture: [bold]{svg.resolve()}[/]")

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -40,15 +41,27 @@ def test_demo_runs_the_whole_loop_and_leaves_nothing_running(tmp_path: Path) -> 
         assert match, f"no {name!r} in the summary:\n{output}"
         return int(match.group(1))
 
-    # HubSpot: Ada opens and clicks, Alan clicks, Grace unsubscribes; Salesforce: Hedy
-    # opens, Margaret unsubscribes.
-    assert figure("opens") == 2 and figure("clicks") == 2 and figure("unsubscribes") == 2
+    # HubSpot: Ada opens and clicks her welcome and the spring sale, Alan clicks, Grace
+    # unsubscribes; Salesforce: Hedy opens, Margaret unsubscribes.
+    assert figure("opens") == 3 and figure("clicks") == 3 and figure("unsubscribes") == 2
     assert figure("emails sent") >= 20
     assert figure("of which written to the CRM") == figure("CRM write-backs queued")
     emails = list((tmp_path / "var" / "outbox").glob("*.eml"))
     assert len(emails) == figure("emails sent")
     assert (tmp_path / "var" / "demo" / "timeline-alan.svg").read_text().startswith("<svg")
     assert "exited (unsubscribed)" in output  # Grace's one-click unsubscribe ended her series
+
+    # The spring sale went to the portal's engaged readers, Ada and Alan (nobody is a VIP);
+    # Ada opened it and clicked its first link, six hours on.
+    sale = output.split("Spring sale (spring-sale): sent", 1)[1].split("CRM Drip Connector", 1)[0]
+    funnel = {label: int(n) for label, n in re.findall(r"│ ([a-z ()]+?)\s*│ (\d+)", sale)}
+    assert {k: funnel[k] for k in ("audience", "sent", "opened (people)", "clicked (people)",
+                                   "unsubscribed")} == {
+        "audience": 2, "sent": 2, "opened (people)": 1, "clicked (people)": 1,
+        "unsubscribed": 0}
+    assert re.search(r"seasonal-sale │ 0 │ 1\s+│ 1\s+│ 0", sale)  # her click, on link 0
+    picture = ET.parse(tmp_path / "var" / "demo" / "campaign-spring-sale.svg").getroot()
+    assert picture.tag == "{http://www.w3.org/2000/svg}svg"
 
     # In Salesforce: a Task on the person's timeline for every email sent to the org's
     # people, the Outbound Messages acknowledged by our endpoint, the converted Lead's

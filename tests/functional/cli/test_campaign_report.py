@@ -41,7 +41,7 @@ def test_report_shows_the_funnel_and_writes_json_csv_and_svg(
     assert shown.exit_code == 0, shown.output
     assert "Newsletter (newsletter): sent" in shown.output
     assert re.search(rf"opened \(people\)\s*│\s*1\s*│\s*{1 / READERS:.1%}", shown.output)
-    assert "First 72 h, people per hour" in shown.output
+    assert "First 72 h, people per hour: 1 open(s), 0 click(s)" in shown.output
 
     data = json.loads(run(send_env, "campaigns", "report", "newsletter", "--json").output)
     assert {k: data["funnel"][k] for k in ("audience", "sent", "opened", "clicked")} == {
