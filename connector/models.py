@@ -502,6 +502,11 @@ class CampaignRun(Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     paused_at: Mapped[datetime | None]
+    # An A/B test with a rest: the variant sent to the rest, and why it won (the rule and
+    # each variant's counts, services/campaigns/pick.py), once picked.
+    winner: Mapped[str | None] = mapped_column(String(100))
+    winner_reason: Mapped[dict[str, Any] | None]
+    picked_at: Mapped[datetime | None]
 
 
 class CampaignRecipient(Base):
@@ -524,3 +529,5 @@ class CampaignRecipient(Base):
     variant: Mapped[str | None] = mapped_column(String(100))
     state: Mapped[str] = mapped_column(String(20), default="waiting")  # waiting|queued|skipped
     skip_reason: Mapped[str | None] = mapped_column(String(40))
+    # local_time: when this recipient's wall time comes (UTC); NULL: due at once.
+    due_at: Mapped[datetime | None]

@@ -1,25 +1,32 @@
 """Starting a campaign: the live workspace's definition becomes a campaigns row (its plan
 fixed), and when sending starts the audience is resolved in SQL and frozen into
 campaign_recipients, keyset chunk by keyset chunk (INSERT ... SELECT: nothing of the
-audience passes through this process, memory stays flat whatever its size)."""
+audience passes through this process, memory stays flat whatever its size). An A/B test's
+recipients then get their variant (the stable hash, a page at a time; the rest none), and
+a local_time campaign's their due time (one UPDATE per contact timezone)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
+from connector.engine.common.schedule import next_local_time, zone
 from connector.models import CampaignRecipient, CampaignRun, Contact
 from connector.segment_sql import audience_query
 from connector.services.campaigns.errors import CampaignError
-from connector.services.campaigns.plan import SendPlan, not_built, plan_of
+from connector.services.campaigns.plan import SendPlan, plan_of
 from connector.workspaces.campaigns import ACCOUNT_TIMEZONE
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from connector.runtime import Runtime
 
+# next_local_time is strictly after: a start at 09:00 sharp sends a 09:00 recipient now.
+_JUST_BEFORE = timedelta(microseconds=1)
 # Recipients per INSERT ... SELECT: one short write transaction each (SQLite has one writer).
 FREEZE_CHUNK = 5000
 
@@ -39,9 +46,6 @@ def start_campaign(rt: Runtime, account_id: int, key: str, *, at: datetime | Non
             known = ", ".join(sorted(live.workspace.campaigns)) or "none"
             raise CampaignError(f"account {account_id}'s live workspace has no campaign "
                                 f"{key!r} (campaigns: {known})")
-        reason = not_built(campaign)
-        if reason:
-            raise CampaignError(f"campaign {key}: cannot be sent: {reason}")
         started = session.scalar(select(CampaignRun.state).where(
             CampaignRun.account_id == account_id, CampaignRun.key == key))
         if started is not None:
@@ -114,10 +118,56 @@ def freeze_audience(rt: Runtime, campaign_id: int) -> int | None:
             ).returning(CampaignRecipient.contact_id)).all())
         if not inserted:
             break
+    _assign_variants(rt, campaign_id, plan)
     with rt.db.session() as session:
+        if plan.local_time is not None:
+            set_due_times(session, campaign_id, plan.local_time, at)
         size = session.scalar(select(func.count()).where(
             CampaignRecipient.campaign_id == campaign_id)) or 0
         session.execute(update(CampaignRun).where(CampaignRun.id == campaign_id,
                                                   CampaignRun.audience.is_(None))
                         .values(audience=size))
     return size
+
+
+def _assign_variants(rt: Runtime, campaign_id: int, plan: SendPlan) -> None:
+    """Each recipient's sample variant, in keyset pages (the hash is Python's: SQL cannot
+    compute it). Deterministic, so a freeze cut short simply does it again."""
+    if not plan.variant_keys:
+        return
+    after = 0
+    while True:
+        with rt.db.session() as session:
+            page = list(session.scalars(
+                select(CampaignRecipient.contact_id)
+                .where(CampaignRecipient.campaign_id == campaign_id,
+                       CampaignRecipient.contact_id > after)
+                .order_by(CampaignRecipient.contact_id).limit(FREEZE_CHUNK)))
+            sampled = [{"campaign_id": campaign_id, "contact_id": contact_id,
+                        "variant": variant} for contact_id in page
+                       if (variant := plan.sample_variant(contact_id)) is not None]
+            if sampled:
+                session.execute(update(CampaignRecipient), sampled)
+        if len(page) < FREEZE_CHUNK:
+            return
+        after = page[-1]
+
+
+def set_due_times(session: Session, campaign_id: int, local_time: time, since: datetime,
+                  *, rest_only: bool = False) -> None:
+    """Waiting recipients are due at the first `local_time` at or after `since` in their
+    contact's timezone (none or an unknown one: the account's, UTC), so within 24 hours.
+    `rest_only`: those without a variant (an A/B test's rest, after the pick)."""
+    recipients = [CampaignRecipient.campaign_id == campaign_id,
+                  CampaignRecipient.state == "waiting"]
+    if rest_only:
+        recipients.append(CampaignRecipient.variant.is_(None))
+    names = session.scalars(select(Contact.timezone).distinct().join(
+        CampaignRecipient, CampaignRecipient.contact_id == Contact.id).where(*recipients))
+    for name in list(names):
+        tz = zone(name) if name else ACCOUNT_TIMEZONE
+        due = next_local_time(since - _JUST_BEFORE, tz, local_time)
+        in_zone = (Contact.timezone.is_(None) if name is None else Contact.timezone == name)
+        session.execute(update(CampaignRecipient).where(
+            *recipients, CampaignRecipient.contact_id.in_(select(Contact.id).where(in_zone)))
+            .values(due_at=due).execution_options(synchronize_session=False))
