@@ -16,7 +16,7 @@ from dataclasses import astuple, dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from connector.models import CampaignRecipient, CampaignRun, Contact, EngagementEvent, Message
@@ -164,7 +164,7 @@ def _per_variant(session: Session, campaign_id: int) -> dict[str, Engagement]:
 
     rows = session.execute(
         select(
-            func.coalesce(CampaignRecipient.variant, literal(NO_VARIANT)),
+            CampaignRecipient.variant,
             func.count(),
             total(case((Message.status.in_(ANSWERED), 1), else_=0)),
             total(case((Message.status == "bounced", 1), else_=0)),
@@ -181,9 +181,11 @@ def _per_variant(session: Session, campaign_id: int) -> dict[str, Engagement]:
                                  Message.contact_id == CampaignRecipient.contact_id))
         .outerjoin(engaged, engaged.c.message_id == Message.id)
         .where(CampaignRecipient.campaign_id == campaign_id)
-        .group_by(func.coalesce(CampaignRecipient.variant, literal(NO_VARIANT)))
+        # By the column itself: PostgreSQL takes a COALESCE with a bound literal in SELECT
+        # and GROUP BY for two different expressions.
+        .group_by(CampaignRecipient.variant)
     )
-    return {str(name): Engagement(*map(int, figures)) for name, *figures in rows}
+    return {name or NO_VARIANT: Engagement(*map(int, figures)) for name, *figures in rows}
 
 
 def _total(parts: Iterable[Engagement]) -> Engagement:
