@@ -14,9 +14,11 @@ EVENTS_ENDPOINT = "events.post_event"
 
 def init_app(app: Flask) -> None:
     """Register the admin API and describe POST /v1/events in the same document."""
+    from connector.api.campaigns import bp as campaigns_bp
     from connector.api.views import bp
 
     app.register_blueprint(bp)
+    app.register_blueprint(campaigns_bp)
     view = app.view_functions.get(EVENTS_ENDPOINT)
     if view is not None:
         # Documented only: the view keeps validating its own body (skip_validation).

@@ -19,6 +19,8 @@ from webhooks.http import authenticated_account_id, error, read_json_body, read_
 
 # Endpoints that take a JSON body: it must be JSON, and valid JSON, before validation.
 JSON_BODY_ENDPOINTS: set[str] = set()
+# The same, but the body may be left out altogether (every field of it is optional).
+OPTIONAL_JSON_BODY_ENDPOINTS: set[str] = set()
 PUBLIC_ENDPOINTS: set[str] = set()
 # Read-only endpoints the HubSpot app card calls, signed by HubSpot (never deploys, pauses
 # or anything that writes).
@@ -48,7 +50,9 @@ def require_api_key() -> Any:
     if account_id is None:
         return error(401, "missing or unknown API key")
     g.api_account_id = account_id
-    if request.endpoint in JSON_BODY_ENDPOINTS:
+    if request.endpoint in JSON_BODY_ENDPOINTS or (
+        request.endpoint in OPTIONAL_JSON_BODY_ENDPOINTS and _has_body()
+    ):
         return _check_json_body()
     return None
 
@@ -80,6 +84,12 @@ def _hubspot_signed_account_id() -> int | tuple[Any, int]:
     if account_id is None:
         return error(401, f"HubSpot portal {portal} is not connected")
     return account_id
+
+
+def _has_body() -> bool:
+    """Whether the request carries a body (a length, or chunks without one)."""
+    return bool(request.content_length) or "chunked" in request.headers.get(
+        "Transfer-Encoding", "").lower()
 
 
 def _check_json_body() -> Any:

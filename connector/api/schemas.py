@@ -199,6 +199,42 @@ class DeployOut(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+# ---- campaigns -------------------------------------------------------------------------
+
+
+class CampaignOut(BaseModel):
+    """Where a campaign stands (`CampaignStatus.as_json()`, as `connector campaigns status
+    --json`): `draft` when it is in the live workspace but was never started."""
+
+    key: str
+    name: str
+    state: str = Field(description="draft, scheduled, sending, paused, sent or cancelled")
+    audience: int | None = Field(description="recipients frozen at start; null before")
+    sent: int
+    skipped: dict[str, int] = Field(description="recipients skipped, by reason")
+    failed: int
+    uncertain: int = Field(description="maybe sent (a worker died mid-send): never resent")
+    in_flight: int = Field(description="queued, not sent yet")
+    send_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    rate_per_minute: float
+    seconds_left: int | None = Field(description="at the current rate; null when stalled")
+
+
+class CampaignsOut(BaseModel):
+    campaigns: list[CampaignOut]
+
+
+class CampaignSendIn(Strict):
+    """The whole body may be left out: the campaign starts at its `send_at` when that is
+    still ahead, else now."""
+
+    at: AwareDatetime | None = Field(
+        None, description="start then instead (ISO 8601 with an offset, in the future)"
+    )
+
+
 # ---- POST /v1/events (webhooks/events.py; described here, not changed) ----------------
 
 

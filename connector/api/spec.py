@@ -11,16 +11,17 @@ import copy
 from typing import Any
 
 from pydantic import ValidationError
-from spectree import SecurityScheme, SpecTree
+from spectree import Response, SecurityScheme, SpecTree
 from spectree.models import InType, SecureType, SecuritySchemeData
 
 from connector.api.archive import ARCHIVE_MEDIA_TYPES
-from connector.api.schemas import ValidationErrorOut
+from connector.api.schemas import ErrorOut, ValidationErrorOut
 
 TITLE = "CRM Drip Connector admin API"
 VERSION = "1"
 DESCRIPTION = (
-    "Flows, template previews, contact activity and workspace deploys of one account. "
+    "Flows, campaigns, template previews, contact activity and workspace deploys of one "
+    "account. "
     "Authenticate with the account's API key: `Authorization: Bearer <key>` or "
     "`X-API-Key: <key>`. Errors are JSON objects with a readable `error`."
 )
@@ -69,6 +70,15 @@ spec = SpecTree(
     ],
     security=[{"bearer": []}, {"apiKey": []}],
 )
+
+
+def responses(ok: Any, *codes: int, **special: Any) -> Response:
+    """200 with `ok`, 401 always, and these error codes as `ErrorOut` (spectree adds the
+    422 of validation itself)."""
+    models: dict[str, Any] = {"HTTP_200": ok, "HTTP_401": ErrorOut}
+    models.update({f"HTTP_{code}": ErrorOut for code in codes})
+    models.update(special)
+    return Response(**models)
 
 
 def document() -> dict[str, Any]:

@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 from pydantic import RootModel
-from spectree import Response
 
 from connector.api.archive import ARCHIVE_MEDIA_TYPES, ArchiveError, extracted_workspace
 from connector.api.auth import (
@@ -37,7 +36,7 @@ from connector.api.schemas import (
     ValidationErrorOut,
     WorkspaceErrorOut,
 )
-from connector.api.spec import document, spec
+from connector.api.spec import document, responses, spec
 from connector.email.errors import TemplateError
 from connector.models import Contact
 from connector.services.activity import contact_activity, find_contact
@@ -64,14 +63,6 @@ class PreviewUnprocessableOut(RootModel[ValidationErrorOut | TemplateErrorOut]):
 
 class DeployUnprocessableOut(RootModel[ValidationErrorOut | WorkspaceErrorOut | ErrorOut]):
     """422: bad query, an invalid workspace (every error), or no workspace folder."""
-
-
-def responses(ok: Any, *codes: int, **special: Any) -> Response:
-    """200 with `ok`, 401 always, and these error codes as `ErrorOut`."""
-    models: dict[str, Any] = {"HTTP_200": ok, "HTTP_401": ErrorOut}
-    models.update({f"HTTP_{code}": ErrorOut for code in codes})
-    models.update(special)
-    return Response(**models)
 
 
 @bp.get("/v1/openapi.json")
