@@ -245,6 +245,8 @@ def _print_status(console: Console, s: CampaignStatus) -> None:
     progress.add_task(s.key, total=s.audience, completed=_done(s), rate=rate, left=left)
     console.print(progress.get_renderable())
     console.print(f"  {_summary(s)}")
+    if s.winner is not None and s.winner_reason is not None:
+        console.print(f"  winner {s.winner}: {s.winner_reason['summary']}", markup=False)
 
 
 def _done(s: CampaignStatus) -> int:

@@ -80,6 +80,9 @@ def advance_campaign(rt: Runtime, campaign_id: int) -> AdvanceReport:
         message_ids, skipped = _queue_messages(session, campaign_id, plan, stage, claimed,
                                                cap, now)
         more_now = bool(session.scalar(select(exists().where(*claimable))))
+        if not more_now and stage.samples_only and stage.pick_at is None:
+            # This chunk may have been the samples' last: the pick's time is known now.
+            stage = current_stage(session, session.get_one(CampaignRun, campaign_id), plan, now)
         later = None if more_now else _next_wake(session, campaign_id, plan, stage)
         session.execute(update(CampaignRun).where(CampaignRun.id == campaign_id)
                         .values(next_advance_at=grant.retry_at or later))

@@ -39,6 +39,9 @@ class CampaignStatus:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     rate_per_minute: float = 0.0
+    # An A/B test with a rest, once picked: the winner and why (pick.py's reason).
+    winner: str | None = None
+    winner_reason: dict[str, Any] | None = None
 
     @property
     def remaining(self) -> int:
@@ -65,6 +68,7 @@ class CampaignStatus:
             "finished_at": iso(self.finished_at),
             "rate_per_minute": round(self.rate_per_minute, 1),
             "seconds_left": None if self.seconds_left is None else round(self.seconds_left),
+            "winner": self.winner, "winner_reason": self.winner_reason,
         }
 
 
@@ -112,4 +116,5 @@ def _status(session: Session, run: CampaignRun, now: datetime) -> CampaignStatus
         skipped=skipped, send_at=run.send_at, started_at=run.started_at,
         finished_at=run.finished_at,
         rate_per_minute=recent / (RATE_WINDOW.total_seconds() / 60),
+        winner=run.winner, winner_reason=run.winner_reason,
     )

@@ -1,5 +1,6 @@
-"""The scheduler's part: every sending campaign whose throttle window is over (or that
-waits for nothing) gets an advance. Idempotent and coalesced (one queued advance per
+"""The scheduler's part: every sending campaign whose wait is over (its throttle's next
+window, a local_time recipient's due time, an A/B test's pick: `next_advance_at`) or that
+waits for nothing gets an advance. Idempotent and coalesced (one queued advance per
 campaign), so it also brings back the advances a redeploy or a Redis flush lost."""
 
 from __future__ import annotations

@@ -74,6 +74,10 @@ def test_the_winner_is_picked_from_human_clicks_and_the_rest_get_it_once(
     assert set(Counter(str(m["Subject"]) for m in smtp_server.messages)) == {
         "This weekend only", "A little treat"}
 
+    with smtp_rt.db.session() as session:  # the scheduler wakes it for the pick
+        run = session.get_one(CampaignRun, campaign_id)
+        assert (run.state, run.next_advance_at) == ("sending", clock.now() + timedelta(hours=4))
+
     clock.advance(timedelta(minutes=5))
     now = clock.now()
     # Two people click "friendly" (one of them twice: counted once) ...
@@ -109,7 +113,8 @@ def test_the_winner_is_picked_from_human_clicks_and_the_rest_get_it_once(
     assert reason["summary"].startswith(
         f"friendly: 2 unique human clicks of {len(samples['friendly'])} sent")
     status = status_of(smtp_rt, account.id, "weekend")
-    assert status is not None and status.sent == 150
+    assert status is not None and (status.sent, status.winner) == (150, "friendly")
+    assert status.as_json()["winner_reason"]["summary"] == reason["summary"]
 
 
 def test_equal_rates_pick_the_variant_written_first(
