@@ -42,6 +42,8 @@ def report(cli: CliContext, key: str, as_json: bool, svg_path: Path | None,
     hour by hour over the first 72 hours. Rates count people only."""
     from connector.services.campaigns.report import campaign_report
 
+    if as_json and str(csv_path) == "-":
+        raise click.UsageError("--json and --csv - would both write to stdout: give --csv a file")
     with _campaigns(cli, account_id) as (session, account, defined, now):
         found = campaign_report(session, account, key, now=now)
         if found is None:
@@ -108,7 +110,7 @@ def print_report(console: Console, found: CampaignReport) -> None:
 
 def write_csv(out: IO[str], session: Session, campaign_id: int) -> None:
     """The recipients' rows, as they stream from the database."""
-    from connector.services.campaigns.report import CSV_COLUMNS, recipient_rows
+    from connector.services.campaigns.report_rows import CSV_COLUMNS, recipient_rows
 
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
     writer.writeheader()

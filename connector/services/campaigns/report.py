@@ -1,17 +1,17 @@
 """What a sent campaign did (issue 10, "Measure"): the funnel from the frozen audience to
 the unsubscribes, clicks per link, figures per variant and the first 72 hours hour by hour,
-each counted in SQL from campaign_recipients, the ledger and engagement_events (nothing of
-the audience passes through this process); and the per-recipient rows for a CSV, streamed
-in keyset chunks of the audience's positions.
+each counted in SQL from campaign_recipients, the ledger and engagement_events: nothing
+of the audience passes through this process.
 
 Opens and clicks are counted once per recipient ("unique"). A recipient with a person's
 open counts as a human open; one whose only opens were a machine's (a privacy proxy's
 prefetch, docs/engagement.md) as a machine open, so the two add up to everyone opened.
-Rates count humans, over the emails delivered (sent and not bounced)."""
+Rates count humans, over the emails delivered (sent and not bounced). One row per
+recipient, for a CSV, is report_rows.py's."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import astuple, dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from connector.models import CampaignRecipient, CampaignRun, Contact, EngagementEvent, Message
+from connector.models import CampaignRecipient, CampaignRun, EngagementEvent, Message
 from connector.services.campaigns.status import campaign_status
 
 if TYPE_CHECKING:
@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 
 # The engagement curve's length, in hourly buckets from the start of the send.
 CURVE_HOURS = 72
-# Recipients per CSV chunk (two queries each).
-CSV_CHUNK = 1000
 # A recipient with no variant (a campaign without an A/B test).
 NO_VARIANT = "-"
 # Ledger statuses of an email handed to the mail server and answered.
@@ -246,70 +244,3 @@ def _hourly(session: Session, campaign_id: int, started_at: datetime | None
     ).one()
     counts = [int(n) for n in row]
     return counts[:CURVE_HOURS], counts[CURVE_HOURS:]
-
-
-CSV_COLUMNS = ("email", "variant", "state", "sent_at", "first_open", "first_click",
-               "clicks", "unsubscribed", "machine_opens", "machine_clicks", "machine_reasons")
-
-
-def recipient_rows(session: Session, campaign_id: int, *, chunk: int = CSV_CHUNK
-                   ) -> Iterator[dict[str, Any]]:
-    """One row per recipient in audience order (`CSV_COLUMNS`), read in keyset chunks of
-    positions: memory stays flat whatever the audience's size. The state is the ledger's
-    status once queued, else waiting or `skipped: <reason>`; times and counts are people's,
-    the machine columns a machine's."""
-    after = -1
-    while True:
-        recipients = session.execute(
-            select(CampaignRecipient.position, Contact.email, CampaignRecipient.variant,
-                   CampaignRecipient.state, CampaignRecipient.skip_reason, Message.id,
-                   Message.status, Message.sent_at)
-            .join(Contact, Contact.id == CampaignRecipient.contact_id)
-            .outerjoin(Message, and_(Message.campaign_id == CampaignRecipient.campaign_id,
-                                     Message.contact_id == CampaignRecipient.contact_id))
-            .where(CampaignRecipient.campaign_id == campaign_id,
-                   CampaignRecipient.position > after)
-            .order_by(CampaignRecipient.position).limit(chunk)).all()
-        if not recipients:
-            return
-        events = _events_of(session, [r[5] for r in recipients if r[5] is not None])
-        for _, email, variant, state, reason, message_id, status, sent_at in recipients:
-            seen = events.get(message_id, {})
-            yield {
-                "email": email or "", "variant": variant or NO_VARIANT,
-                "state": status or (f"skipped: {reason}" if state == "skipped" else state),
-                "sent_at": sent_at, "first_open": seen.get("first_open"),
-                "first_click": seen.get("first_click"), "clicks": seen.get("clicks", 0),
-                "unsubscribed": bool(seen.get("unsubscribed")),
-                "machine_opens": seen.get("machine_opens", 0),
-                "machine_clicks": seen.get("machine_clicks", 0),
-                "machine_reasons": ";".join(sorted(seen.get("reasons", ()))),
-            }
-        after = recipients[-1][0]
-
-
-def _events_of(session: Session, message_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """Per message of one chunk: people's first open and click and clicks, the machine's
-    opens, clicks and reasons, whether it was unsubscribed from."""
-    found: dict[int, dict[str, Any]] = {}
-    if not message_ids:
-        return found
-    for message_id, kind, machine, reason, first, count in session.execute(
-            select(EngagementEvent.message_id, EngagementEvent.kind, EngagementEvent.machine,
-                   EngagementEvent.machine_reason, func.min(EngagementEvent.occurred_at),
-                   func.count())
-            .where(EngagementEvent.message_id.in_(message_ids))
-            .group_by(EngagementEvent.message_id, EngagementEvent.kind,
-                      EngagementEvent.machine, EngagementEvent.machine_reason)):
-        seen = found.setdefault(message_id, {"reasons": set()})
-        if kind == "unsubscribe":
-            seen["unsubscribed"] = True
-        elif machine:
-            seen[f"machine_{kind}s"] = seen.get(f"machine_{kind}s", 0) + count
-            seen["reasons"].add(reason or "unknown")
-        else:
-            earliest = seen.get(f"first_{kind}")
-            seen[f"first_{kind}"] = first if earliest is None else min(earliest, first)
-            if kind == "click":
-                seen["clicks"] = seen.get("clicks", 0) + count
-    return found

@@ -62,6 +62,8 @@ def test_report_shows_the_funnel_and_writes_json_csv_and_svg(
     streamed = run(send_env, "campaigns", "report", "newsletter", "--csv", "-")
     assert streamed.output.splitlines()[0].startswith("email,variant,state")
     assert len(streamed.output.splitlines()) == READERS + 1
+    both = run(send_env, "campaigns", "report", "newsletter", "--json", "--csv", "-")
+    assert both.exit_code == 2 and "would both write to stdout" in both.output
 
 
 def test_report_says_why_there_is_nothing_to_report(send_env: dict[str, str],

@@ -20,12 +20,8 @@ from connector.clock import VirtualClock
 from connector.runtime import Runtime
 from connector.services.accounts import AccountView
 from connector.services.campaigns import start_campaign
-from connector.services.campaigns.report import (
-    CURVE_HOURS,
-    CampaignReport,
-    campaign_report,
-    recipient_rows,
-)
+from connector.services.campaigns.report import CURVE_HOURS, CampaignReport, campaign_report
+from connector.services.campaigns.report_rows import recipient_rows
 from connector.services.suppressions import suppress
 from tests.integration.campaigns.conftest import UseCampaigns, add_contacts
 from tests.integration.flows.test_machine_engagement import APPLE_MPP, CHROME, tracked
