@@ -16,7 +16,7 @@ from connector.runtime import Runtime
 from connector.scheduler import tick
 from connector.services.accounts import AccountView
 from connector.services.campaigns import start_campaign
-from connector.services.engagement import record_click
+from connector.services.engagement import record_click, record_open
 from tests.integration.campaigns.conftest import UseCampaigns, add_contacts, mailed, status_of
 from tests.support.jobs import work
 from tests.support.smtp import SmtpServer
@@ -24,6 +24,9 @@ from tests.support.smtp import SmtpServer
 CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
           "Chrome/120.0.0.0 Safari/537.36")
 PROOFPOINT = "Proofpoint URL Defense/1.0"
+IPHONE_MAIL = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
+               "(KHTML, like Gecko) Mobile/15E148")
+APPLE_MPP = "Mozilla/5.0"
 
 WEEKEND = """\
 name: Weekend test
@@ -134,3 +137,28 @@ def test_equal_rates_pick_the_variant_written_first(
         assert run.winner == "urgency"  # no clicks at all: a tie, the first variant
         assert run.winner_reason is not None
         assert "equal rates: the variant written first" in run.winner_reason["rule"]
+
+
+def test_pick_by_opens_counts_people_not_a_privacy_proxys_prefetch(
+    smtp_rt: Runtime, account: AccountView, use_campaigns: UseCampaigns,
+    smtp_server: SmtpServer, clock: VirtualClock,
+) -> None:
+    use_campaigns(weekend=WEEKEND.replace("pick_by: clicks", "pick_by: opens"))
+    add_contacts(smtp_rt, account.id, 60)
+    campaign_id = start_campaign(smtp_rt, account.id, "weekend")
+    work(smtp_rt)
+    samples = sample_messages(smtp_rt, campaign_id)
+    clock.advance(timedelta(minutes=5))
+    for public_id in samples["urgency"]:  # Apple's proxy fetches every image on arrival
+        record_open(smtp_rt, public_id, clock.now(), user_agent=APPLE_MPP)
+    record_open(smtp_rt, samples["friendly"][0], clock.now(), user_agent=IPHONE_MAIL)
+    work(smtp_rt)
+    tick_and_work(smtp_rt, clock, timedelta(hours=4))
+    tick_and_work(smtp_rt, clock, timedelta(minutes=1))
+
+    assert len(mailed(smtp_server)) == 60
+    with smtp_rt.db.session() as session:
+        run = session.get_one(CampaignRun, campaign_id)
+        assert run.winner == "friendly" and run.winner_reason is not None
+        assert run.winner_reason["variants"]["friendly"]["engaged"] == 1
+        assert run.winner_reason["summary"].startswith("friendly: 1 unique human opens of")

@@ -4,6 +4,7 @@ advance claims the due ones only, the campaign sleeps until the next due time.""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -66,3 +67,37 @@ def test_each_recipient_gets_it_at_nine_in_their_own_timezone(
     assert times["tokyo0@example.com"] == datetime(2026, 1, 6, 0, 0, tzinfo=UTC)
     with smtp_rt.db.session() as session:
         assert session.get_one(CampaignRun, campaign_id).state == "sent"
+
+
+LOCAL_AB = """\
+name: Weekend test
+variants:
+  - {key: a, template: seasonal-sale, subject: A, sample: 0.25}
+  - {key: b, template: seasonal-sale, subject: B, sample: 0.25}
+pick_after: 2h
+audience:
+  list: newsletter
+local_time: "09:00"
+"""
+
+
+def test_an_ab_tests_rest_goes_at_the_next_nine_after_the_pick(
+    smtp_rt: Runtime, account: AccountView, use_campaigns: UseCampaigns, clock: VirtualClock,
+) -> None:
+    use_campaigns(local=LOCAL_AB)
+    with_timezone(smtp_rt, add_contacts(smtp_rt, account.id, 20, prefix="tokyo"),
+                  "Asia/Tokyo")
+    campaign_id = start_campaign(smtp_rt, account.id, "local")  # 18:00 in Tokyo
+    work(smtp_rt)
+    for _ in range(44 * 2):
+        clock.advance(timedelta(minutes=30))
+        tick(smtp_rt, clock.now())
+        work(smtp_rt)
+
+    samples, rest = datetime(2026, 1, 6, 0, 0, tzinfo=UTC), datetime(2026, 1, 7, 0, 0,
+                                                                      tzinfo=UTC)
+    with smtp_rt.db.session() as session:
+        run = session.get_one(CampaignRun, campaign_id)
+        assert (run.state, run.picked_at) == ("sent", samples + timedelta(hours=2))
+        times = Counter(session.scalars(select(Message.sent_at)))
+    assert set(times) == {samples, rest} and times.total() == 20
