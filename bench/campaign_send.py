@@ -88,9 +88,9 @@ everything at {{ company.name }} is <strong>20% off</strong>.</mj-text>
 SUBJECT = "{{ contact.firstname | default('Hello', true) }}, the spring sale is on"
 
 
-def campaign_yaml(list_key: str) -> str:
-    return (f"name: Bench {list_key}\ntemplate: {BENCH_TEMPLATE}\naudience:\n"
-            f"  list: {list_key}\nutm:\n  source: drip\n  medium: email\n")
+def campaign_yaml(key: str, audience: str) -> str:
+    return (f"name: Bench {key}\ntemplate: {BENCH_TEMPLATE}\naudience:\n"
+            f"  {audience}\nutm:\n  source: drip\n  medium: email\n")
 
 
 def orders_of(n: int) -> list[dict[str, Any]]:
@@ -102,16 +102,17 @@ def orders_of(n: int) -> list[dict[str, Any]]:
             for k in range(count)]
 
 
-def deploy_campaigns(rt: Runtime, account_id: int, list_keys: list[str]) -> None:
-    """The repo's flows, segments and templates, the bench template, and one campaign per
-    list (key = list key)."""
+def deploy_campaigns(rt: Runtime, account_id: int, keys: list[str],
+                     audience: str | None = None) -> None:
+    """The repo's flows, segments and templates, the bench template, and a campaign per
+    key: to `audience` (a line of YAML, `segment: vip`), else to the list of that key."""
     from connector.workspaces import deploy_files, read_workspace
 
     files = read_workspace(REPO / "flows", REPO / "segments", REPO / "templates")
     files[f"templates/{BENCH_TEMPLATE}/body.mjml"] = BODY
     files[f"templates/{BENCH_TEMPLATE}/subject.txt"] = SUBJECT
-    for key in list_keys:
-        files[f"campaigns/{key}.yaml"] = campaign_yaml(key)
+    for key in keys:
+        files[f"campaigns/{key}.yaml"] = campaign_yaml(key, audience or f"list: {key}")
     deploy_files(rt.db, rt.settings, account_id, files, now=rt.clock.now())
     rt.workspaces.forget(account_id)
 
