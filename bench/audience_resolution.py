@@ -4,7 +4,7 @@ contacts, `freeze_audience` vs one bare INSERT ... SELECT of the same ids.
 A scratch database (`--database-url`, its public schema DROPPED and recreated) gets one
 account, 1,000,000 contacts and the segment memberships the segment evaluator would have
 left: `vip` has 100,000 current members (every 10th contact; one in a hundred of them
-deleted since, so 99,900 to freeze), 50,000 former members (left_at set) and `engaged`
+deleted since, so 99,000 to freeze), 50,000 former members (left_at set) and `engaged`
 333,333 members beside it. Two campaigns of `segment: vip` are scheduled. Each round
 times, in alternating order:
 - ours: `freeze_audience` (the audience rule through segment_sql, keyset chunks of
