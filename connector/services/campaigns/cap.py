@@ -34,6 +34,6 @@ class FrequencyCap:
             Message.created_at > now - self.window)
         if self.transactional_flows:
             query = query.where(or_(Message.flow_key.is_(None),
-                                    Message.flow_key.not_in(self.transactional_flows)))
+                                    Message.flow_key.not_in(sorted(self.transactional_flows))))
         return set(session.scalars(
             query.group_by(Message.contact_id).having(func.count() >= self.limit)))

@@ -49,9 +49,10 @@ def current_stage(session: Session, run: CampaignRun, plan: SendPlan, now: datet
         CampaignRecipient.variant.is_not(None))))
     if samples_waiting:
         return Stage(True)
+    started = run.started_at or now
     last = session.scalar(select(func.max(Message.created_at))
                           .where(Message.campaign_id == run.id))
-    pick_at = max(last or run.started_at or now, run.started_at or now) + pick_after
+    pick_at = max(last or started, started) + pick_after  # no sample email: from the start
     if now < pick_at:
         return Stage(True, pick_at=pick_at)
     return Stage(False, pick_winner(session, run, plan, now))

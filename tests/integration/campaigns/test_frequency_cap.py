@@ -4,11 +4,15 @@ the campaign says `respect_frequency_cap: false`. Real parts: database, Redis, S
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
+from connector.models import Message
 from connector.runtime import Runtime
 from connector.services.accounts import AccountView, set_identity
 from connector.services.campaigns import start_campaign
+from connector.services.campaigns.cap import FrequencyCap
 from tests.integration.campaigns.conftest import (
     NEWSLETTER,
     UseCampaigns,
@@ -64,3 +68,21 @@ def test_without_a_cap_nobody_is_skipped(
         start_campaign(smtp_rt, account.id, key)
         work(smtp_rt)
     assert set(mailed(smtp_server).values()) == {2}
+
+
+def test_the_cap_counts_marketing_in_the_window_only(rt: Runtime, account: AccountView) -> None:
+    """A transactional flow's email, a failed one and one older than the window count for
+    nothing; a marketing flow's and a campaign's count."""
+    now = rt.clock.now()
+    receipt, newsletter, old, failed, capped = add_contacts(rt, account.id, 5)
+    rows = [(receipt, "receipt", now, "sent"), (newsletter, "welcome", now, "sent"),
+            (old, None, now - timedelta(days=8), "sent"), (failed, None, now, "failed"),
+            (capped, None, now - timedelta(days=1), "pending")]
+    with rt.db.session() as session:
+        session.add_all(Message(account_id=account.id, contact_id=contact_id, flow_key=flow,
+                                template="seasonal-sale", public_id=f"p{n}", status=status,
+                                to_email=f"c{n}@example.com", created_at=at)
+                        for n, (contact_id, flow, at, status) in enumerate(rows))
+    cap = FrequencyCap(1, timedelta(days=7), frozenset({"receipt"}))
+    with rt.db.session() as session:
+        assert cap.reached(session, [row[0] for row in rows], now) == {newsletter, capped}
