@@ -229,7 +229,8 @@ def run(args: argparse.Namespace) -> int:
     timeout = args.timeout or 60.0 + args.recipients / 20
     keys = [f"c{n}" for n in range(1, args.rounds + 1)]
     print(f"bench/campaign_send.py: {args.recipients:,} recipients a campaign, {args.rounds} "
-          f"round(s); {args.workers} connector worker(s); "
+          f"round(s); {args.workers} connector worker(s) on "
+          f"{' '.join(args.queues) or 'all queues'}; "
           f"{'PostgreSQL' if args.postgres else 'SQLite'}; {load_line()}", flush=True)
     rounds: list[tuple[float, Send]] = []
     with World(args, prefix="bench-campaign-") as world:
@@ -248,7 +249,7 @@ def run(args: argparse.Namespace) -> int:
         for number, key in enumerate(keys, 1):
             source = smtp_source(sink, messages=source_messages, size=length,
                                  sessions=args.workers)
-            world.start_workers(mail_url=sink.url)
+            world.start_workers(mail_url=sink.url, queues=args.queues, ticker=not args.queues)
             send = send_campaign(world, rt, sink, key, args.recipients, timeout)
             world.stop_workers()
             rounds.append((source.rate, send))
@@ -294,6 +295,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="1 round of 1,000 recipients")
     parser.add_argument("--profile", action="store_true",
                         help="cProfile one more campaign's advances in this process")
+    parser.add_argument("--queues", nargs="*", default=[],
+                        help="queues the timed workers serve, no ticker (default: all, ticking,"
+                        " as `connector serve` runs them: the CRM writebacks each email queues"
+                        " are worked too); `--queues send`: the send path alone")
     add_world_arguments(parser)
     args = parser.parse_args(argv)
     if args.quick:
