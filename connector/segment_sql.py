@@ -9,13 +9,12 @@ Pushed down:
   ISO text), on the contacts.properties JSON column;
 - event: counts (EXISTS, or a correlated COUNT) in the time window, with `where`, and
   `last` as the newest matching event (ties: the higher id, the loader's order);
-- engagement: opens and clicks with template / flow / step (via messages) and link globs
-  made of `*` and `?`;
+- engagement: opens and clicks with template / flow / step / campaign (via messages and
+  the campaigns' keys) and link globs made of `*` and `?`;
 - in_list, in_segment (current segment_memberships rows);
 - all: the parts that can be; any and not: only when every part can be.
-Not pushed (left to Python): contains, bucket (sha256), engagement `campaign` (messages do
-not record it), link globs with [...] classes, property paths with a digits-only segment
-(list indexes read differently in SQLite).
+Not pushed (left to Python): contains, bucket (sha256), link globs with [...] classes,
+property paths with a digits-only segment (list indexes read differently in SQLite).
 """
 
 from __future__ import annotations
@@ -48,6 +47,7 @@ from connector.engine.rules import (
     micros,
 )
 from connector.models import (
+    CampaignRun,
     Contact,
     ContactEvent,
     EngagementEvent,
@@ -314,13 +314,17 @@ def _window(table: Any, rule: EventRule | EngagementRule, scope: _Scope) -> list
 
 def _engagement(rule: Any, scope: _Scope) -> Sql | None:
     assert isinstance(rule, EngagementRule)
-    if rule.campaign is not None or (rule.link is not None and "[" in rule.link):
+    if rule.link is not None and "[" in rule.link:
         return None
     engagement = aliased(EngagementEvent)
     conditions = [*_window(engagement, rule, scope), engagement.kind == rule.action,
                   engagement.machine.is_(False)]  # as the loader: a person's only
     columns = {"template": rule.template, "flow_key": rule.flow, "step_id": rule.step}
     wanted = [getattr(Message, name) == value for name, value in columns.items() if value]
+    if rule.campaign is not None:
+        # The email's campaign by key (keys are unique per account, as messages are).
+        wanted.append(Message.campaign_id.in_(select(CampaignRun.id).where(
+            CampaignRun.account_id == scope.account_id, CampaignRun.key == rule.campaign)))
     if wanted:
         conditions.append(exists(select(1).where(Message.id == engagement.message_id, *wanted)))
     if rule.link is not None:

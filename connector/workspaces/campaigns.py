@@ -55,9 +55,9 @@ def pushdown_lints(campaign: Campaign) -> list[Lint]:
         return []
     parts = ", ".join(canonical_json(rule_to_dict(leaf)) for leaf in _unpushed(source.rule))
     message = (
-        f"audience: rule: cannot be resolved in SQL: {parts} (contains, bucket, engagement "
-        "with campaign:, link patterns with [...] and list indexes in property paths are "
-        "evaluated contact by contact); put the rule in a segment and use audience: segment:"
+        f"audience: rule: cannot be resolved in SQL: {parts} (contains, bucket, link "
+        "patterns with [...] and list indexes in property paths are evaluated contact by "
+        "contact); put the rule in a segment and use audience: segment:"
     )
     return [Lint(campaign.source, campaign.lines.get("audience.rule"), message, "error")]
 

@@ -1,7 +1,8 @@
 """Engagement with a campaign feeds flows (issue 10): "clicked mass email A -> send email
 B" for campaigns. A flow whose trigger is `{type: engagement, action: clicked, campaign:
 sale}` starts for a person's click on the sale's email only: not for a link scanner's,
-not for a click on another campaign's email. Real parts: the test's database and Redis,
+not for a click on another campaign's email. The same engagement, as a campaign's
+audience rule, resolves in SQL. Real parts: the test's database and Redis,
 real SMTP, the real click endpoint, the virtual clock."""
 
 from __future__ import annotations
@@ -45,14 +46,23 @@ steps:
   - {id: follow-up, send: getting-started}
 """
 
+# A second campaign to the clickers of the first: its audience is resolved in SQL.
+CLICKERS = """\
+name: To the sale's clickers
+template: seasonal-sale
+audience:
+  rule: {clicked: {campaign: sale}}
+"""
+
 
 @pytest.fixture
 def workspace(smtp_rt: Runtime, account: AccountView, tmp_path: Path) -> None:
-    """The repo's segments and templates, the one flow above, and campaigns sale and
-    other (both to the newsletter list)."""
+    """The repo's segments and templates, the one flow above, campaigns sale and other
+    (both to the newsletter list) and clickers."""
     for folder, files in (
         ("flows", {"clicked-sale.yaml": CLICKED_SALE}),
-        ("campaigns", {"sale.yaml": NEWSLETTER, "other.yaml": NEWSLETTER}),
+        ("campaigns", {"sale.yaml": NEWSLETTER, "other.yaml": NEWSLETTER,
+                       "clickers.yaml": CLICKERS}),
     ):
         (tmp_path / folder).mkdir()
         for name, text in files.items():
@@ -149,3 +159,30 @@ def test_a_click_on_another_campaigns_email_starts_nothing(
     with smtp_rt.db.session() as session:
         assert session.scalar(select(EngagementEvent.machine)) is False
     assert follow_ups(smtp_rt) == {}
+
+
+@pytest.mark.usefixtures("workspace")
+def test_a_campaign_to_the_clickers_of_another_reaches_its_human_clickers_only(
+    smtp_rt: Runtime, account: AccountView, smtp_server: SmtpServer, client: FlaskClient,
+    clock: VirtualClock,
+) -> None:
+    add_contacts(smtp_rt, account.id, 3)
+    sent_campaign(smtp_rt, account, "sale")
+    sent_campaign(smtp_rt, account, "other")
+    clock.advance(timedelta(minutes=5))
+    click(smtp_rt, client, link_of(smtp_rt, smtp_server, "sale", "reader0@example.com"),
+          CHROME)
+    click(smtp_rt, client, link_of(smtp_rt, smtp_server, "sale", "reader1@example.com"),
+          PROOFPOINT)
+    click(smtp_rt, client, link_of(smtp_rt, smtp_server, "other", "reader2@example.com"),
+          CHROME)
+
+    sent_campaign(smtp_rt, account, "clickers")
+
+    with smtp_rt.db.session() as session:
+        audience = session.scalar(select(CampaignRun.audience).where(
+            CampaignRun.key == "clickers"))
+        to = list(session.scalars(select(Message.to_email).join(
+            CampaignRun, CampaignRun.id == Message.campaign_id).where(
+            CampaignRun.key == "clickers")))
+    assert (audience, to) == (1, ["reader0@example.com"])

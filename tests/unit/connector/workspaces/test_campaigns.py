@@ -72,9 +72,9 @@ def test_an_inline_rule_with_parts_sql_cannot_resolve_is_an_error_naming_them() 
     ) == [
         'campaigns/c.yaml:4: error: audience: rule: cannot be resolved in SQL: '
         '{"kind":"property","op":"contains","property":"email","value":"shop"}, '
-        '{"kind":"bucket","op":"lt","salt":"","value":10} (contains, bucket, engagement with '
-        "campaign:, link patterns with [...] and list indexes in property paths are evaluated "
-        "contact by contact); put the rule in a segment and use audience: segment:"
+        '{"kind":"bucket","op":"lt","salt":"","value":10} (contains, bucket, link patterns with '
+        "[...] and list indexes in property paths are evaluated contact by contact); put the "
+        "rule in a segment and use audience: segment:"
     ]
 
 
