@@ -18,9 +18,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import exists, func, insert, select, update
 
 from connector.db import rowcount
-from connector.engine.run.decisions import SLEEP_FREQUENCY_CAP
 from connector.models import CampaignRecipient, CampaignRun, Contact, Message
-from connector.services.campaigns.cap import FrequencyCap
+from connector.services.campaigns.cap import SKIPPED_AT_CAP, FrequencyCap
 from connector.services.campaigns.pick import Stage, current_stage
 from connector.services.campaigns.plan import SendPlan
 from connector.services.campaigns.start import freeze_audience
@@ -180,7 +179,7 @@ def _queue_messages(session: Session, campaign_id: int, plan: SendPlan, stage: S
     for contact in sorted(contacts, key=lambda c: c.id):
         reason = _skip_reason(contact, suppressed)
         if reason is None and contact.id in capped:
-            reason = SLEEP_FREQUENCY_CAP
+            reason = SKIPPED_AT_CAP
         if reason is not None:
             skips.append({"campaign_id": campaign_id, "contact_id": contact.id,
                           "state": "skipped", "skip_reason": reason})

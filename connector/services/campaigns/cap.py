@@ -16,6 +16,8 @@ from connector.models import Message
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+# A recipient's skip_reason: the words of a flow's sleep for the cap (engine/run/decisions).
+SKIPPED_AT_CAP = "frequency cap"
 # The ledger rows that count as sends, as in the flows' facts (services/facts.py).
 COUNTED = ("pending", "sending", "sent", "uncertain")
 

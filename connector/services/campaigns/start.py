@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
-from connector.engine.common.schedule import next_local_time, zone
+from connector.engine.common import next_local_time, zone
 from connector.models import CampaignRecipient, CampaignRun, Contact
 from connector.segment_sql import audience_query
 from connector.services.campaigns.errors import CampaignError
