@@ -1,6 +1,6 @@
 """`connector campaigns report KEY`: what a started campaign did, as tables (the funnel,
 per variant, per link, the first 72 hours), JSON, an SVG picture and a CSV of its
-recipients. Registered in the campaigns group by connector/cli/campaigns.py."""
+recipients. Added to the campaigns group by connector/cli/campaigns.py."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from connector.cli.campaigns import _campaigns, _unknown, account_option, campaigns
+from connector.cli.campaign_scope import account_option, campaigns_in, unknown_campaign
 from connector.cli.context import CliContext, pass_cli
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 SPARKS = " ▁▂▃▄▅▆▇█"
 
 
-@campaigns.command()
+@click.command()
 @click.argument("key")
 @click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
 @click.option("--svg", "svg_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -44,13 +44,13 @@ def report(cli: CliContext, key: str, as_json: bool, svg_path: Path | None,
 
     if as_json and str(csv_path) == "-":
         raise click.UsageError("--json and --csv - would both write to stdout: give --csv a file")
-    with _campaigns(cli, account_id) as (session, account, defined, now):
+    with campaigns_in(cli, account_id) as (session, account, defined, now):
         found = campaign_report(session, account, key, now=now)
         if found is None:
             if key in defined:
                 raise click.ClickException(f"{key} has not been started: nothing to report "
                                            f"(connector campaigns send {key})")
-            raise click.ClickException(_unknown(key, account, defined))
+            raise click.ClickException(unknown_campaign(key, account, defined))
         if csv_path is not None:
             if str(csv_path) == "-":
                 write_csv(sys.stdout, session, found.campaign_id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -17,12 +17,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from connector.cli.campaign_report import report as report_command
+from connector.cli.campaign_scope import (
+    account_option,
+    campaigns_in,
+    resolve_account,
+    unknown_campaign,
+)
 from connector.cli.context import CliContext, pass_cli
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from connector.engine.campaigns import Campaign
     from connector.runtime import Runtime
     from connector.services.campaigns import CampaignStatus
 
@@ -91,17 +95,13 @@ POLL_SECONDS = 1.0
 # A send in one of these states has nothing more coming for `--wait`.
 SETTLED = ("sent", "paused", "cancelled")
 
-account_option = click.option(
-    "--account", "account_id", type=int,
-    help="The account (may be left out when there is only one).")
-
 
 @campaigns.command("list")
 @account_option
 @pass_cli
 def list_command(cli: CliContext, account_id: int | None) -> None:
     """Every campaign of the live workspace and every one started: state, audience, sent."""
-    with _campaigns(cli, account_id) as (session, account, defined, now):
+    with campaigns_in(cli, account_id) as (session, account, defined, now):
         from connector.services.campaigns import campaign_statuses
 
         statuses = campaign_statuses(session, account, defined=defined, now=now)
@@ -132,7 +132,7 @@ def send(cli: CliContext, key: str, at_text: str | None, wait: bool,
 
     rt = cli.runtime(needs_redis="the send is queued for the workers")
     with rt.db.session() as session:
-        account = _resolve_account(session, account_id)
+        account = resolve_account(session, account_id)
     at = _parse_at(at_text, rt.clock.now())
     try:
         start_campaign(rt, account, key, at=at)
@@ -184,13 +184,13 @@ def status(cli: CliContext, key: str | None, as_json: bool, account_id: int | No
     by reason, failed, rate and time left."""
     from connector.services.campaigns import campaign_status, campaign_statuses
 
-    with _campaigns(cli, account_id) as (session, account, defined, now):
+    with campaigns_in(cli, account_id) as (session, account, defined, now):
         if key is None:
             statuses = campaign_statuses(session, account, defined=defined, now=now)
         else:
             found = campaign_status(session, account, key, defined=defined, now=now)
             if found is None:
-                raise click.ClickException(_unknown(key, account, defined))
+                raise click.ClickException(unknown_campaign(key, account, defined))
             statuses = [found]
     if as_json:
         data = [s.as_json() for s in statuses]
@@ -207,7 +207,7 @@ def _control(cli: CliContext, key: str, account_id: int | None, verb: str, state
 
     rt = cli.runtime(needs_redis=f"a {verb} reaches the workers through it")
     with rt.db.session() as session:
-        account = _resolve_account(session, account_id)
+        account = resolve_account(session, account_id)
     try:
         getattr(service, f"{verb}_campaign")(rt, account, key)
     except service.CampaignError as exc:
@@ -285,7 +285,7 @@ def _status_now(rt: Runtime, account: int, key: str) -> CampaignStatus:
         defined = rt.workspaces.live(session, account).workspace.campaigns
         found = campaign_status(session, account, key, defined=defined, now=rt.clock.now())
     if found is None:
-        raise click.ClickException(_unknown(key, account, defined))
+        raise click.ClickException(unknown_campaign(key, account, defined))
     return found
 
 
@@ -306,41 +306,4 @@ def _parse_at(text: str | None, now: datetime) -> datetime | None:
     return at
 
 
-@contextmanager
-def _campaigns(cli: CliContext, account_id: int | None
-               ) -> Iterator[tuple[Session, int, dict[str, Campaign], datetime]]:
-    """A session, the account, its live workspace's campaigns and the time: what the
-    read-only commands need (no Redis)."""
-    from connector.clock import SystemClock
-    from connector.workspaces import Workspaces
-
-    with cli.database().session() as session:
-        account = _resolve_account(session, account_id)
-        defined = dict(Workspaces(cli.settings).live(session, account).workspace.campaigns)
-        yield session, account, defined, SystemClock().now()
-
-
-def _resolve_account(session: Session, account_id: int | None) -> int:
-    """The account asked for, or the only one there is."""
-    from sqlalchemy import select
-
-    from connector.models import Account
-
-    ids = session.scalars(select(Account.id).order_by(Account.id)).all()
-    if account_id is None:
-        if len(ids) != 1:
-            known = ", ".join(map(str, ids)) or "none yet"
-            raise click.UsageError(f"give --account (accounts: {known})")
-        return ids[0]
-    if account_id not in ids:
-        raise click.ClickException(f"no account {account_id}")
-    return account_id
-
-
-def _unknown(key: str, account: int, defined: Mapping[str, Campaign]) -> str:
-    known = ", ".join(sorted(defined)) or "none"
-    return (f"account {account} has no campaign {key!r}, started or in its live workspace "
-            f"(campaigns: {known})")
-
-
-import connector.cli.campaign_report  # noqa: E402, F401  (adds `report` to this group)
+campaigns.add_command(report_command)

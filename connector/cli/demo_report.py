@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
-from connector.cli import campaign_report
+from connector.cli.campaign_report import print_report as print_campaign_report
 from connector.cli.campaign_report_svg import report_svg
 from connector.cli.simulate import TimelineEntry
 from connector.cli.timeline import print_timeline, timeline_svg
@@ -163,6 +163,6 @@ def print_campaign(console: Console, rt: Runtime, account_id: int, key: str, *, 
     if found is None:
         raise RuntimeError(f"the demo's campaign {key} was never started")
     console.print()
-    campaign_report.print_report(console, found)
+    print_campaign_report(console, found)
     svg.write_text(report_svg(found))
     console.print(f"The {key} campaign as a picture: [bold]{svg.resolve()}[/]")
