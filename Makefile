@@ -44,6 +44,11 @@ bench: $(STAMP) bench-setup
 	$(BIN)/python -m bench.trigger_latency
 	$(BIN)/python -m bench.hubspot_latency
 	$(BIN)/python -m bench.backlog_memory
+	$(BIN)/python -m bench.campaign_send
+	$(BIN)/python -m bench.campaign_memory
+# Also, on a scratch PostgreSQL database of its own (never `test`):
+#   createdb -h 127.0.0.1 -U postgres bench_campaigns
+#   $(BIN)/python -m bench.audience_resolution --database-url postgresql://postgres@127.0.0.1/bench_campaigns
 
 # Debian's postfix package for smtp-source/smtp-sink, installed without starting its daemon.
 bench-setup: $(STAMP)
