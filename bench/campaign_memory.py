@@ -54,7 +54,7 @@ def measure(args: argparse.Namespace, size: int) -> Run:
 
     if args.postgres:
         reset_postgres(args.postgres)
-    with World(args, prefix="bench-campaign-memory-") as world:
+    with World(args, prefix="bench-campaign-memory-", provider="local") as world:
         rt = bench_runtime(world)
         deploy_campaigns(rt, world.account_id, [KEY])
         build = add_audience(rt, world.account_id, KEY, size)

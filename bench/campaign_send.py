@@ -233,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
           f"{' '.join(args.queues) or 'all queues'}; "
           f"{'PostgreSQL' if args.postgres else 'SQLite'}; {load_line()}", flush=True)
     rounds: list[tuple[float, Send]] = []
-    with World(args, prefix="bench-campaign-") as world:
+    with World(args, prefix="bench-campaign-", provider="local") as world:
         rt = bench_runtime(world)
         lists = ["warm", *keys] + (["prof"] if args.profile else [])
         deploy_campaigns(rt, world.account_id, lists)

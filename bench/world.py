@@ -154,10 +154,15 @@ def add_world_arguments(parser: argparse.ArgumentParser) -> None:
 class World(contextlib.ExitStack):
     """The web process, Redis, database and account; worker pools come and go per phase."""
 
-    def __init__(self, args: argparse.Namespace, *, prefix: str) -> None:
+    def __init__(self, args: argparse.Namespace, *, prefix: str, provider: str = "hubspot"
+                 ) -> None:
+        """`provider`: the account's CRM. "local" (no CRM: write-backs kept in memory)
+        where the bench measures sending alone; HubSpot's write-backs would go to an
+        unreachable api.hubapi.com from every worker."""
         super().__init__()
         self.args = args
         self.prefix = prefix
+        self.provider = provider
         self.workers: list[subprocess.Popen[bytes]] = []
         self._worker_round = 0
 
@@ -180,7 +185,7 @@ class World(contextlib.ExitStack):
         database_url = self.args.postgres or f"sqlite:///{self.tmp / 'connector.sqlite3'}"
         port = free_port()
         self.values = app_environment(self.tmp, database_url, self.redis_url, port)
-        self.sqlalchemy_url, self.api_key = create_account(self.values)
+        self.sqlalchemy_url, self.api_key = create_account(self.values, provider=self.provider)
         self.account_id = self._account_id()
         self.env = {**os.environ, **self.values}
         server_args = argparse.Namespace(workers=self.args.web_workers, threads=self.args.threads)
