@@ -6,10 +6,11 @@ scalars, lists and mappings are allowed, and a file reports all of its problems 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -21,6 +22,8 @@ from connector.engine.common import (
     duration_from_parts,
     parse_duration,
 )
+
+T = TypeVar("T")
 
 MAX_FILE_BYTES = 256 * 1024
 MAX_DEPTH = 32
@@ -317,6 +320,30 @@ def read_text(path: Path, ctx: Context) -> str | None:
     except UnicodeDecodeError as exc:
         ctx.error(raw.count(b"\n", 0, exc.start) + 1, "the file is not UTF-8 text")
         return None
+
+
+def load_folder(directory: Path, load: Callable[[Mapping[str, str]], T]) -> T:
+    """`load` of the *.yaml / *.yml files of `directory` (not recursive; dot-files are
+    editor leftovers, ".#welcome.yaml"), by path; DefinitionErrors with every problem of
+    every file, those that cannot be read and those `load` finds, in file and line order."""
+    errors: list[DefinitionError] = []
+    texts: dict[str, str] = {}
+    for path in sorted(directory.iterdir()):
+        if path.suffix not in (".yaml", ".yml") or path.name.startswith(".") or not path.is_file():
+            continue
+        ctx = Context(str(path))
+        text = read_text(path, ctx)
+        if text is None:
+            errors.extend(ctx.sorted_errors())
+        else:
+            texts[str(path)] = text
+    try:
+        loaded = load(texts)
+    except DefinitionErrors as exc:
+        errors.extend(exc.errors)
+    if errors:
+        raise DefinitionErrors(sorted(errors, key=lambda e: (e.path, e.line or 0)))
+    return loaded
 
 
 def compose_document(ctx: Context, text: str, expected: str) -> Node | None:

@@ -40,8 +40,8 @@ from connector.engine.yamlnodes import (
     describe,
     flag,
     line_of,
+    load_folder,
     mapping,
-    read_text,
     string,
     unknown_keys,
 )
@@ -69,27 +69,7 @@ def load_campaigns(directory: Path) -> dict[str, Campaign]:
     """Every *.yaml / *.yml campaign in `directory` (not recursive), by key; a missing
     directory has none. Raises DefinitionErrors with every problem of every file."""
     directory = Path(directory)
-    if not directory.is_dir():
-        return {}
-    errors: list[DefinitionError] = []
-    texts: dict[str, str] = {}
-    for path in sorted(directory.iterdir()):
-        # Dot-files are editor leftovers (".#spring-sale.yaml"), not campaigns.
-        if path.suffix not in (".yaml", ".yml") or path.name.startswith(".") or not path.is_file():
-            continue
-        ctx = Context(str(path))
-        text = read_text(path, ctx)
-        if text is None:
-            errors.extend(ctx.sorted_errors())
-        else:
-            texts[str(path)] = text
-    try:
-        campaigns = load_campaign_texts(texts)
-    except DefinitionErrors as exc:
-        errors.extend(exc.errors)
-    if errors:
-        raise DefinitionErrors(sorted(errors, key=lambda e: (e.path, e.line or 0)))
-    return campaigns
+    return load_folder(directory, load_campaign_texts) if directory.is_dir() else {}
 
 
 def load_campaign_texts(texts: Mapping[str, str]) -> dict[str, Campaign]:

@@ -24,8 +24,8 @@ from connector.engine.yamlnodes import (
     YamlMap,
     definition_key,
     line_of,
+    load_folder,
     mapping,
-    read_text,
     required,
     string,
     too_large,
@@ -56,25 +56,7 @@ def load_flows(directory: Path) -> dict[str, Flow]:
     directory = Path(directory)
     if not directory.is_dir():
         raise FlowErrors([FlowError(str(directory), None, "flows directory not found")])
-    errors: list[FlowError] = []
-    texts: dict[str, str] = {}
-    for path in sorted(directory.iterdir()):
-        # Dot-files are editor leftovers (".#welcome.yaml"), not flows.
-        if path.suffix not in (".yaml", ".yml") or path.name.startswith(".") or not path.is_file():
-            continue
-        ctx = Context(str(path))
-        text = read_text(path, ctx)
-        if text is None:
-            errors.extend(ctx.sorted_errors())
-        else:
-            texts[str(path)] = text
-    try:
-        flows = load_flow_texts(texts)
-    except FlowErrors as exc:
-        errors.extend(exc.errors)
-    if errors:
-        raise FlowErrors(sorted(errors, key=lambda e: (e.path, e.line or 0)))
-    return flows
+    return load_folder(directory, load_flow_texts)
 
 
 def load_flow_texts(texts: Mapping[str, str]) -> dict[str, Flow]:
