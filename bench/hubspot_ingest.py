@@ -37,8 +37,10 @@ if __package__ in (None, ""):  # run as `python bench/hubspot_ingest.py`
 from bench.ingest import (
     LoadGenerator,
     RoundResult,
+    add_load_arguments,
     alternate,
     app_environment,
+    checked_load_arguments,
     create_account,
     free_port,
     newest_account_id,
@@ -211,36 +213,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, both apps")
-    parser.add_argument("--threads", type=int, default=4, help="gthread threads per worker")
-    parser.add_argument(
-        "--concurrency", type=int, default=8,
-        help="keep-alive connections in total, one client process each",
-    )  # fmt: skip
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per timed round")
-    parser.add_argument("--rounds", type=int, default=3, help="timed rounds per app")
-    parser.add_argument("--warmup", type=float, default=1.0, help="untimed seconds per app")
-    parser.add_argument(
-        "--batch", type=int, default=1, metavar="N",
-        help="events per signed request (HubSpot sends up to 100)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--quick", action="store_true", help="1 round of 2 s per app, 0.5 s warm-up"
-    )
-    parser.add_argument(
-        "--database-url", metavar="URL",
-        help="a SCRATCH database instead of a temp SQLite file (migrated, gets an account "
-        "and thousands of inbox rows)",
-    )  # fmt: skip
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.rounds, args.duration, args.warmup = 1, 2.0, 0.5
-    for name in ("workers", "threads", "concurrency", "rounds", "batch"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name} must be at least 1")
-    if args.duration <= 0 or args.warmup <= 0:
-        parser.error("--duration and --warmup must be positive")
-    return args
+    add_load_arguments(parser, batch_help="events per signed request (1 to 100: HubSpot "
+                       "sends up to 100)")  # fmt: skip
+    return checked_load_arguments(parser, parser.parse_args(argv), max_batch=100)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
