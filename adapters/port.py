@@ -117,6 +117,9 @@ class EmailActivity:
     occurred_at: datetime
     message_id: str  # our public id of the email: the CRM record's idempotency handle
     record_id: str | None = None
+    # The name of the campaign that sent it (None for a flow's email): a rep reads the
+    # timeline by campaign ("Spring sale sneak peek"), not by subject line.
+    campaign: str | None = None
     # An earlier attempt may have reached the CRM without its answer reaching us (a
     # timeout, a worker killed mid-call): look for the record before creating it again.
     maybe_written: bool = False

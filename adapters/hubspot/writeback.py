@@ -332,10 +332,16 @@ def _email_input(activity: EmailActivity, contact_id: str) -> dict[str, Any]:
     return {"properties": {"hs_timestamp": _time(activity.occurred_at),
                            "hs_email_direction": "EMAIL",
                            "hs_email_status": EMAIL_STATUS[activity.kind],
-                           "hs_email_subject": activity.subject,
+                           "hs_email_subject": _subject(activity),
                            "hs_email_text": _capped(activity.text),
                            "hs_email_headers": json.dumps(headers, separators=(",", ":"))},
             "associations": [_association(contact_id, EMAIL_TO_CONTACT)]}
+
+
+def _subject(activity: EmailActivity) -> str:
+    """The timeline card's heading: a campaign email's leads with the campaign. A logged
+    email has no campaign property, and a rep skims headings, not bodies."""
+    return f"{activity.campaign}: {activity.subject}" if activity.campaign else activity.subject
 
 
 def _sought(activity: EmailActivity, contact_id: str) -> Sought:

@@ -301,13 +301,18 @@ def _ordered(inputs: Sequence[_Input], results: dict[int, WriteResult]) -> list[
 
 
 def _subject(activity: EmailActivity) -> str:
-    return f"Email: {activity.subject}"[:255]  # Subject holds 255 characters
+    """What the Activity Timeline lists: a campaign email's names its campaign first."""
+    named = f"{activity.campaign}: {activity.subject}" if activity.campaign else activity.subject
+    return f"Email: {named}"[:255]  # Subject holds 255 characters
 
 
 def _description(activity: EmailActivity) -> str:
     text = activity.text if len(activity.text) <= DESCRIPTION_TEXT else (
         activity.text[:DESCRIPTION_TEXT - 1] + "…")
-    return f"Status: {STATUS[activity.kind]}\n\n{text}\n\n{marker(activity.message_id)}"
+    # The campaign again, whole: a long name and subject can be cut off the Subject.
+    campaign = f"\nCampaign: {activity.campaign}" if activity.campaign else ""
+    return (f"Status: {STATUS[activity.kind]}{campaign}\n\n{text}\n\n"
+            f"{marker(activity.message_id)}")
 
 
 def _email_task(activity: EmailActivity, contact_id: str) -> dict[str, Any]:

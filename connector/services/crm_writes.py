@@ -1,7 +1,8 @@
 """From outbox rows to the port's inputs: what each queued write-back asks of the CRM.
 
-- email_sent / email_failed / bounced -> an email activity on the contact's timeline
-  (a bounce of an email already written updates that record);
+- email_sent / email_failed / bounced -> an email activity on the contact's timeline,
+  naming the campaign that sent it (a bounce of an email already written updates that
+  record);
 - email_opened / email_clicked -> the contact's engagement summary as of now (counts and
   last times computed here, so a retry or a reordering cannot double a count);
 - unsubscribed -> an opt-out where the CRM keeps them;
@@ -99,6 +100,7 @@ def writes_for(session: Session, rows: Sequence[CrmWriteback], now: datetime) ->
             writes.activities.append(EmailActivity(
                 writeback_id=row.id, kind=ACTIVITIES[row.kind], contact_crm_id=crm_id,
                 email=email, subject=payload.get("subject", ""), text=payload.get("text", ""),
+                campaign=payload.get("campaign"),
                 occurred_at=_at(row), message_id=payload.get("message", ""),
                 record_id=sent_records.get(payload.get("message", "")) if row.kind != "email_sent"
                 else None,

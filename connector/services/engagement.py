@@ -62,7 +62,8 @@ def record_open(
         if verdict == HUMAN:
             _react_later(rt, session, row)
             # Reps need to know it was opened, not how many times: one write-back per message.
-            queue_message_writeback(session, message, "email_opened", now)
+            queue_message_writeback(session, message, "email_opened", now,
+                                    campaign=_campaign_name(session, message))
 
 
 def record_click(
@@ -91,7 +92,8 @@ def record_click(
         row = _record(session, message, "click", now, url=url, link=link, verdict=verdict)
         if verdict == HUMAN:
             _react_later(rt, session, row)
-            queue_message_writeback(session, message, "email_clicked", now, link=link, url=url)
+            queue_message_writeback(session, message, "email_clicked", now, link=link, url=url,
+                                    campaign=_campaign_name(session, message))
     return Click(url)
 
 
@@ -142,6 +144,13 @@ def _campaign_key(session: Session, message: Message) -> str | None:
     if message.campaign_id is None:
         return None
     return session.get_one(CampaignRun, message.campaign_id).key
+
+
+def _campaign_name(session: Session, message: Message) -> str | None:
+    """The name reps know the campaign by (None for a flow's email), for the CRM write-back."""
+    if message.campaign_id is None:
+        return None
+    return session.get_one(CampaignRun, message.campaign_id).name
 
 
 def _message(session: Session, public_id: str, *, lock: bool = False) -> Message:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -17,7 +18,7 @@ from sqlalchemy.sql.dml import ReturningInsert
 
 from adapters.errors import CRMError, DisconnectedError
 from adapters.port import CRMAdapter
-from connector.models import Account, CrmWriteback, Message
+from connector.models import Account, CampaignRun, CrmWriteback, Message
 from connector.services import outbox
 from connector.services.crm_writes import writes_for
 
@@ -45,17 +46,10 @@ def queue_writeback(
 ) -> bool:
     """Queue one write; a repeated fact (same dedup key) is queued once. One statement
     (INSERT ... ON CONFLICT DO NOTHING): it runs once per email sent, opened, clicked."""
-    values = {
-        "account_id": account_id,
-        "contact_id": contact_id,
-        "kind": kind,
-        "dedup_key": dedup_key,
-        "payload": {**payload, "occurred_at": now.isoformat()},
-        "status": "pending",
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
+    return _queue(session, _row(account_id, contact_id, kind, dedup_key, payload, now))
+
+
+def _queue(session: Session, values: dict[str, Any]) -> bool:
     dialect = session.get_bind().dialect.name
     return session.execute(_insert(dialect), values).scalar() is not None
 
@@ -67,6 +61,21 @@ def _insert(dialect: str) -> ReturningInsert[Any]:
     return insert.on_conflict_do_nothing().returning(table.c.id)
 
 
+def _row(account_id: int, contact_id: int, kind: str, dedup_key: str,
+         payload: dict[str, Any], now: datetime) -> dict[str, Any]:
+    return {
+        "account_id": account_id,
+        "contact_id": contact_id,
+        "kind": kind,
+        "dedup_key": dedup_key,
+        "payload": {**payload, "occurred_at": now.isoformat()},
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
 def queue_message_writeback(
     session: Session,
     message: Message,
@@ -76,23 +85,71 @@ def queue_message_writeback(
     link: int | None = None,
     url: str | None = None,
     text: str | None = None,
+    campaign: str | None = None,
 ) -> bool:
-    """Queue what happened to one email; the key makes a repeat (a second open) a no-op."""
+    """Queue what happened to one email; the key makes a repeat (a second open) a no-op.
+    `campaign` is the name of the campaign that sent it, shown on the CRM timeline."""
+    return _queue(session, _message_row(message, kind, now, link=link, url=url, text=text,
+                                        campaign=campaign))
+
+
+@dataclass(frozen=True)
+class MessageWriteback:
+    """One email's write-back for `queue_message_writebacks`: what happened to it (`kind`,
+    e.g. email_sent), the error text of a failure, its campaign's name."""
+
+    message: Message
+    kind: str
+    text: str | None = None
+    campaign: str | None = None
+
+
+# Rows per statement: 9 columns a row stays far under SQLite's 32,766 bound parameters.
+QUEUE_CHUNK = 500
+
+
+def queue_message_writebacks(session: Session, entries: Sequence[MessageWriteback],
+                             now: datetime) -> int:
+    """Queue many emails' write-backs (a send chunk's outcomes), the same rows and keys as
+    `queue_message_writeback` one by one, in one multi-row INSERT ... ON CONFLICT DO
+    NOTHING per QUEUE_CHUNK rows; returns how many were new (a repeat is a no-op)."""
+    if not entries:
+        return 0
+    insert = _insert(session.get_bind().dialect.name)
+    queued = 0
+    for start in range(0, len(entries), QUEUE_CHUNK):
+        rows = [_message_row(e.message, e.kind, now, text=e.text, campaign=e.campaign)
+                for e in entries[start:start + QUEUE_CHUNK]]
+        # A list of rows with RETURNING: SQLAlchemy renders them as one multi-row VALUES
+        # ("insertmanyvalues", whose pages of 1,000 rows hold a whole chunk).
+        queued += len(session.execute(insert, rows).all())
+    return queued
+
+
+def _message_row(message: Message, kind: str, now: datetime, *, link: int | None = None,
+                 url: str | None = None, text: str | None = None,
+                 campaign: str | None = None) -> dict[str, Any]:
+    """One email's outbox row: a link's clicks are keyed apart (one write per link)."""
     payload = {"message": message.public_id, "subject": message.subject or ""}
     if url:
         payload["url"] = url
     if text:
         payload["text"] = text
+    if campaign:
+        payload["campaign"] = campaign
     suffix = "" if link is None else f":{link}"
-    return queue_writeback(
-        session,
-        account_id=message.account_id,
-        contact_id=message.contact_id,
-        kind=kind,
-        dedup_key=f"{kind}:{message.public_id}{suffix}",
-        payload=payload,
-        now=now,
-    )
+    return _row(message.account_id, message.contact_id, kind,
+                f"{kind}:{message.public_id}{suffix}", payload, now)
+
+
+def campaign_names(session: Session, messages: Iterable[Message]) -> dict[int, str]:
+    """The name of each campaign these emails were sent by, by campaign id, in one query
+    (a flow's email has none): what `MessageWriteback.campaign` takes."""
+    ids = {m.campaign_id for m in messages if m.campaign_id is not None}
+    if not ids:
+        return {}
+    return dict(session.execute(
+        select(CampaignRun.id, CampaignRun.name).where(CampaignRun.id.in_(ids))).tuples())
 
 
 def accounts_with_due_writebacks(session: Session, now: datetime) -> list[int]:
