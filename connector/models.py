@@ -112,6 +112,8 @@ class Account(Base):
     company_name: Mapped[str | None] = mapped_column(String(200))
     company_address: Mapped[str | None] = mapped_column(String(500))
     frequency_cap: Mapped[str | None] = mapped_column(String(40))
+    # An IANA name ("Europe/Berlin"): a campaign's send_at without an offset is read in it.
+    timezone: Mapped[str | None] = mapped_column(String(64))
     # OAuth: when the access token runs out (NULL: a private-app token that does not).
     token_expires_at: Mapped[datetime | None]
     # connected | disconnected (uninstalled, tokens revoked): nothing runs for it then.

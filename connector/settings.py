@@ -8,12 +8,15 @@ process at start-up with one line naming it.
 
 from __future__ import annotations
 
+import difflib
 import os
 import secrets
 from datetime import timedelta
 from email.utils import parseaddr
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, available_timezones
 
 from cryptography.fernet import Fernet
 from pydantic import Field, ValidationError, field_validator
@@ -81,6 +84,9 @@ class Settings(BaseSettings):
     segments_dir: Path = Field(Path("segments"), alias="SEGMENTS_DIR")
     # At most N marketing emails per contact per rolling window, across flows: "3/7d".
     frequency_cap: str | None = Field(None, alias="FREQUENCY_CAP")
+    # The timezone of every account without one of its own (`accounts set --timezone`): a
+    # campaign's send_at without an offset is read in it. An IANA name.
+    timezone: str = Field("UTC", alias="TIMEZONE")
     scheduler_interval: float = Field(1.0, alias="SCHEDULER_INTERVAL", gt=0)
     # Campaign emails per window for the whole deployment, shared by every worker through
     # Redis ("50/s", "2000/h"); unset: only each campaign's own throttle. Flow emails are
@@ -164,6 +170,16 @@ class Settings(BaseSettings):
         parse_frequency_cap(value)
         return value
 
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return parse_timezone(value).key
+
+    @property
+    def default_timezone(self) -> ZoneInfo:
+        """TIMEZONE as a tzinfo."""
+        return parse_timezone(self.timezone)
+
     @property
     def is_production(self) -> bool:
         return self.app_env == "production"
@@ -231,6 +247,39 @@ def parse_frequency_cap(value: str) -> tuple[int, timedelta]:
     if cap[0] < 1 or cap[1] <= timedelta(0):
         raise ValueError(f"expected N/duration with N >= 1, e.g. 3/7d, got {value!r}")
     return cap
+
+
+# Names the zone database has that are no place: the machine's own zone (two workers on
+# two machines would read one send_at two ways) and tzdata's placeholder.
+_NOT_ZONES = frozenset({"localtime", "Factory"})
+
+
+def parse_timezone(name: str) -> ZoneInfo:
+    """The IANA timezone called `name` ("Europe/Berlin", "US/Eastern"); ValueError naming
+    the close ones when there is none of that name."""
+    name = name.strip()
+    if name in _zone_names():
+        return ZoneInfo(name)
+    close = _close_zones(name)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    raise ValueError(f"expected an IANA timezone such as Europe/Berlin, got {name!r}{hint}")
+
+
+@lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones()) - _NOT_ZONES
+
+
+def _close_zones(name: str) -> list[str]:
+    """The same name in another case, the zones of a city of that name, else the names
+    that differ by a typo."""
+    wanted = name.lower().replace(" ", "_")
+    lowered = {zone.lower(): zone for zone in sorted(_zone_names())}
+    if wanted in lowered:
+        return [lowered[wanted]]
+    cities = [zone for low, zone in lowered.items() if low.rsplit("/", 1)[-1] == wanted]
+    return cities[:3] or [lowered[low] for low in
+                          difflib.get_close_matches(wanted, list(lowered), n=3, cutoff=0.85)]
 
 
 def _dev_secret(path: Path, make: object) -> str:

@@ -1,10 +1,11 @@
 """`connector accounts`: connect CRM accounts with a token (a new one gets the default
-workspace), list them, set their sending identity and policy, disconnect them."""
+workspace), list and show them, set their sending identity, policy and timezone,
+disconnect them."""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -115,25 +116,7 @@ def list_command(cli: CliContext, as_json: bool) -> None:
         views = list_accounts(session, Vault(cli.settings.fernet_keys))
     if as_json:
         for v in views:
-            click.echo(
-                json.dumps(
-                    {
-                        "id": v.id,
-                        "provider": v.provider,
-                        "crm_id": v.external_id,
-                        "name": v.name,
-                        "api_key": v.api_key,
-                        "status": v.status,
-                        "workspace_version": v.workspace_version,
-                        "mail_from": v.mail_from,
-                        "reply_to": v.reply_to,
-                        "company_name": v.company_name,
-                        "company_address": v.company_address,
-                        "frequency_cap": v.frequency_cap,
-                        **_inbound(cli, v),
-                    }
-                )
-            )
+            click.echo(json.dumps(_as_json(cli, v)))
         return
     table = Table("id", "provider", "CRM id", "name", "status", "workspace", "sender", "API key")
     for v in views:
@@ -141,6 +124,26 @@ def list_command(cli: CliContext, as_json: bool) -> None:
         table.add_row(str(v.id), v.provider, v.external_id, v.name, v.status, workspace,
                       v.mail_from or "(default)", v.api_key)
     console.print(table if views else "no accounts yet: `connector accounts connect ...`")
+
+
+def _as_json(cli: CliContext, v: AccountView) -> dict[str, Any]:
+    """An account as `list --json` and `show --json` print it (unset settings: null)."""
+    return {
+        "id": v.id,
+        "provider": v.provider,
+        "crm_id": v.external_id,
+        "name": v.name,
+        "api_key": v.api_key,
+        "status": v.status,
+        "workspace_version": v.workspace_version,
+        "mail_from": v.mail_from,
+        "reply_to": v.reply_to,
+        "company_name": v.company_name,
+        "company_address": v.company_address,
+        "frequency_cap": v.frequency_cap,
+        "timezone": v.timezone,
+        **_inbound(cli, v),
+    }
 
 
 def _inbound(cli: CliContext, view: AccountView) -> dict[str, str]:
@@ -209,6 +212,20 @@ def writes_command(cli: CliContext, account_id: int, as_json: bool) -> None:
                    f"{failure['attempts']} attempt(s): {failure['error']}")
 
 
+def _timezone(_ctx: click.Context, _param: click.Parameter, value: str | None
+              ) -> str | None:
+    """--timezone checked before anything opens: an unknown zone is a usage error (exit
+    2) naming the close ones; "" stays "" (it clears the account's)."""
+    if value is None or not value.strip():
+        return value
+    from connector.settings import parse_timezone
+
+    try:
+        return parse_timezone(value).key
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
 @accounts.command("set")
 @click.argument("account_id", type=int)
 @click.option("--from", "mail_from", help="Sender, e.g. 'Acme <hello@acme.example>'.")
@@ -216,6 +233,9 @@ def writes_command(cli: CliContext, account_id: int, as_json: bool) -> None:
 @click.option("--company", "company_name", help="Company name in the footer.")
 @click.option("--address", "company_address", help="Postal address in the footer.")
 @click.option("--frequency-cap", help="At most N marketing emails per window, e.g. 3/7d.")
+@click.option("--timezone", callback=_timezone,
+              help="IANA timezone, e.g. Europe/Berlin: a campaign's send_at without an "
+                   "offset is read in it.")
 @pass_cli
 def set_command(
     cli: CliContext,
@@ -225,8 +245,9 @@ def set_command(
     company_name: str | None,
     company_address: str | None,
     frequency_cap: str | None,
+    timezone: str | None,
 ) -> None:
-    """An account's sending identity and policy; unset values fall back to the
+    """An account's sending identity, policy and timezone; unset values fall back to the
     deployment's settings, and "" clears one."""
     from connector.crypto import Vault
     from connector.services.accounts import AccountError, set_identity
@@ -237,15 +258,40 @@ def set_command(
         "company_name": company_name,
         "company_address": company_address,
         "frequency_cap": frequency_cap,
+        "timezone": timezone,
     }
     if all(value is None for value in values.values()):
         raise click.UsageError("give at least one of --from, --reply-to, --company, "
-                               "--address, --frequency-cap")
+                               "--address, --frequency-cap, --timezone")
     try:
         with cli.database(migrate=True).session() as session:
             view = set_identity(session, Vault(cli.settings.fernet_keys), account_id, **values)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
+    _echo_settings(cli, view)
+
+
+@accounts.command("show")
+@click.argument("account_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, as `list --json`.")
+@pass_cli
+def show_command(cli: CliContext, account_id: int, as_json: bool) -> None:
+    """An account's sending identity, policy and timezone, each with the deployment's
+    setting it falls back to when unset."""
+    from connector.crypto import Vault
+    from connector.services.accounts import account_view
+
+    with cli.database().session() as session:
+        view = account_view(session, Vault(cli.settings.fernet_keys), account_id)
+    if view is None:
+        raise click.ClickException(f"no account {account_id}")
+    if as_json:
+        click.echo(json.dumps(_as_json(cli, view)))
+        return
+    _echo_settings(cli, view)
+
+
+def _echo_settings(cli: CliContext, view: AccountView) -> None:
     settings = cli.settings
     click.echo(f"account {view.id}:")
     for label, value, default in (
@@ -254,6 +300,7 @@ def set_command(
         ("company", view.company_name, settings.company_name),
         ("address", view.company_address, settings.company_address),
         ("frequency cap", view.frequency_cap, settings.frequency_cap),
+        ("timezone", view.timezone, settings.timezone),
     ):
         shown = value if value is not None else f"{default or 'none'} (deployment default)"
         click.echo(f"  {label}: {shown}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from connector.email.templates import TemplateStore
@@ -21,7 +21,7 @@ from connector.engine.loader import (
 from connector.engine.segments import load_segments
 from connector.engine.yamlnodes import DefinitionErrors
 from connector.workspaces.build import read_catalogue as parse_catalogue
-from connector.workspaces.campaigns import ACCOUNT_TIMEZONE, campaign_lints, validate_campaigns
+from connector.workspaces.campaigns import campaign_lints, validate_campaigns
 from connector.workspaces.files import CAMPAIGNS, CATALOGUE, FLOWS
 
 
@@ -48,9 +48,11 @@ def validate_flows(
     flows_dir: Path | None = None,
     campaigns_dir: Path | None = None,
     now: datetime | None = None,
+    timezone: tzinfo = UTC,
 ) -> Report:
     """The flows of `target` (a folder or one file), then the campaigns of `campaigns_dir`
-    when given (checked at `now`)."""
+    when given (checked at `now`, a `send_at` without an offset read in `timezone`: the
+    deployment's TIMEZONE, as no account is named)."""
     if campaigns_dir is not None and now is None:
         raise TypeError("validate_flows: campaigns are checked at a time; give now=")
     report = Report()
@@ -74,7 +76,7 @@ def validate_flows(
         )
     report.flows = len(flows)
     if campaigns_dir is not None and now is not None:  # (both or neither, see above)
-        _check_campaigns(campaigns_dir, report, templates, segments, now, ACCOUNT_TIMEZONE, None)
+        _check_campaigns(campaigns_dir, report, templates, segments, now, timezone, None)
     return report
 
 
@@ -96,12 +98,13 @@ def validate_campaign_files(
     templates_dir: Path,
     segments_dir: Path,
     now: datetime,
-    timezone: tzinfo = ACCOUNT_TIMEZONE,
+    timezone: tzinfo = UTC,
     known_lists: Callable[[Collection[str]], Collection[str]] | None = None,
 ) -> Report:
     """Every campaign in `target` (a folder, or one file): schema errors, then per campaign
     its lints (templates, segments, SQL pushdown, a past send_at, and lists nobody is in
-    when `known_lists` can tell which lists have members)."""
+    when `known_lists` can tell which lists have members). A `send_at` without an offset
+    is read in `timezone`: the account's, or without one the deployment's TIMEZONE."""
     report = Report()
     segments = _segments(segments_dir, report)
     templates = TemplateStore.from_directory(templates_dir).names()

@@ -1,5 +1,5 @@
 """Connected accounts: tokens encrypted at rest, one API key each for /v1/events, and each
-account's sending identity and policy."""
+account's sending identity, policy and timezone."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from adapters.registry import validate_external_id
 from connector.crypto import Vault, hash_api_key, new_api_key
 from connector.models import Account
-from connector.settings import parse_frequency_cap
+from connector.settings import parse_frequency_cap, parse_timezone
 
 INSTANCE_URL = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$")
 
@@ -38,6 +38,7 @@ class AccountView:
     company_name: str | None
     company_address: str | None
     frequency_cap: str | None
+    timezone: str | None
     status: str = "connected"  # or "disconnected" (uninstalled, refresh token refused)
 
 
@@ -84,6 +85,11 @@ def list_accounts(session: Session, vault: Vault) -> list[AccountView]:
     return [_view(a, vault) for a in session.scalars(select(Account).order_by(Account.id))]
 
 
+def account_view(session: Session, vault: Vault, account_id: int) -> AccountView | None:
+    account = session.get(Account, account_id)
+    return None if account is None else _view(account, vault)
+
+
 def _view(account: Account, vault: Vault) -> AccountView:
     return AccountView(
         id=account.id,
@@ -99,6 +105,7 @@ def _view(account: Account, vault: Vault) -> AccountView:
         company_name=account.company_name,
         company_address=account.company_address,
         frequency_cap=account.frequency_cap,
+        timezone=account.timezone,
         status=account.status,
     )
 
@@ -130,14 +137,16 @@ IDENTITY_OPTIONS = {
     "company_name": "--company",
     "company_address": "--address",
     "frequency_cap": "--frequency-cap",
+    "timezone": "--timezone",
 }
 _MAX_LENGTHS = {"mail_from": 320, "reply_to": 320, "company_name": 200,
-                "company_address": 500, "frequency_cap": 40}
+                "company_address": 500, "frequency_cap": 40, "timezone": 64}
 
 
 def set_identity(session: Session, vault: Vault, account_id: int, **values: str | None
                  ) -> AccountView:
-    """Set an account's sending identity and policy; AccountError names a bad value."""
+    """Set an account's sending identity, policy and timezone; AccountError names a bad
+    value."""
     account = session.get(Account, account_id)
     if account is None:
         raise AccountError(f"no account {account_id}")
@@ -157,6 +166,8 @@ def set_identity(session: Session, vault: Vault, account_id: int, **values: str 
             )
         if cleaned and name == "frequency_cap":
             cleaned = _frequency_cap(cleaned)
+        if cleaned and name == "timezone":
+            cleaned = checked_timezone(cleaned)
         setattr(account, name, cleaned or None)
     session.flush()
     return _view(account, vault)
@@ -174,3 +185,11 @@ def _frequency_cap(value: str) -> str:
     except ValueError as exc:
         raise AccountError(f"--frequency-cap: {exc}") from exc
     return value
+
+
+def checked_timezone(value: str) -> str:
+    """An IANA timezone's name as given, or AccountError naming the close ones."""
+    try:
+        return parse_timezone(value).key
+    except ValueError as exc:
+        raise AccountError(f"--timezone: {exc}") from exc

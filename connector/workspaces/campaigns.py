@@ -3,8 +3,9 @@ resolve in SQL (campaigns freeze their recipients with one query, connector/segm
 a `send_at` must not have passed, and the lists they name should have members.
 
 `campaign_lints` is pure and time-free (the workspace check, remembered per digest, runs
-it); `validate_campaigns` depends on the time and the account's timezone, so `deploy` and
-`validate` run it at the moment they check.
+it); `validate_campaigns` depends on the time and the account's timezone (a `send_at`
+without an offset is a wall time there: connector/workspaces/live.py `account_timezone`),
+so `deploy` and `validate` run it at the moment they check, with that zone.
 """
 
 from __future__ import annotations
@@ -24,9 +25,6 @@ from connector.models import ListMembership
 from connector.segment_sql import audience_query
 from connector.workspaces.files import CAMPAIGNS, part
 
-# Accounts have no timezone of their own yet: a `send_at` written without an offset is
-# read in UTC until they do (docs/campaigns.md says so).
-ACCOUNT_TIMEZONE = UTC
 # Whether a rule pushes down does not depend on the account or the time; the query built
 # to find out is never run.
 _ANY_ACCOUNT, _ANY_TIME = 0, datetime(2000, 1, 1, tzinfo=UTC)
@@ -66,11 +64,12 @@ def validate_campaigns(
     campaigns: Mapping[str, Campaign],
     *,
     now: datetime,
-    timezone: tzinfo = ACCOUNT_TIMEZONE,
+    timezone: tzinfo = UTC,
     started: Collection[str] = (),
 ) -> list[Lint]:
     """The time-dependent lints: a `send_at` in the past is an error, except for the
-    campaigns in `started` (already scheduled or sent: their time has rightly passed)."""
+    campaigns in `started` (already scheduled or sent: their time has rightly passed).
+    `timezone` is the account's (UTC: the deployment default's own default)."""
     lints: list[Lint] = []
     for key, campaign in campaigns.items():
         if key not in started:
@@ -79,7 +78,7 @@ def validate_campaigns(
 
 
 def send_time_errors(files: Mapping[str, str], *, now: datetime,
-                     timezone: tzinfo = ACCOUNT_TIMEZONE, started: Collection[str] = ()
+                     timezone: tzinfo = UTC, started: Collection[str] = ()
                      ) -> list[str]:
     """The time-dependent errors of a workspace's campaign files ("path:line: error: ..."),
     for `deploy`; a file that does not parse gives none here (the workspace check reports

@@ -1,6 +1,6 @@
 """What runs for an account right now: its live workspace (built once per version per
-process and reused), its flows, its sending identity and policy. Jobs ask for it by
-account id; nothing on the event path parses a flow or a template."""
+process and reused), its flows, its sending identity, policy and timezone. Jobs ask for it
+by account id; nothing on the event path parses a flow or a template."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.engine.run import Policy
 from connector.models import Account, WorkspaceVersion
-from connector.settings import Settings, parse_frequency_cap
+from connector.settings import Settings, parse_frequency_cap, parse_timezone
 from connector.workspaces.build import Workspace, build_workspace
 from connector.workspaces.registry import FlowRegistry
 
@@ -39,6 +40,9 @@ class Profile:
     workspace_version: int | None
     identity: SendingIdentity
     policy: Policy
+    # A campaign's send_at without an offset is a wall time here; so is local_time for
+    # contacts without a timezone of their own.
+    timezone: ZoneInfo
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,7 @@ class Workspaces:
                 company_address=account.company_address or settings.company_address,
             ),
             policy=policy,
+            timezone=account_timezone(account, settings),
         )
 
     def _build(
@@ -127,3 +132,9 @@ class Workspaces:
             raise LookupError(f"account {account_id} has no workspace version {version}")
         workspace = build_workspace(files)
         return workspace, FlowRegistry.load(session, account_id, workspace.flows)
+
+
+def account_timezone(account: Account, settings: Settings) -> ZoneInfo:
+    """The account's timezone, else the deployment's TIMEZONE: the one place the fallback
+    is decided (both names were checked when they were set)."""
+    return parse_timezone(account.timezone) if account.timezone else settings.default_timezone

@@ -3,12 +3,17 @@ fixed), and when sending starts the audience is resolved in SQL and frozen into
 campaign_recipients, keyset chunk by keyset chunk (INSERT ... SELECT: nothing of the
 audience passes through this process, memory stays flat whatever its size). An A/B test's
 recipients then get their variant (the stable hash, a page at a time; the rest none), and
-a local_time campaign's their due time (one UPDATE per contact timezone)."""
+a local_time campaign's their due time (one UPDATE per contact timezone).
+
+The account's timezone (its profile's: its own, else the deployment's TIMEZONE) is read
+when the campaign starts: a `send_at` without an offset is a wall time there, and it is
+kept with the plan for local_time's recipients without a timezone of their own."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +23,6 @@ from connector.models import CampaignRecipient, CampaignRun, Contact
 from connector.segment_sql import audience_query
 from connector.services.campaigns.errors import CampaignError
 from connector.services.campaigns.plan import SendPlan, plan_of
-from connector.workspaces.campaigns import ACCOUNT_TIMEZONE
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -29,6 +33,10 @@ if TYPE_CHECKING:
 _JUST_BEFORE = timedelta(microseconds=1)
 # Recipients per INSERT ... SELECT: one short write transaction each (SQLite has one writer).
 FREEZE_CHUNK = 5000
+# The plan's key for the account's timezone when the campaign started: a local_time
+# recipient without a timezone is due in it, an A/B test's rest picked days later too (a
+# campaign started before accounts had one has none: UTC, as it was started).
+PLAN_TIMEZONE = "timezone"
 
 
 def start_campaign(rt: Runtime, account_id: int, key: str, *, at: datetime | None = None
@@ -51,11 +59,13 @@ def start_campaign(rt: Runtime, account_id: int, key: str, *, at: datetime | Non
         if started is not None:
             raise CampaignError(f"campaign {key} was started already (it is {started}); "
                                 "a campaign is sent once: copy it under a new key to resend")
-        when = at or campaign.starts_at(ACCOUNT_TIMEZONE)
+        zone = live.profile.timezone
+        when = at or campaign.starts_at(zone)
         scheduled = when is not None and when > now
         run = CampaignRun(
             account_id=account_id, key=key, name=campaign.name, version=campaign.version,
-            workspace_version=live.profile.workspace_version, plan=plan_of(campaign),
+            workspace_version=live.profile.workspace_version,
+            plan={**plan_of(campaign), PLAN_TIMEZONE: zone.key},
             state="scheduled" if scheduled else "sending", send_at=when, created_at=now,
             started_at=None if scheduled else now,
         )
@@ -156,18 +166,31 @@ def _assign_variants(rt: Runtime, campaign_id: int, plan: SendPlan) -> None:
 def set_due_times(session: Session, campaign_id: int, local_time: time, since: datetime,
                   *, rest_only: bool = False) -> None:
     """Waiting recipients are due at the first `local_time` at or after `since` in their
-    contact's timezone (none or an unknown one: the account's, UTC), so within 24 hours.
-    `rest_only`: those without a variant (an A/B test's rest, after the pick)."""
+    contact's timezone (none or an unknown one: the account's when the campaign started),
+    so within 24 hours. `rest_only`: those without a variant (an A/B test's rest, after
+    the pick)."""
     recipients = [CampaignRecipient.campaign_id == campaign_id,
                   CampaignRecipient.state == "waiting"]
     if rest_only:
         recipients.append(CampaignRecipient.variant.is_(None))
+    run = session.get(CampaignRun, campaign_id)
+    account_zone = zone((run.plan if run else {}).get(PLAN_TIMEZONE))
     names = session.scalars(select(Contact.timezone).distinct().join(
         CampaignRecipient, CampaignRecipient.contact_id == Contact.id).where(*recipients))
     for name in list(names):
-        tz = zone(name) if name else ACCOUNT_TIMEZONE
+        tz = _contact_zone(name, account_zone)
         due = next_local_time(since - _JUST_BEFORE, tz, local_time)
         in_zone = (Contact.timezone.is_(None) if name is None else Contact.timezone == name)
         session.execute(update(CampaignRecipient).where(
             *recipients, CampaignRecipient.contact_id.in_(select(Contact.id).where(in_zone)))
             .values(due_at=due).execution_options(synchronize_session=False))
+
+
+def _contact_zone(name: str | None, account_zone: tzinfo) -> tzinfo:
+    """A contact's timezone; none, or a name that is no IANA zone: the account's."""
+    if not name:
+        return account_zone
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return account_zone
