@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -24,17 +26,23 @@ from jinja2 import (
     TemplateNotFound,
     TemplateSyntaxError,
     Undefined,
+    meta,
+    nodes,
+    pass_eval_context,
     select_autoescape,
 )
 from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2.nodes import EvalContext
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from mjml import mjml2html
 
 from connector.email.errors import TemplateError
+from connector.email.links import add_open_pixel, track_links
+from connector.email.shapes import Shape, Slots, make_shape, shapeable
 from connector.email.text import html_to_text
 
-__all__ = ["RenderedEmail", "TemplateStore"]
+__all__ = ["RenderedEmail", "TemplateStore", "TrackedEmail"]
 
 SUBJECT_FILE = "subject.txt"
 HTML_FILE = "body.mjml"
@@ -51,6 +59,22 @@ class RenderedEmail:
     subject: str
     html: str
     text: str
+
+
+@dataclass(frozen=True)
+class TrackedEmail:
+    """An email as it is sent: links pointing at their click URLs, the open pixel in, and
+    `links[i]`, the URL behind click `i` (with the campaign's UTM)."""
+
+    subject: str
+    html: str
+    text: str
+    links: list[str]
+
+
+# Shapes kept per store (each about three times the email's size); one per path a
+# template's control flow takes, so a few per template.
+SHAPES_KEPT = 128
 
 
 _MAPPING_METHODS = frozenset({"get", "keys", "values"})
@@ -99,11 +123,26 @@ class _EmailEnvironment(ImmutableSandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
 
-def _finalize(value: Any) -> Any:
-    """What `{{ ... }}` prints. A CRM property that is null prints as nothing, not "None";
-    so does a collection (a dict, list, set, a view or a generator): its Python repr
-    (`Welcome, {'a': 1}`) is never what the author meant, and failing the email would punish
-    the recipient for the sender's data. Loop over it or pick a key instead."""
+# Set while a body renders for sending: printed values become slots (email/shapes.py).
+_slots: ContextVar[Slots | None] = ContextVar("template_slots", default=None)
+
+
+@pass_eval_context
+def _finalize(eval_ctx: EvalContext, value: Any) -> Any:
+    """What `{{ ... }}` prints (`_printable`); while a body renders for sending, a slot in
+    place of a value (markup, a macro's output say, stays as it is)."""
+    value = _printable(value)
+    slots = _slots.get()
+    if slots is None or not eval_ctx.autoescape or hasattr(value, "__html__"):
+        return value
+    return slots.add(value)
+
+
+def _printable(value: Any) -> Any:
+    """A CRM property that is null prints as nothing, not "None"; so does a collection (a
+    dict, list, set, a view or a generator): its Python repr (`Welcome, {'a': 1}`) is never
+    what the author meant, and failing the email would punish the recipient for the
+    sender's data. Loop over it or pick a key instead."""
     if value is None:
         return ""
     if type(value) is str:  # the common case, without an ABC check per merge tag
@@ -142,11 +181,16 @@ class _FilesLoader(BaseLoader):
 
 class TemplateStore:
     """Templates from ``files`` (``welcome/subject.txt`` -> text). Long-lived: Jinja
-    caches each parsed template, and MJML is compiled per recipient (it follows Jinja)."""
+    caches each parsed template, and `render_tracked` compiles MJML once per shape
+    (email/shapes.py); `shapes=False` compiles every email (the reference the shapes are
+    tested against)."""
 
-    def __init__(self, files: Mapping[str, str]) -> None:
+    def __init__(self, files: Mapping[str, str], *, shapes: bool = True) -> None:
         self.files = dict(files)
         self.root = Path(_ROOT)
+        self.use_shapes = shapes
+        self._shapes: OrderedDict[str, Shape | None] = OrderedDict()
+        self._shapeable: dict[str, bool] = {}
         self._environment = _EmailEnvironment(
             loader=_FilesLoader(self.files),
             autoescape=select_autoescape(
@@ -194,6 +238,50 @@ class TemplateStore:
 
     def render(self, name: str, context: Mapping[str, Any]) -> RenderedEmail:
         """Subject, HTML and text for one recipient; raises TemplateError on any failure."""
+        self._check_name(name)
+        values = dict(context)
+        subject = self._subject(name, values)
+        html = self._compile_mjml(name, self._render(name, HTML_FILE, values))
+        if f"{name}/{TEXT_FILE}" in self.files:
+            text = self._render(name, TEXT_FILE, values).strip() + "\n"
+        else:
+            text = html_to_text(html)
+        return RenderedEmail(subject=subject, html=html, text=text)
+
+    @property
+    def shapes_kept(self) -> int:
+        """How many shapes this store holds (a refused one is not a shape)."""
+        return sum(shape is not None for shape in self._shapes.values())
+
+    def render_tracked(self, name: str, context: Mapping[str, Any], *,
+                       click: Callable[[int, str], str], pixel: str,
+                       utm: Mapping[str, str] | None = None) -> TrackedEmail:
+        """`render`, then every trackable link pointed at `click(index, url)` (the URL
+        with `utm`) and the open pixel `pixel` added, as `links.track_links` and
+        `links.add_open_pixel` do; compiled once per shape of the body."""
+        self._check_name(name)
+        values = dict(context)
+        subject = self._subject(name, values)
+        own_text = f"{name}/{TEXT_FILE}" in self.files
+        slots = Slots() if self.use_shapes and self._is_shapeable(name) else None
+        token = _slots.set(slots)
+        try:
+            body = self._render(name, HTML_FILE, values)
+        finally:
+            _slots.reset(token)
+        shape = None if slots is None or slots.spoiled else self._shape(name, body, own_text)
+        text = self._render(name, TEXT_FILE, values).strip() + "\n" if own_text else None
+        if shape is None:
+            if slots is not None:  # rendered again without markers (a filter may have seen them)
+                body = self._render(name, HTML_FILE, values)
+            html = self._compile_mjml(name, body)
+            text = text if text is not None else html_to_text(html)  # the links untracked
+            html, links = track_links(html, click, utm=utm)
+            return TrackedEmail(subject, add_open_pixel(html, pixel), text, links)
+        filled = shape.fill(slots.values if slots else [], click=click, pixel=pixel, utm=utm)
+        return TrackedEmail(subject, filled.html, text or filled.text or "", filled.links)
+
+    def _check_name(self, name: str) -> None:
         if not self.exists(name):
             reason = (
                 f"no such template (expected {SUBJECT_FILE} and {HTML_FILE} in {name}/)"
@@ -201,16 +289,53 @@ class TemplateStore:
                 else "not a valid template name"
             )
             raise TemplateError(name, reason)
-        values = dict(context)
+
+    def _subject(self, name: str, values: dict[str, Any]) -> str:
         subject = _one_line(self._render(name, SUBJECT_FILE, values))
         if not subject:
             raise TemplateError(name, "subject is empty", source=SUBJECT_FILE)
-        html = self._compile_mjml(name, self._render(name, HTML_FILE, values))
-        if f"{name}/{TEXT_FILE}" in self.files:
-            text = self._render(name, TEXT_FILE, values).strip() + "\n"
-        else:
-            text = html_to_text(html)
-        return RenderedEmail(subject=subject, html=html, text=text)
+        return subject
+
+    def _shape(self, name: str, body: str, own_text: bool) -> Shape | None:
+        if body in self._shapes:
+            self._shapes.move_to_end(body)
+            return self._shapes[body]
+        try:
+            shape = make_shape(body, lambda mjml: self._compile_mjml(name, mjml),
+                               text=not own_text)
+        except TemplateError:
+            shape = None  # compiled per recipient: the error, if it is one, is theirs
+        self._shapes[body] = shape
+        if len(self._shapes) > SHAPES_KEPT:
+            self._shapes.popitem(last=False)
+        return shape
+
+    def _is_shapeable(self, name: str) -> bool:
+        """Whether nothing the body renders (it, and what it extends, includes, imports)
+        transforms rendered output (email/shapes.py `shapeable`)."""
+        known = self._shapeable.get(name)
+        if known is None:
+            known = self._shapeable[name] = shapeable(self._parsed(f"{name}/{HTML_FILE}"))
+        return known
+
+    def _parsed(self, path: str) -> list[nodes.Template]:
+        """A template and every template it names, parsed (a name computed at render
+        time cannot be followed: then nothing is shapeable)."""
+        found: dict[str, nodes.Template] = {}
+        waiting = [path]
+        while waiting:
+            current = waiting.pop()
+            if current in found or current not in self.files:
+                continue
+            try:
+                found[current] = self._environment.parse(self.files[current], current)
+            except TemplateSyntaxError:
+                return [nodes.Template([nodes.FilterBlock()])]  # never shaped; render says
+            for name in meta.find_referenced_templates(found[current]):
+                if name is None:
+                    return [nodes.Template([nodes.FilterBlock()])]
+                waiting.append(name)
+        return list(found.values())
 
     def _render(self, name: str, file: str, values: dict[str, Any]) -> str:
         try:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import html as htmllib
 import re
+from collections.abc import Callable
 
-__all__ = ["html_to_text"]
+__all__ = ["html_to_text", "inline_text", "link_text"]
 
 # Content of these elements is never text a reader should see.
 _SKIP_TAGS = frozenset({"head", "style", "script", "title", "template", "noscript"})
@@ -57,7 +58,8 @@ _BLOCK_TAGS = frozenset(
 _CELL_TAGS = frozenset({"td", "th"})
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|mso-hide\s*:\s*all", re.IGNORECASE)
 # MJML's preview text is padded with invisible characters; drop them with the rest.
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u034f\u00ad"), None)
+INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u034f\u00ad"
+_INVISIBLE = dict.fromkeys(map(ord, INVISIBLE), None)
 _MARK_BREAK = "\x00B"
 _MARK_PARAGRAPH = "\x00P"
 
@@ -95,7 +97,8 @@ def _attributes(raw: str) -> dict[str, str | None]:
 
 
 class _TextExtractor:
-    def __init__(self) -> None:
+    def __init__(self, links: Callable[[str, str], str]) -> None:
+        self.link_text = links
         self.parts: list[str] = []
         self._skipping: list[str] = []  # open tags since a skipped element started
         self._links: list[tuple[str | None, int]] = []  # (href, index into parts)
@@ -191,23 +194,34 @@ class _TextExtractor:
         return _MARK_PARAGRAPH if self._tables and self._tables[-1] else _MARK_BREAK
 
     def _close_link(self, href: str | None, start: int) -> None:
-        href = (href or "").strip()
-        if not href or href.startswith("#") or href.lower().startswith("javascript:"):
-            return
         label = " ".join("".join(p for p in self.parts[start:] if p[:1] != "\x00").split())
-        shown = href[len("mailto:") :] if href.lower().startswith("mailto:") else href
-        if label in (href, shown):
-            return
-        if not label:
+        shown = self.link_text(label, (href or "").strip())
+        if shown:
             self.parts.append(shown)
-        else:
-            self.parts.append(f" ({shown})")
 
 
-def html_to_text(html: str) -> str:
+def link_text(label: str, href: str) -> str:
+    """What follows a link's label in the text: ` (url)`, the URL alone for a link with no
+    label, nothing when the label is the URL (or the link goes nowhere: `#`, javascript)."""
+    if not href or href.startswith("#") or href.lower().startswith("javascript:"):
+        return ""
+    shown = href[len("mailto:") :] if href.lower().startswith("mailto:") else href
+    if label in (href, shown):
+        return ""
+    return f" ({shown})" if label else shown
+
+
+def inline_text(value: str) -> str:
+    """A piece of text as `html_to_text` leaves it inside a line: invisible characters
+    dropped, whitespace collapsed (connector/email/shapes.py fills merge values with it)."""
+    return " ".join(value.translate(_INVISIBLE).replace("\xa0", " ").split())
+
+
+def html_to_text(html: str, *, links: Callable[[str, str], str] = link_text) -> str:
     """Readable plain text for ``html``: hidden parts dropped, blocks on their own lines,
-    links as ``text (url)``, whitespace collapsed, entities decoded."""
-    parser = _TextExtractor()
+    links as ``text (url)``, whitespace collapsed, entities decoded. `links` writes what
+    follows a link's label (given the label and the stripped href)."""
+    parser = _TextExtractor(links)
     parser.feed(html)
     raw = "".join(parser.parts).translate(_INVISIBLE).replace("\xa0", " ")
     lines: list[str] = []

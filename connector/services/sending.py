@@ -33,7 +33,6 @@ from connector.email.errors import (
     RetryableTransportError,
     TemplateError,
 )
-from connector.email.links import add_open_pixel, track_links
 from connector.email.merge import message_context
 from connector.email.mime import build_message, make_message_id
 from connector.models import CampaignRun, Contact, Enrollment, Message
@@ -377,7 +376,7 @@ def _prepare(rt: Runtime, item: _Claimed) -> tuple[EmailMessage, dict[str, Any]]
 
     unsubscribe_url = url("unsubscribe", "u")
     identity = live.profile.identity
-    rendered = live.workspace.templates.render(
+    rendered = live.workspace.templates.render_tracked(
         message.template,
         message_context(
             contact=merge_context(item.contact),
@@ -386,10 +385,11 @@ def _prepare(rt: Runtime, item: _Claimed) -> tuple[EmailMessage, dict[str, Any]]
             company_name=identity.company_name,
             company_address=identity.company_address,
         ),
+        click=lambda index, _url: url("click", "t/c", index),
+        pixel=url("open", "t/o"),
+        utm=item.utm,
     )
-    html, links = track_links(rendered.html, lambda index, _url: url("click", "t/c", index),
-                              utm=item.utm)
-    html = add_open_pixel(html, url("open", "t/o"))
+    links = rendered.links
     subject = message.subject_override or rendered.subject
     sender = message.sender_override or identity.mail_from
     domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
@@ -398,7 +398,7 @@ def _prepare(rt: Runtime, item: _Claimed) -> tuple[EmailMessage, dict[str, Any]]
         sender=sender,
         to=message.to_email,
         subject=subject,
-        html=html,
+        html=rendered.html,
         text=rendered.text,
         message_id=message_id_header,
         unsubscribe_url=unsubscribe_url,
