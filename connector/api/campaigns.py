@@ -1,9 +1,10 @@
 """/v1/campaigns: the account's campaigns and their sends, as `connector campaigns` does
-them (the same services): list, status, send, pause, resume, cancel.
+them (the same services): list, status, send, pause, resume, cancel, and a test send.
 
 A key that is neither in the live workspace nor started is 404; a campaign that exists
 but cannot do what was asked (started already, not started yet, in the wrong state) is
-409, with the service's own message."""
+409, with the service's own message. A test send it refuses (a contact, variant or
+address it cannot use) is 422 naming the field, as the schema's own 422s do."""
 
 from __future__ import annotations
 
@@ -11,17 +12,37 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint
+from pydantic import RootModel
 
-from connector.api.auth import OPTIONAL_JSON_BODY_ENDPOINTS, current_account_id, require_api_key
-from connector.api.schemas import CampaignOut, CampaignSendIn, CampaignsOut
+from connector.api.auth import (
+    JSON_BODY_ENDPOINTS,
+    OPTIONAL_JSON_BODY_ENDPOINTS,
+    current_account_id,
+    require_api_key,
+)
+from connector.api.schemas import (
+    CampaignOut,
+    CampaignSendIn,
+    CampaignsOut,
+    CampaignTestEmailsOut,
+    CampaignTestSendIn,
+    TemplateErrorOut,
+    ValidationErrorOut,
+)
 from connector.api.spec import responses, spec
+from connector.email.errors import TemplateError
 from connector.services.campaigns import (
     CampaignError,
     CampaignStatus,
+    DeliveryFailed,
+    RefusedTestSend,
+    UnknownCampaign,
     campaign_status,
     campaign_statuses,
     cancel_campaign,
+    deliver_test_emails,
     pause_campaign,
+    prepare_test_emails,
     resume_campaign,
     start_campaign,
 )
@@ -126,3 +147,47 @@ def resume(key: str) -> Any:
 def cancel(key: str) -> Any:
     """Stop for good: the recipients not mailed yet never will be."""
     return _act(key, lambda: cancel_campaign(runtime(), current_account_id(), key))
+
+
+class CampaignTestSendUnprocessableOut(RootModel[ValidationErrorOut | TemplateErrorOut]):
+    """422: the body did not validate or names what cannot be used, or the template
+    failed (file and line)."""
+
+
+@bp.post("/v1/campaigns/<key>/test-send")
+@spec.validate(
+    json=CampaignTestSendIn,
+    resp=responses(CampaignTestEmailsOut, 400, 404, 413, 415, 502,
+                   HTTP_422=CampaignTestSendUnprocessableOut),
+    tags=TAGS,
+    operation_id="test_send_campaign",
+)
+def test_send(key: str, json: CampaignTestSendIn) -> Any:
+    """Send the campaign's email (each variant, or `variant`) to at most 10 addresses,
+    subject prefixed "[Test] ", in any state of the campaign. Recorded nowhere: no status,
+    report, frequency cap or CRM timeline counts it; links keep the campaign's UTM
+    parameters but are not tracked. A refusal or a template error sends nothing; 502:
+    the mail server refused some (the error says which)."""
+    rt, account_id = runtime(), current_account_id()
+    try:
+        with rt.db.session() as session:
+            prepared = prepare_test_emails(
+                session, rt.workspaces.live(session, account_id), key, to=json.to,
+                as_contact=json.as_, variant=json.variant, base_url=rt.settings.base_url,
+                now=rt.clock.now())
+    except UnknownCampaign:
+        return _unknown(key)
+    except RefusedTestSend as exc:
+        return error(422, "invalid request body",
+                     details=[{"field": exc.field, "message": str(exc)}])
+    except TemplateError as exc:
+        return error(422, str(exc), template=exc.template, reason=exc.reason,
+                     source=exc.source, line=exc.line)
+    try:
+        sent = deliver_test_emails(rt.transport, prepared)
+    except DeliveryFailed as exc:
+        return error(502, str(exc))
+    return CampaignTestEmailsOut.model_validate([email.as_json() for email in sent])
+
+
+JSON_BODY_ENDPOINTS.add(f"{bp.name}.test_send")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel, model_validator
 
 from webhooks.events import EVENT_NAME, MAX_PROPERTIES, ContactValue, Email, PropertyName
 
@@ -233,6 +233,42 @@ class CampaignSendIn(Strict):
     at: AwareDatetime | None = Field(
         None, description="start then instead (ISO 8601 with an offset, in the future)"
     )
+
+
+class CampaignTestSendIn(Strict):
+    """A test of the campaign's email (each variant, or `variant`) to these addresses,
+    rendered for the contact `as` names (else the audience's first member, else a sample
+    contact with placeholder properties). Recorded nowhere."""
+
+    # services/campaigns/test_send.py's MAX_TEST_ADDRESSES (not imported: the service
+    # imports previews, which imports this module); the API tests hold the two equal.
+    to: list[Email] = Field(min_length=1, max_length=10,
+                            description="the addresses to send the test to (at most 10)")
+    as_: str | None = Field(None, alias="as", min_length=1, max_length=320,
+                            description="a stored contact of the account: an email or a "
+                                        "CRM id")
+    variant: str | None = Field(None, min_length=1, max_length=100,
+                                description="only this variant of an A/B test")
+
+
+class CampaignTestContactOut(BaseModel):
+    source: Literal["as", "audience", "placeholder"] = Field(
+        description="named by `as`, the audience's first member, or a hypothetical contact")
+    email: str | None
+    crm_id: str | None
+
+
+class CampaignTestEmailOut(BaseModel):
+    variant: str | None = Field(description="null without an A/B test")
+    subject: str = Field(description='prefixed "[Test] "')
+    to: str
+    size: int = Field(description="bytes handed to the transport")
+    message_id: str
+    contact: CampaignTestContactOut = Field(description="who it was rendered for")
+
+
+class CampaignTestEmailsOut(RootModel[list[CampaignTestEmailOut]]):
+    """One entry per email sent (as `connector campaigns test-send --json`)."""
 
 
 # ---- POST /v1/events (webhooks/events.py; described here, not changed) ----------------

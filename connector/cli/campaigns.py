@@ -1,6 +1,7 @@
 """`connector campaigns`: campaign definitions as YAML files (`validate`) and their sends
 (`list`, `send`, `pause`, `resume`, `cancel`, `status`). The sends are done by the workers;
-these commands start them, change their state and show where they stand."""
+these commands start them, change their state and show where they stand. `test-send`
+sends a test of a campaign itself, recorded nowhere."""
 
 from __future__ import annotations
 
@@ -199,6 +200,76 @@ def status(cli: CliContext, key: str | None, as_json: bool, account_id: int | No
     console = Console()
     for s in statuses:
         _print_status(console, s)
+
+
+class _Refused(click.ClickException):
+    """A test send refused as asked (unknown key, contact, variant; a bad, suppressed or
+    eleventh address): a usage error, exit 2, nothing sent."""
+
+    exit_code = 2
+
+
+@campaigns.command("test-send")
+@click.argument("key")
+@click.option("--to", "to", multiple=True, required=True, metavar="ADDR",
+              help="Send the test to this address (repeatable, at most 10).")
+@click.option("--as", "as_contact", metavar="CONTACT",
+              help="Render it for this stored contact: an email or a CRM id (default: the "
+              "audience's first member, else a sample contact with placeholder "
+              "properties).")
+@click.option("--variant", metavar="NAME",
+              help="Only this variant of an A/B test (default: each variant).")
+@click.option("--json", "as_json", is_flag=True, help="A JSON list, one object per email.")
+@account_option
+@pass_cli
+def send_test(cli: CliContext, key: str, to: tuple[str, ...], as_contact: str | None,
+             variant: str | None, as_json: bool, account_id: int | None) -> None:
+    """Send campaign KEY's email to a few addresses, subject prefixed "[Test] ", through
+    MAIL_URL's transport, in any state (draft, scheduled, sent). Recorded nowhere: no
+    status, report, frequency cap or CRM timeline counts it, and its links are not
+    tracked. A refusal exits 2, a template error 1: neither sends anything."""
+    from connector.clock import SystemClock
+    from connector.email.errors import TemplateError
+    from connector.email.transports import transport_from_url
+    from connector.services.campaigns import (
+        DeliveryFailed,
+        RefusedTestSend,
+        UnknownCampaign,
+        deliver_test_emails,
+        prepare_test_emails,
+    )
+    from connector.workspaces import Workspaces
+
+    settings = cli.settings
+    with cli.database().session() as session:
+        account = resolve_account(session, account_id)
+        live = Workspaces(settings).live(session, account)
+        try:
+            prepared = prepare_test_emails(
+                session, live, key, to=to, as_contact=as_contact, variant=variant,
+                base_url=settings.base_url, now=SystemClock().now())
+        except UnknownCampaign:
+            raise _Refused(unknown_campaign(key, account, live.workspace.campaigns)) from None
+        except RefusedTestSend as exc:
+            raise _Refused(f"{exc} (nothing sent)") from exc
+        except TemplateError as exc:
+            raise click.ClickException(f"{exc} (nothing sent)") from exc
+    transport = transport_from_url(settings.mail)
+    try:
+        sent, failure = deliver_test_emails(transport, prepared), None
+    except DeliveryFailed as exc:
+        sent, failure = exc.sent, exc
+    finally:
+        transport.close()
+    if as_json:
+        click.echo(json.dumps([email.as_json() for email in sent], indent=2))
+    else:
+        click.echo(f"{key}: {prepared.contact.describe()}")
+        for email in sent:
+            click.echo(f"sent  {email.variant or '-'}  {email.subject!r}  to {email.to}  "
+                       f"{email.size:,} bytes")
+    if failure is not None:
+        raise click.ClickException(str(failure))
 
 
 def _control(cli: CliContext, key: str, account_id: int | None, verb: str, state: str

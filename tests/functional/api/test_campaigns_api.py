@@ -1,18 +1,34 @@
-"""/v1/campaigns: list, status, send (now or `at`), pause, resume, cancel through the real
-app, on the account's live workspace (the repo's campaigns spring-sale and weekend-ab),
-and the HTTP edge: keys, bodies, methods."""
+"""/v1/campaigns: list, status, send (now or `at`), pause, resume, cancel and test-send
+through the real app, on the account's live workspace (the repo's campaigns spring-sale
+and weekend-ab), and the HTTP edge: keys, bodies, methods. Test sends go to a real SMTP
+server (aiosmtpd)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import func, select
 
+from connector.app import create_app
+from connector.models import (
+    CampaignRecipient,
+    CampaignRun,
+    Contact,
+    CrmWriteback,
+    Message,
+    Suppression,
+)
 from connector.runtime import Runtime
 from connector.services.accounts import AccountView
+from connector.services.campaigns import MAX_TEST_ADDRESSES
+from tests.conftest import MakeRuntime
 from tests.functional.api.conftest import auth
+from tests.support.smtp import SmtpServer
+from tests.support.workspaces import copy_of_repo_workspace, deploy
 
 SALE = "/v1/campaigns/spring-sale"
 
@@ -189,3 +205,157 @@ def test_the_operations_are_in_the_openapi_document(client: FlaskClient) -> None
     for verb in ("pause", "resume", "cancel"):
         operation = paths[f"/v1/campaigns/{{key}}/{verb}"]["post"]
         assert {"200", "401", "404", "409"} <= set(operation["responses"]), verb
+
+
+# ---- POST /v1/campaigns/{key}/test-send ----------------------------------------------
+
+
+@pytest.fixture
+def smtp_client(make_runtime: MakeRuntime, smtp_server: SmtpServer, account: AccountView
+                ) -> FlaskClient:
+    """The app sending through a real SMTP server; Ada, a customer, is a stored contact."""
+    rt = make_runtime(mail_url=smtp_server.url)
+    now = rt.clock.now()
+    with rt.db.session() as session:
+        session.add(Contact(account_id=account.id, email="ada@example.com", crm_id="501",
+                            properties={"firstname": "Ada", "lifecyclestage": "customer"},
+                            created_at=now, updated_at=now))
+        session.add(Suppression(account_id=account.id, email="left@example.com",
+                                reason="unsubscribed", created_at=now))
+    return create_app(rt).test_client()
+
+
+def post_test_send(client: FlaskClient, account: AccountView, body: Any,
+                   key: str = "spring-sale") -> Any:
+    return client.post(f"/v1/campaigns/{key}/test-send", json=body, headers=auth(account))
+
+
+def rows(rt: Runtime) -> dict[str, int]:
+    with rt.db.session() as session:
+        return {model.__tablename__: session.scalar(select(func.count()).select_from(model))
+                or 0 for model in (CampaignRun, CampaignRecipient, Message, CrmWriteback)}
+
+
+def test_a_test_send_arrives_rendered_for_the_contact_and_changes_nothing(
+    rt: Runtime, smtp_client: FlaskClient, account: AccountView, smtp_server: SmtpServer
+) -> None:
+    body = {"to": ["Me@Acme.example", "me@acme.example", "boss@acme.example"],
+            "as": "ada@example.com"}
+    response = post_test_send(smtp_client, account, body)
+    assert response.status_code == 200, response.get_json()
+    sent = response.get_json()
+    ada = {"source": "as", "email": "ada@example.com", "crm_id": "501"}
+    subject = "[Test] Ada, our spring sale is on: 20% off everything"
+    assert [{k: e[k] for k in ("variant", "subject", "to", "contact")} for e in sent] == [
+        {"variant": None, "subject": subject, "to": "me@acme.example", "contact": ada},
+        {"variant": None, "subject": subject, "to": "boss@acme.example", "contact": ada}]
+    assert [m["To"] for m in smtp_server.messages] == ["me@acme.example", "boss@acme.example"]
+    message = smtp_server.messages[0]
+    assert message["Subject"] == subject
+    assert message["Message-ID"] == sent[0]["message_id"]
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "Hi Ada," in html and "Order your favourites again" in html
+    assert "utm_source=drip" in html and "/t/c/" not in html and "/t/o/" not in html
+    assert rows(rt) == {"campaigns": 0, "campaign_recipients": 0, "messages": 0,
+                        "crm_writebacks": 0}
+    assert campaigns(smtp_client, account)["spring-sale"]["state"] == "draft"
+
+
+def test_each_variant_or_the_one_asked_for(
+    smtp_client: FlaskClient, account: AccountView, smtp_server: SmtpServer
+) -> None:
+    both = post_test_send(smtp_client, account, {"to": ["me@acme.example"]}, "weekend-ab")
+    assert both.status_code == 200, both.get_json()
+    assert [e["variant"] for e in both.get_json()] == ["urgency", "friendly"]
+    # Nobody is in the audience yet, and nobody was named.
+    assert both.get_json()[0]["contact"]["source"] == "placeholder"
+    one = post_test_send(smtp_client, account,
+                         {"to": ["me@acme.example"], "variant": "friendly"}, "weekend-ab")
+    assert one.status_code == 200
+    assert [e["subject"] for e in one.get_json()] == [
+        "[Test] A little spring treat for you (20% off, this weekend)"]
+    assert len(smtp_server.messages) == 3
+
+
+def test_an_unknown_campaign_is_404(smtp_client: FlaskClient, account: AccountView,
+                                    smtp_server: SmtpServer) -> None:
+    response = post_test_send(smtp_client, account, {"to": ["me@acme.example"]}, "nope")
+    assert response.status_code == 404
+    assert response.get_json()["error"].startswith(
+        "no campaign 'nope', started or in the live workspace (campaigns: spring-sale")
+    assert smtp_server.messages == []
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        ({"to": ["me@acme.example"], "as": "nobody@example.com"}, "as",
+         "has no contact with email 'nobody@example.com'"),
+        ({"to": ["me@acme.example"], "as": "999"}, "as", "has no contact with crm_id '999'"),
+        ({"to": ["me@acme.example"], "variant": "urgency"}, "variant",
+         "campaign spring-sale has no variants"),
+        ({"to": ["me@acme.example", "left@example.com"]}, "to",
+         "left@example.com is suppressed (unsubscribed)"),
+        ({"to": [f"me{n}@acme.example" for n in range(MAX_TEST_ADDRESSES + 1)]}, "to",
+         "at most 10"),
+        ({"to": ["not an address"]}, "to.0", "not an email address"),
+        ({"to": []}, "to", "at least 1"),
+        ({}, "to", "Field required"),
+        ({"to": ["me@acme.example"], "cc": ["x@y.z"]}, "cc", "Extra inputs"),
+    ],
+    ids=["unknown-email", "unknown-crm-id", "no-variants", "suppressed", "eleven", "invalid",
+         "none", "missing", "unknown-field"],
+)
+def test_a_refused_test_send_is_422_naming_the_field_and_sends_nothing(
+    smtp_client: FlaskClient, account: AccountView, smtp_server: SmtpServer, body: Any,
+    field: str, words: str
+) -> None:
+    response = post_test_send(smtp_client, account, body)
+    assert response.status_code == 422
+    error = response.get_json()
+    assert error["error"] == "invalid request body"
+    assert any(d["field"] == field and words in d["message"] for d in error["details"]), error
+    assert smtp_server.messages == []
+
+
+def test_a_template_error_is_422_with_file_and_line(
+    rt: Runtime, smtp_client: FlaskClient, account: AccountView, smtp_server: SmtpServer,
+    tmp_path: Path
+) -> None:
+    workspace = copy_of_repo_workspace(tmp_path / "ws")
+    (workspace / "templates" / "broken").mkdir()
+    (workspace / "templates" / "broken" / "subject.txt").write_text("Hello\n")
+    (workspace / "templates" / "broken" / "body.mjml").write_text(
+        "<mjml>\n<mj-body>\n{{ contact.x.y.z() }}\n")
+    (workspace / "campaigns" / "broken.yaml").write_text(
+        "name: Broken\ntemplate: broken\naudience: {segment: engaged}\n")
+    deploy(rt, account.id, flows=workspace / "flows", templates=workspace / "templates")
+    response = post_test_send(smtp_client, account, {"to": ["me@acme.example"]}, "broken")
+    assert response.status_code == 422
+    body = response.get_json()
+    assert body["template"] == "broken" and body["source"] == "body.mjml" and body["line"] == 3
+    assert smtp_server.messages == []
+
+
+def test_a_mail_server_refusal_is_502_saying_which(
+    smtp_client: FlaskClient, account: AccountView, smtp_server: SmtpServer
+) -> None:
+    smtp_server.sink.reply_for["boss@acme.example"] = "550 5.1.1 no such user"
+    response = post_test_send(smtp_client, account,
+                              {"to": ["me@acme.example", "boss@acme.example"]})
+    assert response.status_code == 502
+    assert response.get_json()["error"].startswith(
+        "1 of 2 test email(s) not sent: boss@acme.example (no variant): ")
+    assert [m["To"] for m in smtp_server.messages] == ["me@acme.example"]
+
+
+def test_the_test_send_is_in_the_openapi_document(client: FlaskClient) -> None:
+    operation = client.get("/v1/openapi.json").get_json()[
+        "paths"]["/v1/campaigns/{key}/test-send"]["post"]
+    assert operation["operationId"] == "test_send_campaign"
+    assert {"200", "400", "401", "404", "413", "415", "422", "502"} <= set(
+        operation["responses"])
+    document = client.get("/v1/openapi.json").get_json()
+    schema = document["components"]["schemas"]["CampaignTestSendIn"]
+    assert schema["properties"]["to"]["maxItems"] == MAX_TEST_ADDRESSES  # the service's limit
+    assert set(schema["properties"]) == {"to", "as", "variant"}
