@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -38,7 +38,11 @@ from connector.email.mime import build_message, make_message_id
 from connector.models import CampaignRun, Contact, Enrollment, Message
 from connector.services.contacts import is_opted_out, merge_context, suppressed_emails
 from connector.services.suppressions import suppress
-from connector.services.writeback import queue_message_writeback
+from connector.services.writeback import (
+    MessageWriteback,
+    campaign_names,
+    queue_message_writebacks,
+)
 from connector.tokens import TrackingToken
 
 if TYPE_CHECKING:
@@ -294,10 +298,6 @@ OUTCOME_KEY = "connector:outcome:{}"
 OUTCOME_TTL = 7 * 24 * 3600
 
 
-def record_outcome(rt: Runtime, message_id: int, outcome: Recorded, now: datetime) -> None:
-    record_outcomes(rt, {message_id: outcome}, now)
-
-
 def record_outcomes(rt: Runtime, outcomes: dict[int, Recorded], now: datetime) -> None:
     """Record what the transport did, in one transaction, with retries of its own: the
     emails went out (or not) whatever happens to the database connection now. Should the
@@ -308,9 +308,7 @@ def record_outcomes(rt: Runtime, outcomes: dict[int, Recorded], now: datetime) -
     for attempt in range(RECORD_ATTEMPTS):
         try:
             with rt.db.session() as session:
-                _load(session, list(outcomes))
-                for message_id, outcome in outcomes.items():
-                    apply_outcome(session, message_id, outcome, now)
+                apply_outcomes(session, outcomes, now)
             return
         except SQLAlchemyError:
             log.warning("recording %d outcome(s) failed (attempt %d)", len(outcomes),
@@ -326,20 +324,28 @@ def record_outcomes(rt: Runtime, outcomes: dict[int, Recorded], now: datetime) -
                       "marked uncertain", sorted(outcomes))
 
 
-def apply_outcome(session: Session, message_id: int, outcome: Recorded, now: datetime) -> None:
+def apply_outcomes(session: Session, outcomes: Mapping[int, Recorded], now: datetime) -> None:
     """Idempotent: only a row still `sending` changes (a retry whose first commit did reach
-    the database finds it recorded already)."""
-    message = session.get_one(Message, message_id)
-    if message.status != "sending":
-        return
-    message.status, message.error = outcome.status, outcome.error
-    message.next_attempt_at = outcome.next_attempt_at
-    if outcome.status == "sent":
-        message.sent_at = now
-    if outcome.status == "bounced":
-        suppress(session, message.account_id, message.to_email, "hard_bounce", now)
-    if outcome.writeback:
-        queue_message_writeback(session, message, outcome.writeback, now, text=outcome.text)
+    the database finds it recorded already). One query loads the rows, one flush updates
+    them, one statement queues their CRM write-backs."""
+    with session.no_autoflush:
+        messages = session.scalars(select(Message).where(
+            Message.id.in_(list(outcomes)), Message.status == "sending")).all()
+        names = campaign_names(session, messages)
+        writebacks = []
+        for message in messages:
+            outcome = outcomes[message.id]
+            message.status, message.error = outcome.status, outcome.error
+            message.next_attempt_at = outcome.next_attempt_at
+            if outcome.status == "sent":
+                message.sent_at = now
+            if outcome.status == "bounced":
+                suppress(session, message.account_id, message.to_email, "hard_bounce", now)
+            if outcome.writeback:
+                writebacks.append(MessageWriteback(
+                    message, outcome.writeback, text=outcome.text,
+                    campaign=names.get(message.campaign_id or 0)))
+        queue_message_writebacks(session, writebacks, now)
 
 
 def recover_outcomes(rt: Runtime, session: Session, message_ids: list[int], now: datetime
@@ -348,21 +354,14 @@ def recover_outcomes(rt: Runtime, session: Session, message_ids: list[int], now:
     if not message_ids:
         return 0
     keys = [OUTCOME_KEY.format(i) for i in message_ids]
-    applied = 0
-    for message_id, raw in zip(message_ids, rt.redis.mget(keys), strict=True):
-        if raw is None:
-            continue
-        apply_outcome(session, message_id, Recorded.from_json(raw), now)
-        applied += 1
-    if applied:
+    kept = {message_id: Recorded.from_json(raw)
+            for message_id, raw in zip(message_ids, rt.redis.mget(keys), strict=True)
+            if raw is not None}
+    if kept:
+        apply_outcomes(session, kept, now)
         session.flush()
         rt.redis.delete(*keys)
-    return applied
-
-
-def _load(session: Session, message_ids: Sequence[int]) -> None:
-    """The rows into the session in one query (`apply_outcome` then finds them there)."""
-    session.scalars(select(Message).where(Message.id.in_(message_ids))).all()
+    return len(kept)
 
 
 def _prepare(rt: Runtime, item: _Claimed) -> tuple[EmailMessage, dict[str, Any]]:
