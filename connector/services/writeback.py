@@ -148,8 +148,8 @@ def campaign_names(session: Session, messages: Iterable[Message]) -> dict[int, s
     ids = {m.campaign_id for m in messages if m.campaign_id is not None}
     if not ids:
         return {}
-    return dict(session.execute(
-        select(CampaignRun.id, CampaignRun.name).where(CampaignRun.id.in_(ids))).tuples())
+    found = session.execute(select(CampaignRun.id, CampaignRun.name).where(CampaignRun.id.in_(ids)))
+    return {campaign_id: name for campaign_id, name in found}
 
 
 def accounts_with_due_writebacks(session: Session, now: datetime) -> list[int]:
