@@ -47,13 +47,16 @@ class Emulation:
         self._lock = threading.Lock()
 
     # -- portals and tokens ------------------------------------------------------------
-    def add_portal(self, hub_id: int = 12345, private_token: str | None = None) -> Portal:
-        """A new portal; its private-app token reaches only it."""
+    def add_portal(self, hub_id: int = 12345, private_token: str | None = None,
+                   time_zone: str = "US/Eastern") -> Portal:
+        """A new portal; its private-app token reaches only it. `time_zone` is the
+        account's setting, as /account-info/v3/details answers it."""
         token = private_token or f"pat-na1-{secrets.token_hex(16)}"
         with self._lock:
             if hub_id in self.portals:
                 raise ValueError(f"portal {hub_id} exists")
             portal = Portal(hub_id, token, self.webhooks.emit, clock=self.clock)
+            portal.time_zone = time_zone
             self.portals[hub_id] = portal
         self.tokens.add_private(token, hub_id)
         return portal

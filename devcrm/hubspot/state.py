@@ -26,6 +26,7 @@ class Portal:
                  clock: Callable[[], float] = time.time) -> None:
         self.hub_id = hub_id
         self.private_token = private_token
+        self.time_zone = "US/Eastern"  # the account's setting (HubSpot's spelling is IANA)
         self.clock = clock
         self.lock = threading.RLock()
         now = iso(clock())

@@ -49,14 +49,17 @@ class Emulation:
         raise NotImplementedError
 
     # -- orgs and tokens -----------------------------------------------------------------
-    def add_org(self, org_id: str | None = None) -> Org:
-        """A new org with one user and a ready access token (`org.access_token`)."""
+    def add_org(self, org_id: str | None = None, time_zone: str = "America/Los_Angeles"
+                ) -> Org:
+        """A new org with one user and a ready access token (`org.access_token`);
+        `time_zone` is its default timezone (Organization.TimeZoneSidKey)."""
         ids = IdMaker(next(self._org_salt))
         org_id = to18(org_id) if org_id else ids.new("Organization")
         with self._lock:
             if org_id in self.orgs:
                 raise ValueError(f"org {org_id} exists")
             org = Org(org_id, ids.new("User"), ids, self._changed, clock=self.clock)
+            org.time_zone = time_zone
             self.orgs[org_id] = org
         org.access_token = self.tokens.issue_access(org_id)
         return org

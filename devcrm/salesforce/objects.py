@@ -1,5 +1,6 @@
-"""The sObject types the emulator knows (Contact, Lead, Task), their fields, and the checks
-Salesforce makes on a create or update body."""
+"""The sObject types the emulator knows (Contact, Lead, Task, and the org's own
+Organization, read only), their fields, and the checks Salesforce makes on a create or
+update body."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "Task": ("Id", "IsDeleted", "Subject", "Status", "TaskSubtype", "ActivityDate", "WhoId",
              "WhatId", "Description", "OwnerId", "Priority", "CreatedDate",
              "LastModifiedDate", "SystemModstamp"),
+    # The org itself: one row, queried (SELECT TimeZoneSidKey FROM Organization), never
+    # written through the API.
+    "Organization": ("Id", "Name", "TimeZoneSidKey"),
 }
 READ_ONLY = frozenset({"Id", "IsDeleted", "Name", "CreatedDate", "LastModifiedDate",
                        "SystemModstamp", "IsConverted", "ConvertedContactId", "ConvertedDate"})
@@ -45,6 +49,10 @@ def field_name(sobject: str, name: str) -> str:
 
 def clean(sobject: str, values: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     """The body's fields canonicalised and checked the way the REST API checks them."""
+    if sobject == "Organization":
+        verb = "inserted" if creating else "updated"
+        raise SfError(400, "INVALID_TYPE_FOR_OPERATION",
+                      f"entity type cannot be {verb}: Organization")
     out: dict[str, Any] = {}
     for raw, value in values.items():
         if raw == "attributes":

@@ -1,5 +1,6 @@
-"""One Salesforce org's records in memory, thread-safe: Contacts, Leads and Tasks, the
-deleted-record log, and the change hook that feeds Outbound Messages. The Python methods are
+"""One Salesforce org's records in memory, thread-safe: Contacts, Leads and Tasks (and its
+own Organization row), the deleted-record log, and the change hook that feeds Outbound
+Messages. The Python methods are
 what a user does in the org; the REST routes call the same methods after validating."""
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ class Org:
                  clock: Callable[[], float] = time.time) -> None:
         self.org_id, self.user_id = org_id, user_id
         self.access_token = ""  # set by the emulation: a ready token for tests
+        # The org's default timezone (Setup > Company Information): Organization's
+        # TimeZoneSidKey. A new Developer Edition org is on Pacific time.
+        self.time_zone = "America/Los_Angeles"
         self.clock = clock
         self.lock = threading.RLock()
         self.records: dict[str, dict[str, Any]] = {}  # id -> fields (Contact and Lead)
@@ -43,9 +47,18 @@ class Org:
     def _store(self, sobject: str) -> dict[str, dict[str, Any]]:
         return self.tasks if sobject == "Task" else self.records
 
+    def organization(self) -> dict[str, Any]:
+        """The org's Organization row (a fresh copy: the org's settings are attributes)."""
+        return {"attributes": {"type": "Organization"}, "Id": self.org_id,
+                "Name": "Emulated org", "TimeZoneSidKey": self.time_zone}
+
     def find(self, sobject: str, record_id: str) -> dict[str, Any]:
         """The live record (not a copy), or NOT_FOUND."""
         check_type(sobject)
+        if sobject == "Organization":
+            if same_id(self.org_id, record_id):
+                return self.organization()
+            raise not_found()
         with self.lock:
             for key, record in self._store(sobject).items():
                 if same_id(key, record_id) and record["attributes"]["type"] == sobject:
@@ -53,6 +66,8 @@ class Org:
         raise not_found()
 
     def all(self, sobject: str, *, with_deleted: bool = False) -> list[dict[str, Any]]:
+        if sobject == "Organization":
+            return [self.organization()]
         with self.lock:
             rows = list(self._store(sobject).values())
             rows += list(self.recycle_bin.values()) if with_deleted else []
@@ -103,6 +118,9 @@ class Org:
         return snapshot
 
     def delete(self, sobject: str, record_id: str) -> None:
+        if sobject == "Organization":
+            raise SfError(400, "INVALID_TYPE_FOR_OPERATION",
+                          "entity type cannot be deleted: Organization")
         with self.lock:
             record = self.find(sobject, record_id)
             del self._store(sobject)[record["Id"]]

@@ -1,11 +1,13 @@
 """The HubSpot install: `/oauth/hubspot/install` sends the user to HubSpot's consent screen
 with a one-time state, `/oauth/hubspot/callback` checks the state, trades the code for
-tokens and records the portal as an account."""
+tokens and records the portal as an account (with the portal's timezone when the account
+has none)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response
 
+from adapters.hubspot.account import account_timezone
 from adapters.hubspot.auth import HubSpotOAuth
 from connector.runtime import Runtime
 from connector.services.install import Install, record_hubspot_install
@@ -47,8 +49,10 @@ def callback() -> Response:
 
     def record() -> Install:
         grant, hub_id, _scopes = oauth.exchange_code(granted.code, _redirect_uri(rt))
-        return record_hubspot_install(rt.db, rt.vault, rt.settings, hub_id=hub_id,
-                                      grant=grant, now=rt.clock.now())
+        return record_hubspot_install(
+            rt.db, rt.vault, rt.settings, hub_id=hub_id, grant=grant, now=rt.clock.now(),
+            crm_timezone=lambda: account_timezone(oauth.api_base, grant.access_token,
+                                                  timeout=oauth.timeout))
 
     return finish(rt, VENDOR, "portal", record)
 

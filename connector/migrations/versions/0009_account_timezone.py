@@ -3,7 +3,7 @@ TIMEZONE), in which a campaign's send_at without an offset is read
 
 Revision ID: 0009
 Revises: 0008
-Create Date: 2026-12-03 10:00:00
+Create Date: 2026-12-02 17:00:00
 """
 
 from __future__ import annotations
