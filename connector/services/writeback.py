@@ -45,7 +45,7 @@ def queue_writeback(
     now: datetime,
 ) -> bool:
     """Queue one write; a repeated fact (same dedup key) is queued once. One statement
-    (INSERT ... ON CONFLICT DO NOTHING): it runs once per email sent, opened, clicked."""
+    (INSERT ... ON CONFLICT DO NOTHING): it runs once per email opened or clicked."""
     return _queue(session, _row(account_id, contact_id, kind, dedup_key, payload, now))
 
 
