@@ -1,8 +1,11 @@
 """Cost of one email, in-process (MEASURED.md "Cost of one email"): the shipped `welcome`
 template for a fresh recipient each time, step by step, in microseconds per email.
 
-Steps: Jinja + MJML render (with the text part), `html_to_text` alone, tracking links and
-the open pixel, `build_message` and the bytes that go on the wire. The floor is
+"All of it" is what the send path does: `render_tracked` (Jinja per recipient; MJML, the
+text part and link tracking once per shape, email/shapes.py), `build_message` and the
+bytes that go on the wire. The steps: the same render compiled for each recipient (no
+shapes), Jinja + MJML render (with the text part), `html_to_text` alone, tracking links
+and the open pixel, `build_message` and the wire bytes. The floor is
 `str.format` of a precompiled email of the same size. Medians of `--rounds` rounds of
 `--emails` emails each.
 
@@ -28,7 +31,7 @@ from bench.world import REPO, load_line
 from connector.email.links import add_open_pixel, track_links
 from connector.email.merge import message_context
 from connector.email.mime import build_message, make_message_id
-from connector.email.templates import RenderedEmail, TemplateStore
+from connector.email.templates import RenderedEmail, TemplateStore, TrackedEmail
 from connector.email.text import html_to_text
 
 BASE = "https://mail.example.com"
@@ -68,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         tracked, _ = track_links(html, lambda i, _url: f"{BASE}/t/c/tok{n}-{i}")
         return add_open_pixel(tracked, f"{BASE}/t/o/tok{n}")
 
-    def mime(r: RenderedEmail, html: str, n: int) -> bytes:
+    def mime(r: RenderedEmail | TrackedEmail, html: str, n: int) -> bytes:
         message = build_message(
             sender="Acme <news@acme.example>",
             to=f"ann{n}@example.com",
@@ -80,9 +83,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         return message.as_bytes()
 
+    unshaped = TemplateStore.from_directory(REPO / "templates")
+    unshaped.use_shapes = False
+
+    def send_render(templates: TemplateStore, n: int) -> TrackedEmail:
+        return templates.render_tracked(name, context(n), pixel=f"{BASE}/t/o/tok{n}",
+                                        click=lambda i, _url: f"{BASE}/t/c/tok{n}-{i}")
+
     def everything(n: int) -> bytes:
-        r = store.render(name, context(n))
-        return mime(r, track(r.html, n), n)
+        r = send_render(store, n)
+        return mime(r, r.html, n)
 
     wire = everything(0)
     template = wire.decode("ascii", "replace").replace("{", "{{").replace("}", "}}")
@@ -92,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
 
     steps: list[tuple[str, Callable[[int], object]]] = [
         ("all of it: render + links + MIME + wire bytes", everything),
+        ("render_tracked, shaped (what is sent)", lambda n: send_render(store, n)),
+        ("render_tracked, compiled per recipient", lambda n: send_render(unshaped, n)),
         ("render (Jinja + MJML + text part)", lambda n: store.render(name, context(n))),
         ("html_to_text (text part from the HTML)",
          lambda n: html_to_text(htmls[n % len(htmls)])),
