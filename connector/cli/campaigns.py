@@ -9,7 +9,7 @@ import json
 import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,7 +49,8 @@ def campaigns() -> None:
 def validate(cli: CliContext, path: Path | None, account_id: int | None) -> None:
     """Check every campaign in PATH (a folder or one file; default the campaigns/ folder
     beside FLOWS_DIR) against TEMPLATES_DIR and SEGMENTS_DIR: schema errors, unknown
-    templates and segments, audience rules SQL cannot resolve, a send_at in the past,
+    templates and segments, audience rules SQL cannot resolve, a send_at in the past (one
+    without an offset read in the account's timezone, without --account in TIMEZONE),
     each naming file and line. Exits 1 when there is an error; warnings alone pass."""
     from connector.cli.validation import campaigns_folder, validate_campaign_files
     from connector.clock import SystemClock
@@ -58,12 +59,13 @@ def validate(cli: CliContext, path: Path | None, account_id: int | None) -> None
     target = path or campaigns_folder(settings.flows_dir)
     if not target.exists():
         raise click.ClickException(f"no campaigns folder {target} (give PATH)")
-    with _lists_of(cli, account_id) as known_lists:
+    with _lists_of(cli, account_id) as (known_lists, timezone):
         report = validate_campaign_files(
             target,
             templates_dir=settings.templates_dir,
             segments_dir=settings.segments_dir,
             now=SystemClock().now(),
+            timezone=timezone,
             known_lists=known_lists,
         )
     for line in report.lines:
@@ -76,19 +78,23 @@ def validate(cli: CliContext, path: Path | None, account_id: int | None) -> None
 @contextmanager
 def _lists_of(
     cli: CliContext, account_id: int | None
-) -> Iterator[Callable[[Collection[str]], Collection[str]] | None]:
-    """Which of some lists have members in the account (None without an account: the
-    lists are not checked, and no database is opened)."""
+) -> Iterator[tuple[Callable[[Collection[str]], Collection[str]] | None, tzinfo]]:
+    """Which of some lists have members in the account, and its timezone (without an
+    account: the lists are not checked, the zone is the deployment's TIMEZONE, and no
+    database is opened)."""
     if account_id is None:
-        yield None
+        yield None, cli.settings.default_timezone
         return
     from connector.models import Account
     from connector.workspaces.campaigns import known_lists
+    from connector.workspaces.live import account_timezone
 
     with cli.database().session() as session:
-        if session.get(Account, account_id) is None:
+        account = session.get(Account, account_id)
+        if account is None:
             raise click.ClickException(f"no account {account_id}")
-        yield lambda keys: known_lists(session, account_id, keys)
+        yield (lambda keys: known_lists(session, account_id, keys),
+               account_timezone(account, cli.settings))
 
 
 # How often `send --wait` looks again.

@@ -49,6 +49,7 @@ def validate(cli: CliContext, path: Path | None) -> None:
         flows_dir=settings.flows_dir,
         campaigns_dir=campaigns if campaigns is not None and campaigns.is_dir() else None,
         now=SystemClock().now(),
+        timezone=settings.default_timezone,
     )
     for line in report.lines:
         click.echo(line, err=not line.startswith("ok "))

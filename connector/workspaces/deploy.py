@@ -42,6 +42,7 @@ from connector.workspaces.files import (
     part,
     read_workspace,
 )
+from connector.workspaces.live import account_timezone
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,10 @@ def deploy_files(
     with db.session() as session:
         started = set(session.scalars(
             select(CampaignRun.key).where(CampaignRun.account_id == account_id)))
-    late = send_time_errors(files, now=now, started=started)
+        account = session.get(Account, account_id)  # None: activate says so
+        zone = (settings.default_timezone if account is None
+                else account_timezone(account, settings))
+    late = send_time_errors(files, now=now, timezone=zone, started=started)
     if checked.workspace is None or late:
         raise WorkspaceError(checked.errors + late)
     return activate(db, account_id, checked.workspace, now=now, dry_run=dry_run,
