@@ -4,6 +4,7 @@ one message off (services/sending.py), a worker never sleeps on it."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import smtplib
@@ -58,6 +59,47 @@ class _SMTP(smtplib.SMTP):
         if self._in_data:
             self.data_started = True
         super().send(s)
+
+
+    def sendmail(self, from_addr: str, to_addrs: Any, msg: Any, mail_options: Any = (),
+                 rcpt_options: Any = ()) -> dict[str, tuple[int, bytes]]:
+        """MAIL, RCPT and DATA in one write when the server offers PIPELINING (RFC 2920):
+        one round trip before the message instead of three. Otherwise smtplib's."""
+        recipients = [to_addrs] if isinstance(to_addrs, str) else list(to_addrs)
+        self.ehlo_or_helo_if_needed()
+        if (mail_options or rcpt_options or len(recipients) != 1
+                or not isinstance(msg, bytes) or not self.has_extn("pipelining")):
+            return super().sendmail(from_addr, to_addrs, msg, mail_options, rcpt_options)
+        (to,) = recipients
+        commands = (f"MAIL FROM:{smtplib.quoteaddr(from_addr)}\r\n"
+                    f"RCPT TO:{smtplib.quoteaddr(to)}\r\nDATA\r\n")
+        super().send(commands.encode("ascii"))
+        mail, rcpt, data = self.getreply(), self.getreply(), self.getreply()
+        if data[0] == 354 and (mail[0] != 250 or rcpt[0] not in (250, 251)):
+            super().send(b".\r\n")  # a server that took DATA anyway: an empty message,
+            self.getreply()  # refused for want of a recipient
+        if mail[0] != 250:
+            self._rset_quietly()
+            raise smtplib.SMTPSenderRefused(mail[0], mail[1], from_addr)
+        if rcpt[0] not in (250, 251):
+            self._rset_quietly()
+            raise smtplib.SMTPRecipientsRefused({to: rcpt})
+        if data[0] != 354:
+            self._rset_quietly()
+            raise smtplib.SMTPDataError(*data)
+        body = re.sub(rb"(?m)^\.", b"..", msg)  # dot-stuffing, as smtplib.data does
+        if not body.endswith(b"\r\n"):
+            body += b"\r\n"
+        self.data_started = True
+        super().send(body + b".\r\n")
+        code, reply = self.getreply()
+        if code != 250:
+            raise smtplib.SMTPDataError(code, reply)
+        return {}
+
+    def _rset_quietly(self) -> None:
+        with contextlib.suppress(smtplib.SMTPServerDisconnected):
+            self.rset()
 
 
 class _SMTPS(_SMTP, smtplib.SMTP_SSL):

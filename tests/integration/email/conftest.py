@@ -36,9 +36,10 @@ def free_port() -> int:
 
 class RecordingHandler:
     """Keeps every accepted message; ``rcpt_replies``/``data_replies`` are answered (in
-    order, once each) instead of accepting."""
+    order, once each) instead of accepting. ``pipelining`` offers PIPELINING (RFC 2920)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, pipelining: bool = False) -> None:
+        self.pipelining = pipelining
         self.messages: list[EmailMessage] = []
         self.envelopes: list[Envelope] = []
         self.connections: list[SMTP] = []  # one protocol instance per client connection
@@ -57,6 +58,8 @@ class RecordingHandler:
         session.host_name = hostname  # this hook's duty in aiosmtpd
         if not any(known is server for known in self.connections):  # EHLO again after STARTTLS
             self.connections.append(server)
+        if self.pipelining:
+            responses.insert(1, "250-PIPELINING")
         return responses
 
     async def handle_RCPT(
@@ -109,10 +112,11 @@ class Server:
 
 @dataclass
 class Servers:
+    pipelining: bool = False
     started: list[Controller] = field(default_factory=list)
 
     def start(self, handler: RecordingHandler | None = None, **options: Any) -> Server:
-        handler = handler or RecordingHandler()
+        handler = handler or RecordingHandler(pipelining=self.pipelining)
         port = free_port()
         controller = Controller(handler, hostname="127.0.0.1", port=port, **options)
         controller.start()
@@ -120,9 +124,11 @@ class Servers:
         return Server(controller, handler, port)
 
 
-@pytest.fixture
-def servers() -> Iterator[Servers]:
-    running = Servers()
+@pytest.fixture(params=["plain", "pipelining"])
+def servers(request: pytest.FixtureRequest) -> Iterator[Servers]:
+    """Each test against a server without PIPELINING and one with it (the transport then
+    sends MAIL, RCPT and DATA in one write)."""
+    running = Servers(pipelining=request.param == "pipelining")
     yield running
     for controller in running.started:
         controller.stop()

@@ -28,8 +28,8 @@ class ScriptedServer:
     `at_data` is "close" (hang up on the DATA command, before 354) or "silent" (take the
     whole message, then never answer)."""
 
-    def __init__(self, at_data: str) -> None:
-        self.at_data = at_data
+    def __init__(self, at_data: str, *, pipelining: bool = False) -> None:
+        self.at_data, self.pipelining = at_data, pipelining
         self.message_bytes = 0
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
@@ -56,7 +56,9 @@ class ScriptedServer:
         for raw in stream:
             command = raw.decode().strip().upper()
             if command.startswith(("EHLO", "HELO")):
-                say("250 scripted")
+                if self.pipelining:
+                    say("250-scripted")
+                say("250 PIPELINING" if self.pipelining else "250 scripted")
             elif command == "DATA":
                 if self.at_data == "close":
                     return
@@ -79,12 +81,12 @@ class ScriptedServer:
         self.listener.close()
 
 
-@pytest.fixture
-def scripted() -> Iterator[Callable[[str], ScriptedServer]]:
+@pytest.fixture(params=["plain", "pipelining"])
+def scripted(request: pytest.FixtureRequest) -> Iterator[Callable[[str], ScriptedServer]]:
     started: list[ScriptedServer] = []
 
     def start(at_data: str) -> ScriptedServer:
-        started.append(ScriptedServer(at_data))
+        started.append(ScriptedServer(at_data, pipelining=request.param == "pipelining"))
         return started[-1]
 
     yield start
@@ -134,3 +136,82 @@ def test_a_message_that_cannot_be_serialized_is_permanent_and_sends_nothing(
     transport(transports, smtp_server.port).send(make_message())
     assert len(smtp_server.handler.messages) == 1
 
+
+
+class HoldingServer:
+    """Offers PIPELINING and answers nothing after EHLO until DATA has arrived: a client
+    that waits for each reply never gets past MAIL. Records the commands it read before
+    answering, answers `mail_reply` to MAIL and accepts the rest."""
+
+    def __init__(self, mail_reply: str = "250 OK") -> None:
+        self.mail_reply = mail_reply
+        self.before_replies: list[str] = []
+        self.messages = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        connection, _ = self.listener.accept()
+        connection.settimeout(5)
+        with connection:
+            stream = connection.makefile("rwb")
+
+            def say(*lines: str) -> None:
+                stream.write(b"".join(line.encode() + b"\r\n" for line in lines))
+                stream.flush()
+
+            say("220 holding")
+            for raw in stream:
+                command = raw.decode().strip().upper()
+                if command.startswith("EHLO"):
+                    say("250-holding", "250 PIPELINING")
+                elif command.startswith(("MAIL", "RCPT")):
+                    self.before_replies.append(command.split(":")[0])
+                elif command == "DATA":
+                    self.before_replies.append("DATA")
+                    refused = not self.mail_reply.startswith("2")
+                    say(self.mail_reply, "503 no sender" if refused else "250 OK",
+                        "503 no recipients" if refused else "354 go ahead")
+                    if refused:
+                        continue
+                    for line in stream:
+                        if line == b".\r\n":
+                            break
+                    self.messages += 1
+                    say("250 queued")
+                elif command == "RSET":
+                    say("250 reset")
+                elif command == "QUIT":
+                    say("221 bye")
+                    return
+
+    def close(self) -> None:
+        self.listener.close()
+        self._thread.join(5)
+
+
+def test_with_pipelining_mail_rcpt_and_data_go_in_one_write(transports: Register) -> None:
+    server = HoldingServer()
+    try:
+        smtp = transport(transports, server.port, timeout=3)
+        smtp.send(make_message())
+        smtp.close()
+    finally:
+        server.close()
+    assert server.before_replies == ["MAIL FROM", "RCPT TO", "DATA"]
+    assert server.messages == 1
+
+
+def test_a_sender_refused_in_a_pipelined_batch_is_a_permanent_error(
+        transports: Register) -> None:
+    server = HoldingServer(mail_reply="550 5.7.1 sender not allowed")
+    try:
+        smtp = transport(transports, server.port, timeout=3)
+        with pytest.raises(PermanentTransportError, match="sender not allowed"):
+            smtp.send(make_message())
+        smtp.close()
+    finally:
+        server.close()
+    assert server.messages == 0
