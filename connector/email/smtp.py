@@ -87,7 +87,9 @@ class _SMTP(smtplib.SMTP):
         if data[0] != 354:
             self._rset_quietly()
             raise smtplib.SMTPDataError(*data)
-        body = re.sub(rb"(?m)^\.", b"..", msg)  # dot-stuffing, as smtplib.data does
+        body = msg  # dot-stuffing, as smtplib.data does (rare: a line starting with ".")
+        if body.startswith(b".") or b"\n." in body:
+            body = re.sub(rb"(?m)^\.", b"..", body)
         if not body.endswith(b"\r\n"):
             body += b"\r\n"
         self.data_started = True

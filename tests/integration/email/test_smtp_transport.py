@@ -16,6 +16,7 @@ from connector.email.errors import (
     RetryableTransportError,
     TransportError,
 )
+from connector.email.mime import build_message, make_message_id
 from connector.email.transports import SmtpTransport, transport_from_url
 from tests.integration.email.conftest import (
     Certificate,
@@ -54,6 +55,18 @@ def test_message_is_delivered_and_parses_back(smtp_server: Server, transports: R
     plain, html = received.iter_parts()
     assert plain.get_content().strip() == "Hi Ada"
     assert html.get_content().strip() == "<p>Hi <b>Ada</b></p>"
+
+
+def test_lines_starting_with_a_dot_arrive_intact(smtp_server: Server, transports: Register
+                                                 ) -> None:
+    text = ".\n.. two dots\n.starts with one\nends\n."
+    sent = build_message(sender="news@acme.example", to="ada@example.com", subject="Dots",
+                         html="<p>.</p>", text=text, message_id=make_message_id("acme.example"),
+                         unsubscribe_url=None)
+    from_url(transports, smtp_server.url()).send(sent)
+    [received] = smtp_server.handler.messages
+    plain, _ = received.iter_parts()
+    assert plain.get_content().replace("\r\n", "\n") == text + "\n"
 
 
 def test_one_pooled_connection_is_reused(smtp_server: Server, transports: Register) -> None:
