@@ -5,11 +5,10 @@ one call, before the account has a rate-limit slot or a client of its own."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import requests
 
 from adapters.errors import PermanentCRMError, RetryableCRMError
+from adapters.http import json_object
 
 DETAILS_PATH = "/account-info/v3/details"
 
@@ -31,19 +30,11 @@ def account_timezone(api_base: str, access_token: str, *, timeout: float,
     if status != 200:
         raise PermanentCRMError(f"HubSpot's account details answered {status}: "
                                 f"{_message(response)}")
-    name = _json(response).get("timeZone")
+    name = json_object(response).get("timeZone")
     if not isinstance(name, str) or not name.strip():
         raise PermanentCRMError("HubSpot's account details have no timeZone")
     return name.strip()
 
 
-def _json(response: requests.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
 def _message(response: requests.Response) -> str:
-    return str(_json(response).get("message") or response.reason or "no message")[:200]
+    return str(json_object(response).get("message") or response.reason or "no message")[:200]

@@ -12,6 +12,7 @@ from urllib.parse import quote
 import requests
 
 from adapters.errors import DisconnectedError, PermanentCRMError, RetryableCRMError
+from adapters.http import json_object
 from adapters.port import Credentials, TokenGrant
 
 TOKEN_PATH = "/oauth/2026-03/token"
@@ -118,7 +119,7 @@ class HubSpotOAuth:
             raise RetryableCRMError(f"HubSpot's token endpoint timed out: {exc}") from exc
         except requests.RequestException as exc:
             raise RetryableCRMError(f"HubSpot's token endpoint is unreachable: {exc}") from exc
-        body = _json(response)
+        body = json_object(response)
         if response.status_code == 200:
             return parse_token_response(body, now)
         raise _error(response, body, refreshing=refreshing)
@@ -138,12 +139,3 @@ def _error(response: requests.Response, body: Mapping[str, Any], *, refreshing: 
     if refreshing and status == 400 and codes & REFUSED_REFRESH:
         return DisconnectedError(f"HubSpot refused the refresh token: {message}")
     return PermanentCRMError(f"{what} ({', '.join(sorted(codes)) or 'error'}): {message}")
-
-
-def _json(response: requests.Response) -> Mapping[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-

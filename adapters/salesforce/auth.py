@@ -16,6 +16,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import requests
 
 from adapters.errors import DisconnectedError, PermanentCRMError, RetryableCRMError
+from adapters.http import json_object
 from adapters.port import TokenGrant
 from adapters.salesforce import valid_org_id
 from adapters.salesforce.ids import is_id
@@ -104,7 +105,7 @@ class TokenEndpoint:
         except requests.RequestException as exc:
             raise RetryableCRMError(f"Salesforce's token endpoint did not answer for the {what} "
                                     f"({exc})") from exc
-        body = _json(response)
+        body = json_object(response)
         if response.status_code == 200:
             if not isinstance(body.get("access_token"), str) or not body["access_token"]:
                 raise PermanentCRMError("Salesforce's token endpoint answered no access_token "
@@ -203,11 +204,3 @@ class SalesforceOAuth:
             raise PermanentCRMError(f"Salesforce answered the {what} without an instance_url")
         org_id, user_id = identity_ids(body.get("id"))
         return Authorized(grant, org_id, user_id)
-
-
-def _json(response: requests.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
