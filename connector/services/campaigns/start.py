@@ -25,6 +25,7 @@ from connector.services.campaigns.errors import CampaignError
 from connector.services.campaigns.plan import SendPlan, plan_of
 
 if TYPE_CHECKING:
+    from sqlalchemy import Select
     from sqlalchemy.orm import Session
 
     from connector.runtime import Runtime
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
 _JUST_BEFORE = timedelta(microseconds=1)
 # Recipients per INSERT ... SELECT: one short write transaction each (SQLite has one writer).
 FREEZE_CHUNK = 5000
+# PostgreSQL's chunks are larger: each chunk's plan re-walks the membership index from its
+# start up to `after` (the keyset is on contacts.id only), so fewer chunks scan less.
+FREEZE_CHUNK_POSTGRES = 20_000
 # The plan's key for the account's timezone when the campaign started: a local_time
 # recipient without a timezone is due in it, an A/B test's rest picked days later too (a
 # campaign started before accounts had one has none: UTC, as it was started).
@@ -115,29 +119,57 @@ def freeze_audience(rt: Runtime, campaign_id: int) -> int | None:
         raise CampaignError(f"campaign {campaign_id}: its audience cannot be resolved in SQL")
     query = query.where(Contact.deleted_at.is_(None), Contact.merged_into_id.is_(None),
                         Contact.email.is_not(None))
+    chunk = freeze_chunk(rt)
+    after: int | None
+    with rt.db.session() as session:  # a freeze cut short goes on after its last contact
+        size, after = session.execute(
+            select(func.count(), func.max(CampaignRecipient.contact_id))
+            .where(CampaignRecipient.campaign_id == campaign_id)).one()
     while True:
         with rt.db.session() as session:
-            after = session.scalar(select(func.max(CampaignRecipient.contact_id)).where(
-                CampaignRecipient.campaign_id == campaign_id))
-            page = (query if after is None else query.where(Contact.id > after)
-                    ).limit(FREEZE_CHUNK).subquery()
-            # RETURNING counts the rows: psycopg's rowcount is -1 for INSERT ... SELECT.
-            inserted = len(session.execute(insert(CampaignRecipient).from_select(
-                ["campaign_id", "contact_id", "position", "state"],
-                select(literal(campaign_id), page.c.id, page.c.id, literal("waiting")),
-            ).returning(CampaignRecipient.contact_id)).all())
-        if not inserted:
+            page = query if after is None else query.where(Contact.id > after)
+            inserted, last = _insert_chunk(session, campaign_id, page.limit(chunk))
+        size += inserted
+        if inserted < chunk:  # a short chunk is the last: no empty query to find the end
             break
+        after = last
     _assign_variants(rt, campaign_id, plan)
     with rt.db.session() as session:
         if plan.local_time is not None:
             set_due_times(session, campaign_id, plan.local_time, at)
-        size = session.scalar(select(func.count()).where(
-            CampaignRecipient.campaign_id == campaign_id)) or 0
         session.execute(update(CampaignRun).where(CampaignRun.id == campaign_id,
                                                   CampaignRun.audience.is_(None))
                         .values(audience=size))
     return size
+
+
+def freeze_chunk(rt: Runtime) -> int:
+    """Recipients per freeze chunk: FREEZE_CHUNK on SQLite (its one writer waits for each),
+    FREEZE_CHUNK_POSTGRES on PostgreSQL."""
+    return FREEZE_CHUNK if rt.db.is_sqlite else FREEZE_CHUNK_POSTGRES
+
+
+def _insert_chunk(session: Session, campaign_id: int, page: Select[tuple[int]]
+                  ) -> tuple[int, int | None]:
+    """INSERT ... SELECT one keyset page of the audience; returns (rows inserted, the last
+    contact id among them), the next page's `after`."""
+    rows = page.subquery()
+    inserting = insert(CampaignRecipient).from_select(
+        ["campaign_id", "contact_id", "position", "state"],
+        select(literal(campaign_id), rows.c.id, rows.c.id, literal("waiting")),
+    ).returning(CampaignRecipient.contact_id)
+    if session.get_bind().dialect.name != "sqlite":
+        # Counted in SQL: psycopg's rowcount is -1 for INSERT ... SELECT, and RETURNING
+        # alone would ship every id here just to be counted.
+        inserted = inserting.cte("inserted")
+        count, last = session.execute(
+            select(func.count(), func.max(inserted.c.contact_id))).one()
+        return int(count), last
+    # SQLite has no INSERT inside WITH: fold the chunk's RETURNING rows (in no set order).
+    count, last = 0, None
+    for contact_id in session.scalars(inserting):
+        count, last = count + 1, contact_id if last is None else max(last, contact_id)
+    return count, last
 
 
 def _assign_variants(rt: Runtime, campaign_id: int, plan: SendPlan) -> None:
