@@ -8,10 +8,13 @@ deleted since, so 99,000 to freeze), 50,000 former members (left_at set) and `en
 333,333 members beside it. Two campaigns of `segment: vip` are scheduled. Each round
 times, in alternating order:
 - ours: `freeze_audience` (the audience rule through segment_sql, keyset chunks of
-  FREEZE_CHUNK, one transaction each, RETURNING to count them, the final count);
+  FREEZE_CHUNK_POSTGRES, one transaction each, each counted in SQL and carrying its last
+  id forward);
 - bare: one `INSERT INTO campaign_recipients SELECT ...` of the same filters (the
   segment's current members, not deleted, not merged, with an email), one transaction;
-then checks both froze the same ids and empties both (VACUUM ANALYZE between rounds).
+then checks both froze the same ids, that freeze_audience counted them (its result and
+the campaign's audience), and empties both (VACUUM ANALYZE between rounds). Where
+freeze_audience's time goes is printed per kind of statement (median seconds a round).
 
 Last line: `ratio=<median bare seconds / median freeze_audience seconds>` (1.0: as fast
 as the single statement; higher is better; the chunks buy short transactions and a freeze
@@ -29,7 +32,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -112,6 +116,32 @@ def scheduled_campaign(rt: Runtime, account_id: int, key: str) -> int:
     return campaign_id
 
 
+@contextlib.contextmanager
+def statement_times(rt: Runtime, into: dict[str, list[float]]) -> Iterator[None]:
+    """Seconds spent in each kind of statement (its first words) while inside, one entry
+    per round added to `into`."""
+    from sqlalchemy import event
+
+    spent: dict[str, float] = defaultdict(float)
+    began: list[float] = []
+
+    def before(*_args: Any) -> None:
+        began.append(time.perf_counter())
+
+    def after(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        spent[" ".join(statement.split()[:4])] += time.perf_counter() - began.pop()
+
+    event.listen(rt.db.engine, "before_cursor_execute", before)
+    event.listen(rt.db.engine, "after_cursor_execute", after)
+    try:
+        yield
+    finally:
+        event.remove(rt.db.engine, "before_cursor_execute", before)
+        event.remove(rt.db.engine, "after_cursor_execute", after)
+        for kind, seconds in spent.items():
+            into.setdefault(kind, []).append(seconds)
+
+
 def timed(step: Callable[[], Any]) -> float:
     started = time.perf_counter()
     step()
@@ -125,13 +155,16 @@ def bare_insert(rt: Runtime, account_id: int, campaign_id: int) -> None:
         session.execute(text(BARE_SQL), {"c": campaign_id, "a": account_id, "segment": SEGMENT})
 
 
-def frozen_ids(connection: Connection, campaign_id: int) -> tuple[int, int]:
+def frozen_ids(connection: Connection, campaign_id: int) -> tuple[int, int, int | None]:
+    """(rows, sum of their contact ids, the campaign's audience column)."""
     from sqlalchemy import text
 
     row = connection.execute(text("SELECT count(*), coalesce(sum(contact_id), 0) FROM "
                                   "campaign_recipients WHERE campaign_id = :c"),
                              {"c": campaign_id}).one()
-    return int(row[0]), int(row[1])
+    audience = connection.execute(text("SELECT audience FROM campaigns WHERE id = :c"),
+                                  {"c": campaign_id}).scalar()
+    return int(row[0]), int(row[1]), audience
 
 
 def empty(rt: Runtime, *campaign_ids: int) -> None:
@@ -151,12 +184,17 @@ def run(args: argparse.Namespace) -> int:
 
     from connector.local.redis_embedded import EmbeddedRedis
     from connector.runtime import build_runtime
-    from connector.services.campaigns.start import FREEZE_CHUNK, freeze_audience
+    from connector.services.campaigns import start
+    from connector.services.campaigns.start import freeze_audience
     from connector.settings import load_settings
 
+    if args.freeze_chunk:  # a what-if: the chunk size the code would use instead
+        start.FREEZE_CHUNK_POSTGRES = args.freeze_chunk
     reset_postgres(args.database_url)
     ours_s: list[float] = []
     bare_s: list[float] = []
+    sizes: list[int | None] = []
+    statements: dict[str, list[float]] = {}
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-audience-")))
         redis_server = stack.enter_context(EmbeddedRedis(tmp / "redis"))
@@ -170,24 +208,36 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.contacts:,} contacts and their segment memberships stored in "
               f"{build(rt, account_id, args.contacts):.1f}s", flush=True)
         ours, bare = (scheduled_campaign(rt, account_id, k) for k in ("ours", "bare"))
+        def freeze() -> None:
+            with statement_times(rt, statements):
+                sizes.append(freeze_audience(rt, ours))
+
         for number in range(1, args.rounds + 1):
-            steps = [("ours", lambda: freeze_audience(rt, ours), ours_s),
+            steps = [("ours", freeze, ours_s),
                      ("bare", lambda: bare_insert(rt, account_id, bare), bare_s)]
             for _, step, seconds in steps if number % 2 else steps[::-1]:
                 seconds.append(timed(step))
             with rt.db.engine.connect() as connection:
                 got, want = frozen_ids(connection, ours), frozen_ids(connection, bare)
-            if got != want or not got[0]:
+            if got[:2] != want[:2] or not got[0]:
                 print(f"MISMATCH: freeze_audience froze {got[0]:,} ids (sum {got[1]}), the "
                       f"bare INSERT {want[0]:,} (sum {want[1]})")
+                return 1
+            if not sizes[-1] == got[2] == got[0]:
+                print(f"MISCOUNT: freeze_audience froze {got[0]:,} ids, returned {sizes[-1]} "
+                      f"and recorded an audience of {got[2]}")
                 return 1
             print(f"round {number}: freeze_audience {ours_s[-1]:.2f}s, bare INSERT ... SELECT "
                   f"{bare_s[-1]:.2f}s ({got[0]:,} recipients each)", flush=True)
             empty(rt, ours, bare)
     m_ours, m_bare = statistics.median(ours_s), statistics.median(bare_s)
     print(f"medians over {args.rounds} round(s); {load_line()}")
-    print(f"freeze_audience (chunks of {FREEZE_CHUNK:,}): {m_ours:.2f}s; "
+    print(f"freeze_audience (chunks of {start.FREEZE_CHUNK_POSTGRES:,}): {m_ours:.2f}s; "
           f"bare INSERT ... SELECT: {m_bare:.2f}s")
+    print("where freeze_audience's time goes (median seconds a round, in the database "
+          "driver; the rest is commits and Python):")
+    for kind, seconds in sorted(statements.items(), key=lambda item: -sum(item[1])):
+        print(f"  {statistics.median(seconds):6.3f}s  {kind} ...")
     ratio = m_bare / m_ours if m_ours else 0.0
     print(f"bare / ours: {ratio:.3f} (1.0: as fast as one statement; higher is better)")
     print(f"ratio={ratio:.3f}")
@@ -202,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
                         "e.g. postgresql://postgres@127.0.0.1/bench_campaigns")
     parser.add_argument("--contacts", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--freeze-chunk", type=int, default=None,
+                        help="recipients per freeze chunk instead of the code's "
+                        "FREEZE_CHUNK_POSTGRES (to measure another size)")
     parser.add_argument("--quick", action="store_true", help="100,000 contacts, 1 round")
     args = parser.parse_args(argv)
     if args.quick:
