@@ -98,13 +98,12 @@ class Shape:
     def fill(self, values: Sequence[str], *, click: Callable[[int, str], str], pixel: str,
              utm: Mapping[str, str] | None) -> Filled:
         links = self._links(values, utm)
-        escaped = [str(escape(v)) for v in values]
         pixel_attr = htmllib.escape(pixel, quote=True)
 
         def html_hole(hole: tuple[str, int]) -> str:
             kind, index = hole
             if kind == "v":
-                return escaped[index]
+                return str(escape(values[index]))
             if kind == "c":
                 return htmllib.escape(click(index, links[index]), quote=True)
             return pixel_attr
@@ -112,12 +111,11 @@ class Shape:
         html = _join(self.html, html_hole)
         text = None
         if self.text is not None:
-            texts = [inline_text(v) for v in values]
-
             def text_hole(hole: tuple[str, int]) -> str:
                 kind, index = hole
                 if kind == "v":
-                    return texts[index]
+                    value = values[index]  # most are plain ASCII: nothing invisible in them
+                    return " ".join(value.split()) if value.isascii() else inline_text(value)
                 label, href = self.after_links[index]
                 return link_text(" ".join(_join(label, text_hole).split()),
                                  _join(href, lambda h: values[h[1]]))
