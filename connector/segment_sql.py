@@ -71,15 +71,22 @@ Sql = ColumnElement[bool]
 class _Scope:
     account_id: int
     now: datetime
+    after: int | None = None  # a keyset page: only contacts with a greater id
 
 
 def audience_query(
-    rule: Rule, *, account_id: int, now: datetime
+    rule: Rule, *, account_id: int, now: datetime, after: int | None = None
 ) -> tuple[Select[Any], Rule | None]:
     """SELECT contacts.id (ordered) of the account's contacts passing the pushed part of
-    the rule, and the residual rule still to check in Python (None: nothing left)."""
-    condition, residual = _push(rule, _Scope(account_id, now))
+    the rule, and the residual rule still to check in Python (None: nothing left).
+
+    `after`: the keyset page after that contact id. It is written into each list and
+    segment membership test as well: PostgreSQL does not carry `contacts.id > after` over
+    to the membership index, and would read it from its start for every page."""
+    condition, residual = _push(rule, _Scope(account_id, now, after))
     query = select(Contact.id).where(Contact.account_id == account_id)
+    if after is not None:
+        query = query.where(Contact.id > after)
     if condition is not None:
         query = query.where(condition)
     return query.order_by(Contact.id), residual
@@ -96,10 +103,9 @@ def audience(
 ) -> Iterator[int]:
     """The ids of the account's contacts in the audience, ascending, read in keyset pages
     of `batch` (no cursor stays open while `load_facts` queries)."""
-    query, residual = audience_query(rule, account_id=account_id, now=now)
     after: int | None = None
     while True:
-        page = query if after is None else query.where(Contact.id > after)
+        page, residual = audience_query(rule, account_id=account_id, now=now, after=after)
         ids = list(session.scalars(page.limit(batch)))
         if not ids:
             return
@@ -338,6 +344,7 @@ def _in_list(rule: Any, scope: _Scope) -> Sql:
             ListMembership.account_id == scope.account_id,
             ListMembership.contact_id == Contact.id,
             ListMembership.list_key == rule.list,
+            *_page(ListMembership.contact_id, scope),
         )
     )
 
@@ -349,8 +356,13 @@ def _in_segment(rule: Any, scope: _Scope) -> Sql:
             SegmentMembership.contact_id == Contact.id,
             SegmentMembership.segment_key == rule.segment,
             SegmentMembership.left_at.is_(None),
+            *_page(SegmentMembership.contact_id, scope),
         )
     )
+
+
+def _page(contact_id: Any, scope: _Scope) -> list[Sql]:
+    return [] if scope.after is None else [contact_id > scope.after]
 
 
 LEAVES: dict[type, Callable[[Any, _Scope], Sql | None]] = {
