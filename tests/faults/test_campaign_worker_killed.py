@@ -19,7 +19,7 @@ from connector.runtime import Runtime
 from connector.scheduler import tick
 from connector.services.accounts import AccountView
 from connector.services.campaigns import start_campaign
-from connector.services.campaigns.advance import chunk_size
+from connector.services.campaigns.advance import CHUNK
 from connector.workspaces import deploy_files, read_workspace
 from tests.conftest import MakeRuntime
 from tests.faults.conftest import wait_for
@@ -44,7 +44,7 @@ def test_a_worker_killed_mid_chunk_sends_nobody_the_campaign_twice(
     redis_url: str, clock: VirtualClock, tmp_path: Path,
 ) -> None:
     rt = make_runtime(mail_url=smtp_server.url)
-    chunk = chunk_size(rt)
+    chunk = CHUNK
     audience = 2 * chunk + 10
     folder = tmp_path / "campaigns"
     folder.mkdir()

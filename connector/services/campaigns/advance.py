@@ -35,9 +35,11 @@ if TYPE_CHECKING:
 
     from connector.runtime import Runtime
 
-# Recipients per advance: a flow email queued behind an advance waits for one chunk.
+# Recipients per advance: a flow email queued behind an advance waits for one chunk (at
+# about 1.5 ms an email, a third of a second). The same on SQLite: its transactions are a
+# few statements whatever the chunk's size, and 50 a chunk sent 40% fewer emails a second
+# (bench/campaign_send.py, 5,000 recipients: 720 vs 1,228 msgs/s).
 CHUNK = 200
-CHUNK_SQLITE = 50
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ def advance_campaign(rt: Runtime, campaign_id: int) -> AdvanceReport:
         stage = current_stage(session, run, plan, now)
         cap = _frequency_cap(rt, session, run.account_id, plan)
     claimable = _claimable(campaign_id, plan, stage, now)
-    want = chunk_size(rt)
+    want = CHUNK
     grant = take_tokens(rt.redis, campaign_id, want, now, throttle=plan.throttle,
                         send_rate=rt.settings.campaign_send_rate)
     with rt.db.session() as session:
@@ -229,8 +231,3 @@ def _finish(rt: Runtime, campaign_id: int) -> bool:
             .values(state="sent", finished_at=now, next_advance_at=None)
         ))
     return bool(done)
-
-
-def chunk_size(rt: Runtime) -> int:
-    """Recipients per advance: SQLite has one writer, its transactions stay short."""
-    return CHUNK_SQLITE if rt.db.is_sqlite else CHUNK

@@ -22,7 +22,7 @@ from connector.services.campaigns import (
     resume_campaign,
     start_campaign,
 )
-from connector.services.campaigns.advance import chunk_size
+from connector.services.campaigns.advance import CHUNK
 from connector.services.suppressions import suppress
 from tests.integration.campaigns.conftest import (
     NEWSLETTER,
@@ -56,14 +56,14 @@ def test_everyone_in_the_audience_gets_it_exactly_once_with_utm_links(
     smtp_server: SmtpServer,
 ) -> None:
     use_campaigns(sale=SALE)
-    add_contacts(smtp_rt, account.id, 2 * chunk_size(smtp_rt) + 7)
+    add_contacts(smtp_rt, account.id, 2 * CHUNK + 7)
     staff = add_contacts(smtp_rt, account.id, 3, list_key="staff", prefix="staff")
     on_list(smtp_rt, account.id, staff, "newsletter")  # on the newsletter too: excluded
 
     campaign_id = start_campaign(smtp_rt, account.id, "sale")
     work(smtp_rt)
 
-    expected = {f"reader{n}@example.com" for n in range(2 * chunk_size(smtp_rt) + 7)}
+    expected = {f"reader{n}@example.com" for n in range(2 * CHUNK + 7)}
     assert set(mailed(smtp_server)) == expected
     assert set(mailed(smtp_server).values()) == {1}
     assert ledger(smtp_rt, campaign_id) == {"sent": len(expected)}
@@ -88,24 +88,24 @@ def test_a_paused_campaign_stops_after_its_chunk_and_resumes_where_it_stopped(
     smtp_server: SmtpServer,
 ) -> None:
     use_campaigns(newsletter=NEWSLETTER)
-    add_contacts(smtp_rt, account.id, 2 * chunk_size(smtp_rt))
+    add_contacts(smtp_rt, account.id, 2 * CHUNK)
     campaign_id = start_campaign(smtp_rt, account.id, "newsletter")
     advance_campaign(smtp_rt, campaign_id)  # the first half, as a worker would
     pause_campaign(smtp_rt, account.id, "newsletter")
     work(smtp_rt)  # the queued advance finds it paused
 
-    assert len(smtp_server.messages) == chunk_size(smtp_rt)
+    assert len(smtp_server.messages) == CHUNK
     status = status_of(smtp_rt, account.id, "newsletter")
-    assert status is not None and (status.state, status.sent) == ("paused", chunk_size(smtp_rt))
+    assert status is not None and (status.state, status.sent) == ("paused", CHUNK)
     with pytest.raises(CampaignError, match="is paused: only a campaign sending can be paused"):
         pause_campaign(smtp_rt, account.id, "newsletter")
 
     resume_campaign(smtp_rt, account.id, "newsletter")
     work(smtp_rt)
 
-    assert len(mailed(smtp_server)) == 2 * chunk_size(smtp_rt)
+    assert len(mailed(smtp_server)) == 2 * CHUNK
     assert set(mailed(smtp_server).values()) == {1}
-    assert ledger(smtp_rt, campaign_id) == {"sent": 2 * chunk_size(smtp_rt)}
+    assert ledger(smtp_rt, campaign_id) == {"sent": 2 * CHUNK}
     with smtp_rt.db.session() as session:
         assert session.get_one(CampaignRun, campaign_id).state == "sent"
 
@@ -115,20 +115,20 @@ def test_a_contact_who_unsubscribes_during_the_send_is_skipped(
     smtp_server: SmtpServer,
 ) -> None:
     use_campaigns(newsletter=NEWSLETTER)
-    add_contacts(smtp_rt, account.id, 2 * chunk_size(smtp_rt))
+    add_contacts(smtp_rt, account.id, 2 * CHUNK)
     campaign_id = start_campaign(smtp_rt, account.id, "newsletter")
     advance_campaign(smtp_rt, campaign_id)
-    late = f"reader{2 * chunk_size(smtp_rt) - 1}@example.com"  # in the second chunk
+    late = f"reader{2 * CHUNK - 1}@example.com"  # in the second chunk
     with smtp_rt.db.session() as session:
         suppress(session, account.id, late, "unsubscribed", smtp_rt.clock.now())
     work(smtp_rt)
 
     assert late not in mailed(smtp_server)
-    assert len(mailed(smtp_server)) == 2 * chunk_size(smtp_rt) - 1
+    assert len(mailed(smtp_server)) == 2 * CHUNK - 1
     status = status_of(smtp_rt, account.id, "newsletter")
     assert status is not None
     assert (status.state, status.sent, status.skipped) == (
-        "sent", 2 * chunk_size(smtp_rt) - 1, {"unsubscribed": 1})
+        "sent", 2 * CHUNK - 1, {"unsubscribed": 1})
     assert status.as_json()["skipped"] == {"unsubscribed": 1}
 
 

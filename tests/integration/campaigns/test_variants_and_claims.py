@@ -12,7 +12,7 @@ from connector.models import CampaignRecipient, Message
 from connector.runtime import Runtime
 from connector.services.accounts import AccountView
 from connector.services.campaigns import advance_campaign, cancel_campaign, start_campaign
-from connector.services.campaigns.advance import chunk_size
+from connector.services.campaigns.advance import CHUNK
 from connector.services.sending import deliver_pending
 from connector.settings import SettingsError, load_settings
 from tests.integration.campaigns.conftest import (
@@ -60,17 +60,17 @@ def test_a_cancelled_campaign_mails_nobody_else(
     smtp_server: SmtpServer,
 ) -> None:
     use_campaigns(newsletter=NEWSLETTER)
-    add_contacts(smtp_rt, account.id, 2 * chunk_size(smtp_rt))
+    add_contacts(smtp_rt, account.id, 2 * CHUNK)
     campaign_id = start_campaign(smtp_rt, account.id, "newsletter")
     advance_campaign(smtp_rt, campaign_id)
     cancel_campaign(smtp_rt, account.id, "newsletter")
     work(smtp_rt)
 
-    assert len(mailed(smtp_server)) == chunk_size(smtp_rt)
+    assert len(mailed(smtp_server)) == CHUNK
     status = status_of(smtp_rt, account.id, "newsletter")
     assert status is not None
     assert (status.state, status.sent, status.remaining) == (
-        "cancelled", chunk_size(smtp_rt), chunk_size(smtp_rt))
+        "cancelled", CHUNK, CHUNK)
 
 
 def test_the_send_job_takes_flow_rows_before_campaign_rows(
