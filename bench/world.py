@@ -281,13 +281,13 @@ class World(contextlib.ExitStack):
                 raise RuntimeError(f"worker {n + 1} exited with {process.returncode}:\n{tail}")
 
     def stop_workers(self) -> None:
-        from connector.local.processes import terminate
+        from connector.local.processes import reap
 
         for process in self.workers:  # one SIGTERM each: rq reads a second one as "cold"
             with contextlib.suppress(ProcessLookupError):
                 process.terminate()
-        for process in self.workers:
-            terminate(process, WORKER_STOP_TIMEOUT)
+        for process in self.workers:  # (terminate() would send that second one)
+            reap(process, WORKER_STOP_TIMEOUT)
         self.workers = []
 
     def worker_logs(self) -> str:

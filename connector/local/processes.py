@@ -114,10 +114,10 @@ def _signal(process: subprocess.Popen[bytes], signum: int) -> None:
 def terminate(process: subprocess.Popen[bytes], timeout: float) -> int | None:
     """SIGTERM, wait up to `timeout`, then SIGKILL and reap; returns the exit code."""
     _signal(process, signal.SIGTERM)
-    return _reap(process, timeout)
+    return reap(process, timeout)
 
 
-def _reap(process: subprocess.Popen[bytes], timeout: float) -> int | None:
+def reap(process: subprocess.Popen[bytes], timeout: float) -> int | None:
     """Wait up to `timeout` for an already signalled child, then SIGKILL it."""
     try:
         try:
@@ -277,7 +277,7 @@ class Supervisor:
                 _signal(process, signal.SIGTERM)
             deadline = time.monotonic() + timeout
             for process in running:  # signalled once: rq reads a second SIGTERM as "cold"
-                _reap(process, max(0.0, deadline - time.monotonic()))
+                reap(process, max(0.0, deadline - time.monotonic()))
             for name, code in self.returncodes().items():
                 log.info("child %s exited with %s", name, code)
             self._stopped = True
