@@ -10,8 +10,8 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from adapters.memory import InMemoryCRM
 from adapters.port import CRMAdapter
+from adapters.standalone import StandaloneCRM
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -53,8 +53,8 @@ class CrmAdapters:
             return self._hubspot(account)
         if account.provider == "salesforce":
             return self._salesforce(account)
-        # A standalone account has no CRM: its writes are kept in memory.
-        return self.fixed.setdefault(account.provider, InMemoryCRM())
+        # A standalone account has no CRM: its writes succeed and are not kept.
+        return self.fixed.setdefault(account.provider, StandaloneCRM())
 
     def _salesforce(self, account: Account) -> CRMAdapter:
         from adapters.salesforce.adapter import SalesforceCRM

@@ -5,6 +5,7 @@ from __future__ import annotations
 from adapters.hubspot.adapter import HubSpotCRM
 from adapters.memory import InMemoryCRM
 from adapters.salesforce.adapter import SalesforceCRM
+from adapters.standalone import StandaloneCRM
 from connector.models import Account
 from connector.services.accounts import connect_account
 from tests.conftest import MakeRuntime
@@ -26,7 +27,7 @@ def test_accounts_get_their_providers_adapter_once_each(make_runtime: MakeRuntim
         again = rt.crm_for(accounts["hubspot"])
     assert isinstance(adapters["hubspot"], HubSpotCRM)
     assert isinstance(adapters["salesforce"], SalesforceCRM)
-    assert isinstance(adapters["local"], InMemoryCRM)
+    assert isinstance(adapters["local"], StandaloneCRM)  # keeps nothing of what it is told
     assert again is adapters["hubspot"]  # cached per account
 
 
