@@ -171,7 +171,7 @@ def test_a_huge_body_is_413(rt: Runtime, client: FlaskClient, account: AccountVi
     ids=["no-key", "unknown-key", "hubspot-signed"],
 )
 @pytest.mark.parametrize("path", ["", "/spring-sale", "/spring-sale/send",
-                                  "/spring-sale/cancel"])
+                                  "/spring-sale/cancel", "/spring-sale/test-send"])
 def test_every_campaign_endpoint_needs_the_accounts_key(
     client: FlaskClient, account: AccountView, headers: dict[str, str], path: str
 ) -> None:
@@ -359,3 +359,19 @@ def test_the_test_send_is_in_the_openapi_document(client: FlaskClient) -> None:
     schema = document["components"]["schemas"]["CampaignTestSendIn"]
     assert schema["properties"]["to"]["maxItems"] == MAX_TEST_ADDRESSES  # the service's limit
     assert set(schema["properties"]) == {"to", "as", "variant"}
+
+
+@pytest.mark.parametrize("body", [
+    b'{"to": ["' + b"a" * 2_000_000 + b'@x.example"]}',
+    b'{"to": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+    b'{"to": ["me@acme.example"], "as": {"nested": {"deep": [1, 2, {"x": null}]}}}',
+], ids=["huge", "deeply-nested", "as-an-object"])
+def test_a_hostile_test_send_body_is_refused_and_sends_nothing(
+    rt: Runtime, smtp_client: FlaskClient, account: AccountView, smtp_server: SmtpServer,
+    body: bytes
+) -> None:
+    response = smtp_client.post(f"{SALE}/test-send", data=body, headers={
+        **auth(account), "Content-Type": "application/json"})
+    assert response.status_code in (400, 413, 422), response.get_data(as_text=True)[:200]
+    assert "error" in response.get_json()
+    assert smtp_server.messages == []
